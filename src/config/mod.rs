@@ -1,0 +1,13 @@
+//! `rollout.yaml`: its model, parsing and validation.
+
+mod diagnostic;
+pub mod domain;
+mod load;
+mod model;
+mod raw;
+mod spans;
+
+pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
+pub use load::{flag_strings, load_file, parse, Loaded};
+pub use model::*;
+pub use spans::Location;

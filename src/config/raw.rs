@@ -1,0 +1,66 @@
+//! The YAML shapes as serde reads them, before cross-field validation.
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+use super::domain::{Percentage, RolloutName, StageDuration};
+use super::model::{Flags, OnInconclusive};
+use super::domain::FlagPrefix;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTop {
+    pub database: Option<String>,
+    pub tick: Option<String>,
+    pub listen: Option<String>,
+    #[serde(default)]
+    pub rollouts: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRollout {
+    pub name: RolloutName,
+    pub flag_prefix: FlagPrefix,
+    pub seed: u64,
+    pub stages: Vec<Value>,
+    #[serde(default)]
+    pub on_rollback: Flags,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawShadow {
+    pub duration: StageDuration,
+    #[serde(default)]
+    pub flags: Flags,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAbTest {
+    pub percentage: Percentage,
+    pub duration: StageDuration,
+    #[serde(default)]
+    pub on_inconclusive: OnInconclusive,
+    #[serde(default)]
+    pub flags: Flags,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCanary {
+    pub percentage: Percentage,
+    pub duration: StageDuration,
+    #[serde(default)]
+    pub flags: Flags,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFull {
+    #[serde(default)]
+    pub flags: Flags,
+}
+
+pub const STAGE_KINDS: &[&str] = &["shadow", "ab_test", "canary", "full"];
