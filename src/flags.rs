@@ -81,7 +81,7 @@ fn standard(kind: &StageKind) -> Standard {
     }
 }
 
-fn rolled_back() -> Standard {
+fn rolled_back_standard() -> Standard {
     Standard {
         mode: Mode::RolledBack,
         apply_parameters: false,
@@ -97,7 +97,7 @@ pub fn desired(rollout: &Rollout, state: &RolloutState) -> BTreeMap<String, Stri
     let rolled_back = state.status == Status::RolledBack || stage.is_none();
     let std = match stage {
         Some(s) if !rolled_back => standard(&s.kind),
-        _ => rolled_back(),
+        _ => rolled_back_standard(),
     };
     let mut flags = BTreeMap::new();
     let mut set = |suffix: &str, value: String| {

@@ -1,0 +1,16 @@
+//! rollout: drives the learning system's staged release by writing flags to SQL.
+//!
+//! See `ARCHITECTURE.md` for the map. The controller core ([`controller`]) is pure; the
+//! [`store`], [`engine`], [`daemon`] and [`cli`] are adapters around it.
+
+pub mod cli;
+pub mod config;
+pub mod controller;
+pub mod daemon;
+pub mod engine;
+pub mod error;
+pub mod flags;
+pub mod status;
+pub mod store;
+
+pub use error::{Error, ExitCode};

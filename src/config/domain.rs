@@ -177,9 +177,20 @@ impl StageDuration {
     }
 }
 
+/// The largest whole unit: `7d`, `36h`, `90m`, `45s`.
 impl fmt::Display for StageDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", humantime::format_duration(self.0))
+        let secs = self.0.as_secs();
+        let (n, unit) = match secs {
+            s if s % 86_400 == 0 => (s / 86_400, "d"),
+            s if s % 3_600 == 0 => (s / 3_600, "h"),
+            s if s % 60 == 0 => (s / 60, "m"),
+            s => (s, "s"),
+        };
+        if self.0.subsec_nanos() != 0 {
+            return write!(f, "{}", humantime::format_duration(self.0));
+        }
+        write!(f, "{n}{unit}")
     }
 }
 
@@ -243,6 +254,9 @@ mod tests {
         assert!(StageDuration::parse("0s").is_err());
         assert!(StageDuration::parse("seven days").is_err());
         assert!(StageDuration::parse("100000d").is_err());
+        assert_eq!(StageDuration::parse("7d").unwrap().to_string(), "7d");
+        assert_eq!(StageDuration::parse("36h").unwrap().to_string(), "36h");
+        assert_eq!(StageDuration::parse("90s").unwrap().to_string(), "90s");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::domain::{FlagKey, FlagPrefix, FlagValue, Percentage, RolloutName, Sta
 pub const DEFAULT_DATABASE: &str = "sqlite://rollout.db";
 pub const DEFAULT_TICK: &str = "*/10 * * * * *";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub database: String,
     pub tick: String,
@@ -26,7 +26,7 @@ impl Config {
 
 pub type Flags = BTreeMap<FlagKey, FlagValue>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rollout {
     pub name: RolloutName,
     pub flag_prefix: FlagPrefix,
@@ -35,7 +35,7 @@ pub struct Rollout {
     pub on_rollback: Flags,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Stage {
     pub kind: StageKind,
     pub flags: Flags,

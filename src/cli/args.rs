@@ -1,0 +1,89 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "rollout", version, about = "Staged, statistically judged rollout of the learning system")]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "ROLLOUT_CONFIG", default_value = "rollout.yaml")]
+    pub config: PathBuf,
+    /// Overrides the configuration's `database`.
+    #[arg(long, global = true, env = "ROLLOUT_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
+    /// Who is acting, for the history (default: USER@HOST).
+    #[arg(long, global = true, env = "ROLLOUT_ACTOR")]
+    pub actor: Option<String>,
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Checks a configuration file (default: --config) and prints every problem.
+    Validate { file: Option<PathBuf> },
+    /// Shows each rollout's timeline and the flags every stage writes; writes nothing.
+    Plan {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs the controller: ticks on the `tick` schedule until SIGTERM or SIGINT.
+    Daemon,
+    /// Runs one evaluation pass, then exits.
+    Tick {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows where each rollout is.
+    Status {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows a rollout's transitions and manual actions.
+    History {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows the flags table.
+    Flags {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stops a rollout's clock; its flags stay as they are.
+    Pause(ActionArgs),
+    /// Restarts a paused rollout's clock.
+    Resume(ActionArgs),
+    /// Moves a rollout to its next stage now.
+    Promote(ActionArgs),
+    /// Rolls a rollout back: applies nothing, 0%, A/B off, plus `on_rollback`.
+    Rollback {
+        name: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Starts a rolled-back rollout again from its first stage.
+    Restart(ActionArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ActionArgs {
+    pub name: String,
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    #[arg(long)]
+    pub json: bool,
+}

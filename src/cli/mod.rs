@@ -1,0 +1,359 @@
+//! The `rollout` command line: argument parsing, dispatch and output. Each command maps
+//! the library's errors to the documented exit codes.
+
+mod args;
+mod render;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use serde::Serialize;
+
+pub use args::{Cli, Command, LogFormat};
+
+use crate::config::{self, Config, Rollout};
+use crate::controller::{ManualAction, RolloutState, Status};
+use crate::daemon::{self, DaemonOptions};
+use crate::engine::{self, Outcome};
+use crate::error::{Error, ExitCode};
+use crate::status::rollout_status;
+use crate::store::{self, LeaderCheck, Leadership, Store, Writer};
+
+/// Parses the process arguments, runs the command and returns the exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format, matches!(cli.command, Command::Daemon | Command::Tick { .. }));
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(ExitCode::StoreUnavailable as u8);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat, verbose: bool) {
+    let default = if verbose { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROLLOUT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    match &cli.command {
+        Command::Validate { file } => validate(file.as_deref().unwrap_or(&cli.config)),
+        Command::Plan { json } => plan(&load(&cli.config)?, *json),
+        Command::Daemon => {
+            let opts = DaemonOptions {
+                config_path: cli.config.clone(),
+                database_override: cli.database.clone(),
+            };
+            daemon::run(opts, shutdown_signal()).await
+        }
+        Command::Tick { json } => tick(&cli, *json).await,
+        Command::Status { name, json } => status(&cli, name.as_deref(), *json).await,
+        Command::History { name, json } => history(&cli, name, *json).await,
+        Command::Flags { json } => flags(&cli, *json).await,
+        Command::Pause(a) => act(&cli, &a.name, ManualAction::Pause, &a.reason, a.json).await,
+        Command::Resume(a) => act(&cli, &a.name, ManualAction::Resume, &a.reason, a.json).await,
+        Command::Promote(a) => act(&cli, &a.name, ManualAction::Promote, &a.reason, a.json).await,
+        Command::Restart(a) => act(&cli, &a.name, ManualAction::Restart, &a.reason, a.json).await,
+        Command::Rollback { name, reason, json } => {
+            if reason.trim().is_empty() {
+                return Err(Error::InvalidInput("--reason must say why the rollout is rolled back".into()));
+            }
+            act(&cli, name, ManualAction::Rollback, reason, *json).await
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Config, Error> {
+    let loaded = config::load_file(path)?;
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    Ok(loaded.config)
+}
+
+fn validate(path: &Path) -> Result<(), Error> {
+    let loaded = config::load_file(path)?;
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    println!(
+        "{}: OK ({} rollout{}, {} warning{})",
+        path.display(),
+        loaded.config.rollouts.len(),
+        if loaded.config.rollouts.len() == 1 { "" } else { "s" },
+        loaded.warnings.len(),
+        if loaded.warnings.len() == 1 { "" } else { "s" },
+    );
+    Ok(())
+}
+
+/// The configuration and a migrated store.
+async fn open(cli: &Cli) -> Result<(Config, Box<dyn Store>, String), Error> {
+    let config = load(&cli.config)?;
+    let url = cli.database.clone().unwrap_or_else(|| config.database.clone());
+    let store = store::open(&url)?;
+    store.migrate().await?;
+    Ok((config, store, url))
+}
+
+fn rollout<'a>(config: &'a Config, name: &str) -> Result<&'a Rollout, Error> {
+    config.rollout(name).ok_or_else(|| Error::UnknownRollout(name.to_owned()))
+}
+
+fn person(cli: &Cli) -> String {
+    cli.actor.clone().unwrap_or_else(|| {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        format!("{user}@{}", gethostname::gethostname().to_string_lossy())
+    })
+}
+
+fn print_json<T: Serialize>(value: &T) {
+    let text = serde_json::to_string_pretty(value).expect("CLI views serialize");
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+}
+
+async fn act(cli: &Cli, name: &str, action: ManualAction, reason: &str, json: bool) -> Result<(), Error> {
+    let (config, store, _) = open(cli).await?;
+    let r = rollout(&config, name)?;
+    let writer = Writer::person(person(cli));
+    let applied = engine::act(&*store, r, action, reason, &writer, Utc::now).await?;
+    if json {
+        #[derive(Serialize)]
+        struct View<'a> {
+            rollout: &'a str,
+            action: &'a str,
+            changed: bool,
+            status: crate::status::RolloutStatus,
+            flags_version: Option<i64>,
+            flags: BTreeMap<String, Option<String>>,
+        }
+        let state = store.state(name).await?;
+        print_json(&View {
+            rollout: name,
+            action: action.as_str(),
+            changed: applied.is_some(),
+            status: rollout_status(r, state.as_ref(), Utc::now()),
+            flags_version: applied.as_ref().map(|a| a.committed.flags_version),
+            flags: applied.map(|a| a.committed.changed).unwrap_or_default(),
+        });
+    } else {
+        match applied {
+            Some(a) => println!("{}", render::applied(name, &a)),
+            None => println!("{name}: already done ({}); nothing changed", action.as_str()),
+        }
+    }
+    Ok(())
+}
+
+async fn tick(cli: &Cli, json: bool) -> Result<(), Error> {
+    let (config, store, url) = open(cli).await?;
+    let mut leadership = Leadership::for_url(&url)?;
+    if leadership.check().await? == LeaderCheck::Standby {
+        return Err(Error::NotLeader("a daemon is running; it does the ticking".into()));
+    }
+    let actor = format!("tick:{}", person(cli));
+    let now = Utc::now();
+    let epoch = store.new_epoch(&actor, now).await?;
+    let result = engine::tick_all(&*store, &config, &Writer { actor, epoch: Some(epoch) }, now).await;
+    leadership.release().await;
+    let outcomes = result?;
+    let mut lines = Vec::new();
+    let mut views = Vec::new();
+    for (name, o) in &outcomes {
+        match o {
+            Outcome::Applied(a) => {
+                lines.push(render::applied(name, a));
+                views.push(serde_json::json!({"rollout": name, "action": a.transition.action, "reason": a.transition.reason}));
+            }
+            Outcome::Discarded(e) => {
+                lines.push(format!("{name}: decision discarded: {e}"));
+                views.push(serde_json::json!({"rollout": name, "action": "discarded", "reason": e.to_string()}));
+            }
+            Outcome::Unchanged { .. } => {
+                lines.push(format!("{name}: unchanged"));
+                views.push(serde_json::json!({"rollout": name, "action": "none"}));
+            }
+        }
+    }
+    if json {
+        print_json(&views);
+    } else {
+        println!("{}", lines.join("\n"));
+    }
+    Ok(())
+}
+
+async fn status(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error> {
+    let (config, store, _) = open(cli).await?;
+    let now = Utc::now();
+    let states: BTreeMap<String, RolloutState> = store
+        .states()
+        .await?
+        .into_iter()
+        .map(|s| (s.rollout.clone(), s))
+        .collect();
+    let view = |r: &Rollout| rollout_status(r, states.get(r.name.as_str()), now);
+    if let Some(name) = name {
+        let v = view(rollout(&config, name)?);
+        if json {
+            print_json(&v);
+        } else {
+            print!("{}", render::status_table(std::slice::from_ref(&v)));
+        }
+        return Ok(());
+    }
+    let views: Vec<_> = config.rollouts.iter().map(view).collect();
+    if json {
+        print_json(&views);
+    } else {
+        print!("{}", render::status_table(&views));
+    }
+    Ok(())
+}
+
+async fn history(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
+    let (config, store, _) = open(cli).await?;
+    let rows = store.history(name).await?;
+    if rows.is_empty() && config.rollout(name).is_none() {
+        return Err(Error::UnknownRollout(name.to_owned()));
+    }
+    if json {
+        print_json(&rows);
+    } else if rows.is_empty() {
+        println!("{name}: no history yet");
+    } else {
+        print!("{}", render::history(&rows));
+    }
+    Ok(())
+}
+
+async fn flags(cli: &Cli, json: bool) -> Result<(), Error> {
+    let (_, store, _) = open(cli).await?;
+    let table = store.flags().await?;
+    if json {
+        print_json(&table);
+    } else {
+        print!("{}", render::flags(&table));
+    }
+    Ok(())
+}
+
+/// One stage of `rollout plan`.
+#[derive(Debug, Serialize)]
+pub struct PlanStep {
+    pub index: usize,
+    pub kind: &'static str,
+    pub percentage: f64,
+    pub duration_secs: Option<u64>,
+    /// Earliest start, counted from the first tick, if nothing holds or pauses the rollout.
+    pub starts_after_days: f64,
+    pub summary: String,
+    pub flags: BTreeMap<String, String>,
+}
+
+/// The timeline of a rollout, assuming every stage runs exactly its duration.
+pub fn plan_steps(rollout: &Rollout) -> Vec<PlanStep> {
+    let epoch = DateTime::<Utc>::UNIX_EPOCH;
+    let mut offset = 0u64;
+    rollout
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(index, stage)| {
+            let state = RolloutState {
+                rollout: rollout.name.to_string(),
+                stage_index: index,
+                stage_label: stage.kind.label(),
+                stage_entered_at: epoch,
+                status: if index + 1 == rollout.stages.len() { Status::Completed } else { Status::Running },
+                reason: None,
+                paused_at: None,
+                paused_ms: 0,
+                version: 1,
+            };
+            let duration = stage.kind.duration().map(|d| d.get().as_secs());
+            let step = PlanStep {
+                index,
+                kind: stage.kind.name(),
+                percentage: stage.kind.percentage().map_or(0.0, |p| p.get()),
+                duration_secs: duration,
+                starts_after_days: offset as f64 / 86_400.0,
+                summary: render::stage_summary(&stage.kind),
+                flags: crate::flags::desired(rollout, &state),
+            };
+            offset += duration.unwrap_or(0);
+            step
+        })
+        .collect()
+}
+
+fn rollback_flags(rollout: &Rollout) -> BTreeMap<String, String> {
+    let state = RolloutState {
+        rollout: rollout.name.to_string(),
+        stage_index: 0,
+        stage_label: String::new(),
+        stage_entered_at: DateTime::<Utc>::UNIX_EPOCH,
+        status: Status::RolledBack,
+        reason: None,
+        paused_at: None,
+        paused_ms: 0,
+        version: 1,
+    };
+    crate::flags::desired(rollout, &state)
+}
+
+fn plan(config: &Config, json: bool) -> Result<(), Error> {
+    if json {
+        let views: Vec<_> = config
+            .rollouts
+            .iter()
+            .map(|r| serde_json::json!({"rollout": r.name.as_str(), "stages": plan_steps(r), "rollback_flags": rollback_flags(r)}))
+            .collect();
+        print_json(&views);
+        return Ok(());
+    }
+    for r in &config.rollouts {
+        print!("{}", render::plan(r, &plan_steps(r)));
+        println!("  on rollback: writes {}", render::join_flags(&rollback_flags(r)));
+        let total: u64 = r.stages.iter().filter_map(|s| s.kind.duration()).map(|d| d.get().as_secs()).sum();
+        println!("  earliest completion: {:.1} days after the first tick\n", total as f64 / 86_400.0);
+    }
+    Ok(())
+}

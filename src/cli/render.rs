@@ -1,0 +1,144 @@
+//! Human-readable output of the CLI.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::config::{Rollout, StageKind};
+use crate::engine::Applied;
+use crate::status::RolloutStatus;
+use crate::store::{EventRow, FlagTable};
+
+pub fn time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(|| "-".into(), |t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+pub fn status_table(rows: &[RolloutStatus]) -> String {
+    let mut out = format!(
+        "{:<24} {:<12} {:<10} {:<8} {:>6} {:<21} {:<21} {}\n",
+        "NAME", "STATUS", "STAGE", "KIND", "PCT", "ENTERED", "NEXT", "REASON"
+    );
+    for r in rows {
+        let stage = r.stage_index.map_or("-".into(), |i| format!("{}/{}", i + 1, r.stages));
+        let _ = writeln!(
+            out,
+            "{:<24} {:<12} {:<10} {:<8} {:>6} {:<21} {:<21} {}",
+            r.name,
+            r.status,
+            stage,
+            r.stage_kind.unwrap_or("-"),
+            r.percentage,
+            time(r.stage_entered_at),
+            time(r.next_transition_at),
+            r.reason.as_deref().unwrap_or("")
+        );
+    }
+    out
+}
+
+pub fn history(rows: &[EventRow]) -> String {
+    let mut out = String::new();
+    for e in rows {
+        let stage = match e.from_stage {
+            Some(f) if f != e.to_stage => format!("stage {f}->{}", e.to_stage),
+            _ => format!("stage {}", e.to_stage),
+        };
+        let status = match &e.from_status {
+            Some(f) if *f != e.to_status => format!("{f}->{}", e.to_status),
+            _ => e.to_status.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "#{:<4} {}  {:<9} {:<10} {:<22} by {}: {}",
+            e.id,
+            time(Some(e.at)),
+            e.action,
+            stage,
+            status,
+            e.actor,
+            e.reason
+        );
+        if !e.flags.is_empty() {
+            let _ = writeln!(out, "      flags v{}: {}", e.flags_version, changes(&e.flags));
+        }
+    }
+    out
+}
+
+pub fn changes(flags: &BTreeMap<String, Option<String>>) -> String {
+    flags
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k}={v}"),
+            None => format!("{k} (removed)"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn flags(table: &FlagTable) -> String {
+    let mut out = format!("flags version {}\n", table.version);
+    let _ = writeln!(out, "{:<36} {:<14} {:<24} {:>7} {:<21} UPDATED_BY", "KEY", "VALUE", "ROLLOUT", "VERSION", "UPDATED_AT");
+    for f in &table.flags {
+        let _ = writeln!(
+            out,
+            "{:<36} {:<14} {:<24} {:>7} {:<21} {}",
+            f.key,
+            f.value,
+            f.rollout,
+            f.version,
+            time(Some(f.updated_at)),
+            f.updated_by
+        );
+    }
+    out
+}
+
+pub fn applied(name: &str, a: &Applied) -> String {
+    let t = &a.transition;
+    let from = t
+        .from
+        .as_ref()
+        .map_or("pending".into(), |f| format!("stage {} {}", f.stage_index, f.status));
+    let mut out = format!(
+        "{name}: {} ({from} -> stage {} {}); state version {}, flags version {}",
+        t.action, t.to.stage_index, t.to.status, a.committed.state_version, a.committed.flags_version
+    );
+    if !a.committed.changed.is_empty() {
+        let _ = write!(out, "\n  changed: {}", changes(&a.committed.changed));
+    }
+    out
+}
+
+pub fn stage_summary(kind: &StageKind) -> String {
+    match kind {
+        StageKind::Shadow { duration } => format!("shadow for {duration}"),
+        StageKind::AbTest {
+            percentage,
+            duration,
+            on_inconclusive,
+        } => format!(
+            "A/B test, {percentage}% treatment, for {duration} (inconclusive: {})",
+            on_inconclusive.as_str()
+        ),
+        StageKind::Canary { percentage, duration } => format!("{percentage}% release for {duration}"),
+        StageKind::Full => "100% release (completes the rollout)".into(),
+    }
+}
+
+pub fn plan(rollout: &Rollout, steps: &[crate::cli::PlanStep]) -> String {
+    let mut out = format!(
+        "rollout {} (flag prefix {}, seed {})\n",
+        rollout.name, rollout.flag_prefix, rollout.seed
+    );
+    for s in steps {
+        let _ = writeln!(out, "  {}. day {:>5.1}: {}", s.index + 1, s.starts_after_days, s.summary);
+        let _ = writeln!(out, "       writes {}", join_flags(&s.flags));
+    }
+    out
+}
+
+pub fn join_flags(flags: &BTreeMap<String, String>) -> String {
+    flags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,104 @@
+//! Runs the pure controller against a store: one evaluation pass, and manual actions.
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{Config, Rollout};
+use crate::controller::{self, ManualAction, NotAllowed, RolloutState, Signals, Transition};
+use crate::store::{Committed, Store, StoreError, Writer};
+
+/// A committed transition, for logs and CLI output.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub transition: Transition,
+    pub committed: Committed,
+}
+
+/// What one pass did for one rollout.
+#[derive(Debug)]
+pub enum Outcome {
+    Unchanged { state: Option<RolloutState> },
+    Applied(Box<Applied>),
+    /// The state changed under us (a manual action won); the decision was discarded.
+    Discarded(StoreError),
+}
+
+/// Evaluates one rollout at `now` and commits what the controller decides.
+pub async fn tick_rollout(
+    store: &dyn Store,
+    rollout: &Rollout,
+    signals: &Signals,
+    writer: &Writer,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let state = store.state(rollout.name.as_str()).await?;
+    let decision = controller::decide(rollout, state.as_ref(), now, signals);
+    let t = match controller::transition(rollout, state.as_ref(), decision, now) {
+        Some(t) => t,
+        None => {
+            let Some(s) = state.as_ref() else {
+                return Ok(Outcome::Unchanged { state });
+            };
+            let stored = store.rollout_flags(rollout.name.as_str()).await?;
+            match controller::sync(rollout, s, &stored) {
+                Some(t) => t,
+                None => return Ok(Outcome::Unchanged { state }),
+            }
+        }
+    };
+    match store.commit(&t, writer, now).await {
+        Ok(committed) => Ok(Outcome::Applied(Box::new(Applied { transition: t, committed }))),
+        Err(e @ StoreError::Conflict { .. }) => Ok(Outcome::Discarded(e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// One evaluation pass over every configured rollout. Stops at the first store error
+/// (the caller backs off); a fenced writer stops too.
+pub async fn tick_all(
+    store: &dyn Store,
+    config: &Config,
+    writer: &Writer,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, Outcome)>, StoreError> {
+    let mut out = Vec::new();
+    for r in &config.rollouts {
+        let outcome = tick_rollout(store, r, &Signals::default(), writer, now).await?;
+        out.push((r.name.to_string(), outcome));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    NotAllowed(#[from] NotAllowed),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies a manual action, retrying on a concurrent change so that it is not lost to a
+/// daemon tick that committed in between. `Ok(None)`: already in the requested state.
+pub async fn act(
+    store: &dyn Store,
+    rollout: &Rollout,
+    action: ManualAction,
+    reason: &str,
+    writer: &Writer,
+    now: impl Fn() -> DateTime<Utc>,
+) -> Result<Option<Applied>, ActionError> {
+    const ATTEMPTS: usize = 20;
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let at = now();
+        let state = store.state(rollout.name.as_str()).await?;
+        let Some(t) = controller::manual(rollout, state.as_ref(), action, reason, at)? else {
+            return Ok(None);
+        };
+        match store.commit(&t, writer, at).await {
+            Ok(committed) => return Ok(Some(Applied { transition: t, committed })),
+            Err(e @ StoreError::Conflict { .. }) => last = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last.expect("the loop ran at least once").into())
+}

@@ -1,0 +1,163 @@
+//! Persistence: one [`Store`] trait with a PostgreSQL and a SQLite implementation.
+//!
+//! Every committed [`Transition`] changes state, flags and history in one transaction,
+//! guarded by compare-and-set on the state version and, for daemon writes, by the
+//! leader's epoch.
+
+mod leader;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::controller::{RolloutState, Transition};
+
+pub use leader::{LeaderCheck, Leadership};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("store query failed: {0}")]
+    Query(#[source] sqlx::Error),
+    #[error("migrating the store failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("rollout {rollout} changed concurrently (expected state version {expected:?}); nothing was written")]
+    Conflict { rollout: String, expected: Option<i64> },
+    #[error("this process is no longer the leader (epoch {epoch} was superseded); nothing was written")]
+    Fenced { epoch: i64 },
+    #[error("the store holds a value this version cannot read: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    BadUrl(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
+            sqlx::Error::Database(ref db) if is_unavailable_code(db.code().as_deref()) => StoreError::Unavailable(e),
+            other => StoreError::Query(other),
+        }
+    }
+}
+
+/// PostgreSQL shutdown/connection classes and SQLite's busy/locked codes.
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    matches!(code, Some(c) if c.starts_with("08") || c.starts_with("57P") || c == "5" || c == "6" || c == "517")
+}
+
+/// A row of `rollout_flags`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagRow {
+    pub key: String,
+    pub value: String,
+    pub rollout: String,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+    pub reason: String,
+}
+
+/// All flags, read in one snapshot, with the table version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagTable {
+    pub version: i64,
+    pub flags: Vec<FlagRow>,
+}
+
+/// A row of `rollout_events`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRow {
+    pub id: i64,
+    pub rollout: String,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub reason: String,
+    pub from_stage: Option<i64>,
+    pub to_stage: i64,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub state_version: i64,
+    pub flags_version: i64,
+    /// Key → new value, or `None` for a removed key.
+    pub flags: BTreeMap<String, Option<String>>,
+}
+
+/// What a commit wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    pub state_version: i64,
+    pub flags_version: i64,
+    pub changed: BTreeMap<String, Option<String>>,
+}
+
+/// Who writes: the daemon (fenced by its leader epoch) or a person at the CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writer {
+    pub actor: String,
+    pub epoch: Option<i64>,
+}
+
+impl Writer {
+    pub fn person(actor: impl Into<String>) -> Writer {
+        Writer { actor: actor.into(), epoch: None }
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Creates or upgrades the tables.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    async fn state(&self, rollout: &str) -> Result<Option<RolloutState>, StoreError>;
+    async fn states(&self) -> Result<Vec<RolloutState>, StoreError>;
+    /// Commits `t` atomically, or fails with `Conflict`/`Fenced` having written nothing.
+    async fn commit(&self, t: &Transition, writer: &Writer, now: DateTime<Utc>) -> Result<Committed, StoreError>;
+    async fn flags(&self) -> Result<FlagTable, StoreError>;
+    /// The stored flags of one rollout, key → value.
+    async fn rollout_flags(&self, rollout: &str) -> Result<BTreeMap<String, String>, StoreError>;
+    async fn history(&self, rollout: &str) -> Result<Vec<EventRow>, StoreError>;
+    /// Starts a new leader epoch for `holder` and returns it; writes fenced by older epochs fail.
+    async fn new_epoch(&self, holder: &str, now: DateTime<Utc>) -> Result<i64, StoreError>;
+    /// A cheap round trip, to tell whether the store is reachable.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the store named by `url` (`sqlite://...` or `postgres://...`); connects lazily.
+pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Box::new(SqliteStore::open(url)?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Box::new(PgStore::open(url)?))
+    } else {
+        Err(StoreError::BadUrl(url.to_owned()))
+    }
+}
+
+/// The flag changes that turn `current` into `desired`.
+fn diff(current: &BTreeMap<String, String>, desired: &BTreeMap<String, String>) -> BTreeMap<String, Option<String>> {
+    let mut changes = BTreeMap::new();
+    for (k, v) in desired {
+        if current.get(k) != Some(v) {
+            changes.insert(k.clone(), Some(v.clone()));
+        }
+    }
+    for k in current.keys() {
+        if !desired.contains_key(k) {
+            changes.insert(k.clone(), None);
+        }
+    }
+    changes
+}
