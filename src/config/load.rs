@@ -62,6 +62,7 @@ pub fn parse(file: &str, src: &str) -> Result<Loaded, ConfigErrors> {
         }
     };
     let config = ck.config(value);
+    ck.out.sort_by_key(|d| (d.location.line, d.location.col));
     let errors: Vec<_> = ck.out.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
     match config {
         Some(config) if errors.is_empty() => Ok(Loaded {
@@ -184,13 +185,19 @@ impl Checker {
             (None, Some(Value::Sequence(seq))) => seq,
             (None, _) => Vec::new(),
         };
-        let mut stages = Vec::new();
+        let count = stage_values.len();
+        let mut parsed = Vec::new();
         for (i, v) in stage_values.into_iter().enumerate() {
             if let Some(s) = self.stage(&format!("{path}.stages[{i}]"), v) {
-                stages.push(s);
+                parsed.push((i, s));
             }
         }
+        self.stage_order(path, &parsed, count);
         let raw = raw?;
+        if parsed.len() != count {
+            return None;
+        }
+        let stages = parsed.into_iter().map(|(_, s)| s).collect();
         let rollout = Rollout {
             name: raw.name,
             flag_prefix: raw.flag_prefix,
@@ -198,7 +205,6 @@ impl Checker {
             stages,
             on_rollback: raw.on_rollback,
         };
-        self.stage_order(path, &rollout);
         self.flag_keys(path, &rollout);
         Some(rollout)
     }
@@ -279,23 +285,26 @@ impl Checker {
         Some(stage)
     }
 
-    fn stage_order(&mut self, path: &str, r: &Rollout) {
+    /// Order rules over the stages that parsed (`(index, stage)`), out of `count` written.
+    fn stage_order(&mut self, path: &str, stages: &[(usize, Stage)], count: usize) {
         let stages_path = format!("{path}.stages");
-        if r.stages.is_empty() {
+        if count == 0 {
             self.error(&stages_path, "a rollout needs at least one stage, and the last one is `full`");
             return;
         }
-        let last = r.stages.len() - 1;
-        for (i, s) in r.stages.iter().enumerate() {
-            if s.kind == StageKind::Full && i != last {
+        let last = count - 1;
+        for (i, s) in stages {
+            if s.kind == StageKind::Full && *i != last {
                 self.error(&format!("{stages_path}[{i}]"), "`full` can only be the last stage");
             }
         }
-        if r.stages[last].kind != StageKind::Full {
-            self.error(&format!("{stages_path}[{last}]"), "the last stage must be `full`");
+        if let Some((i, s)) = stages.last() {
+            if *i == last && s.kind != StageKind::Full {
+                self.error(&format!("{stages_path}[{last}]"), "the last stage must be `full`");
+            }
         }
         let mut previous: Option<Percentage> = None;
-        for (i, s) in r.stages.iter().enumerate() {
+        for (i, s) in stages {
             if let StageKind::Canary { percentage, .. } = s.kind {
                 if let Some(p) = previous {
                     if percentage <= p {

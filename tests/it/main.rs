@@ -1,1 +1,9 @@
+//! The integration tests: one binary, a module per capability.
 
+mod support;
+
+mod cli;
+mod config;
+mod daemon;
+mod store;
+mod walk;
