@@ -234,14 +234,20 @@ async fn drifted_flags_are_repaired(db: TestDb) {
 }
 
 pub async fn sqlx_exec(db: &TestDb, sql: &str) {
+    try_exec(db, sql).await.unwrap();
+}
+
+/// Runs raw SQL on the test database, as a person with a SQL console would.
+pub async fn try_exec(db: &TestDb, sql: &str) -> Result<(), sqlx::Error> {
     use sqlx::Connection;
     if db.is_postgres() {
-        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        sqlx::query(sql).execute(&mut c).await.unwrap();
+        let mut c = sqlx::PgConnection::connect(&db.url).await?;
+        sqlx::query(sql).execute(&mut c).await?;
     } else {
-        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        sqlx::query(sql).execute(&mut c).await.unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await?;
+        sqlx::query(sql).execute(&mut c).await?;
     }
+    Ok(())
 }
 
 on_both_stores!(
