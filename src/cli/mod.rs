@@ -24,7 +24,15 @@ use crate::store::{self, LeaderCheck, Leadership, Store, Writer};
 
 /// Parses the process arguments, runs the command and returns the exit code.
 pub fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Usage errors are invalid input (exit 1); clap's own default, 2, means "not found" here.
+            let code = if e.use_stderr() { ExitCode::InvalidInput as u8 } else { 0 };
+            let _ = e.print();
+            return std::process::ExitCode::from(code);
+        }
+    };
     init_tracing(cli.log_format, matches!(cli.command, Command::Daemon | Command::Tick { .. }));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

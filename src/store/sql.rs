@@ -62,8 +62,11 @@ macro_rules! impl_sql_store {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
-                $migrator.run(&self.pool).await?;
-                Ok(())
+                let _guard = self.migration_guard().await?;
+                $migrator.run(&self.pool).await.map_err(|e| match e {
+                    sqlx::migrate::MigrateError::Execute(inner) => $crate::store::StoreError::from(inner),
+                    other => $crate::store::StoreError::Migrate(other),
+                })
             }
 
             async fn state(&self, rollout: &str) -> Result<Option<$crate::controller::RolloutState>, $crate::store::StoreError> {
