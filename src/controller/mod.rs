@@ -10,3 +10,6 @@ pub use compat::incompatibilities;
 pub use decide::{decide, sync, transition, AbVerdict, Decision, Signals};
 pub use manual::{manual, ManualAction, NotAllowed};
 pub use state::{Action, RolloutState, Status, Transition};
+
+#[cfg(test)]
+mod tests;
