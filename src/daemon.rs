@@ -23,18 +23,28 @@ pub struct DaemonOptions {
 
 /// Identifies this process in the history and in `rollout_leader`: `daemon@HOST:PID`.
 pub fn daemon_actor() -> String {
-    format!("daemon@{}:{}", gethostname::gethostname().to_string_lossy(), std::process::id())
+    format!(
+        "daemon@{}:{}",
+        gethostname::gethostname().to_string_lossy(),
+        std::process::id()
+    )
 }
 
 /// Runs until `shutdown` completes. Fails only on start-up errors (an invalid config or
 /// database URL); a store that is down is waited for.
-pub async fn run(opts: DaemonOptions, shutdown: impl Future<Output = ()>) -> Result<(), crate::Error> {
+pub async fn run(
+    opts: DaemonOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), crate::Error> {
     let loaded = config::load_file(&opts.config_path)?;
     for w in &loaded.warnings {
         warn!("{w}");
     }
     let mut config = loaded.config;
-    let url = opts.database_override.clone().unwrap_or_else(|| config.database.clone());
+    let url = opts
+        .database_override
+        .clone()
+        .unwrap_or_else(|| config.database.clone());
     let store: Arc<dyn Store> = Arc::from(store::open(&url)?);
     let leadership = Leadership::for_url(&url)?;
     let actor = daemon_actor();
@@ -59,8 +69,10 @@ pub async fn run(opts: DaemonOptions, shutdown: impl Future<Output = ()>) -> Res
 
     let (tx, mut ticks) = mpsc::channel::<()>(1);
     let mut scheduler = new_scheduler(&config.tick, tx.clone()).await?;
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .map_err(|e| crate::Error::InvalidInput(format!("cannot install the SIGHUP handler: {e}")))?;
+    let mut hup =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| {
+            crate::Error::InvalidInput(format!("cannot install the SIGHUP handler: {e}"))
+        })?;
     let mut runner = Runner {
         store,
         leadership,
@@ -115,11 +127,20 @@ struct Runner {
 
 impl Runner {
     /// Re-reads the config file; a valid, compatible change replaces `config`.
-    async fn reload(&mut self, path: &Path, config: &mut Config, scheduler: &mut JobScheduler, tx: &mpsc::Sender<()>) {
+    async fn reload(
+        &mut self,
+        path: &Path,
+        config: &mut Config,
+        scheduler: &mut JobScheduler,
+        tx: &mpsc::Sender<()>,
+    ) {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                error!("cannot read {}: {e}; keeping the last good configuration", path.display());
+                error!(
+                    "cannot read {}: {e}; keeping the last good configuration",
+                    path.display()
+                );
                 return;
             }
         };
@@ -230,7 +251,9 @@ fn log_outcomes(outcomes: &[(String, Outcome)]) {
 }
 
 async fn new_scheduler(cron: &str, tx: mpsc::Sender<()>) -> Result<JobScheduler, crate::Error> {
-    let fail = |e: tokio_cron_scheduler::JobSchedulerError| crate::Error::InvalidInput(format!("scheduler: {e}"));
+    let fail = |e: tokio_cron_scheduler::JobSchedulerError| {
+        crate::Error::InvalidInput(format!("scheduler: {e}"))
+    };
     let scheduler = JobScheduler::new().await.map_err(fail)?;
     let job = Job::new_async(cron, move |_, _| {
         let tx = tx.clone();
@@ -269,7 +292,12 @@ pub fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
                 None => url.to_owned(),
             }
         }

@@ -16,7 +16,9 @@ pub struct Applied {
 /// What one pass did for one rollout.
 #[derive(Debug)]
 pub enum Outcome {
-    Unchanged { state: Option<RolloutState> },
+    Unchanged {
+        state: Option<RolloutState>,
+    },
     Applied(Box<Applied>),
     /// The state changed under us (a manual action won); the decision was discarded.
     Discarded(StoreError),
@@ -46,7 +48,10 @@ pub async fn tick_rollout(
         }
     };
     match store.commit(&t, writer, now).await {
-        Ok(committed) => Ok(Outcome::Applied(Box::new(Applied { transition: t, committed }))),
+        Ok(committed) => Ok(Outcome::Applied(Box::new(Applied {
+            transition: t,
+            committed,
+        }))),
         Err(e @ StoreError::Conflict { .. }) => Ok(Outcome::Discarded(e)),
         Err(e) => Err(e),
     }
@@ -95,7 +100,12 @@ pub async fn act(
             return Ok(None);
         };
         match store.commit(&t, writer, at).await {
-            Ok(committed) => return Ok(Some(Applied { transition: t, committed })),
+            Ok(committed) => {
+                return Ok(Some(Applied {
+                    transition: t,
+                    committed,
+                }))
+            }
             Err(e @ StoreError::Conflict { .. }) => last = Some(e),
             Err(e) => return Err(e.into()),
         }

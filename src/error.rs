@@ -49,7 +49,9 @@ impl Error {
             Error::UnknownRollout(_) => ExitCode::NotFound,
             Error::NotAllowed(_) => ExitCode::NotAllowed,
             Error::NotLeader(_) => ExitCode::Conflict,
-            Error::Store(StoreError::Conflict { .. } | StoreError::Fenced { .. }) => ExitCode::Conflict,
+            Error::Store(StoreError::Conflict { .. } | StoreError::Fenced { .. }) => {
+                ExitCode::Conflict
+            }
             Error::Store(StoreError::BadUrl(_)) => ExitCode::InvalidInput,
             Error::Store(_) => ExitCode::StoreUnavailable,
         }

@@ -107,8 +107,14 @@ pub fn desired(rollout: &Rollout, state: &RolloutState) -> BTreeMap<String, Stri
     set("STATUS", state.status.as_str().into());
     set("DATA_COLLECTION", "true".into());
     set("APPLY_PARAMETERS", std.apply_parameters.to_string());
-    set("AB_TEST_ENABLED", std.ab_test_percentage.is_some().to_string());
-    set("AB_TEST_PERCENTAGE", std.ab_test_percentage.unwrap_or_else(|| "0".into()));
+    set(
+        "AB_TEST_ENABLED",
+        std.ab_test_percentage.is_some().to_string(),
+    );
+    set(
+        "AB_TEST_PERCENTAGE",
+        std.ab_test_percentage.unwrap_or_else(|| "0".into()),
+    );
     set("ROLLOUT_PERCENTAGE", std.rollout_percentage);
     set("SEED", rollout.seed.to_string());
     if rolled_back {

@@ -22,7 +22,11 @@ pub struct RolloutStatus {
     pub state_version: Option<i64>,
 }
 
-pub fn rollout_status(rollout: &Rollout, state: Option<&RolloutState>, now: DateTime<Utc>) -> RolloutStatus {
+pub fn rollout_status(
+    rollout: &Rollout,
+    state: Option<&RolloutState>,
+    now: DateTime<Utc>,
+) -> RolloutStatus {
     let stage = state.and_then(|s| rollout.stages.get(s.stage_index));
     let status = state.map_or(Status::Pending, |s| s.status);
     let percentage = match (status, stage) {

@@ -5,13 +5,27 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "rollout", version, about = "Staged, statistically judged rollout of the learning system")]
+#[command(
+    name = "rollout",
+    version,
+    about = "Staged, statistically judged rollout of the learning system"
+)]
 pub struct Cli {
     /// The configuration file.
-    #[arg(long, global = true, env = "ROLLOUT_CONFIG", default_value = "rollout.yaml")]
+    #[arg(
+        long,
+        global = true,
+        env = "ROLLOUT_CONFIG",
+        default_value = "rollout.yaml"
+    )]
     pub config: PathBuf,
     /// Overrides the configuration's `database`.
-    #[arg(long, global = true, env = "ROLLOUT_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "ROLLOUT_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database: Option<String>,
     /// Who is acting, for the history (default: USER@HOST).
     #[arg(long, global = true, env = "ROLLOUT_ACTOR")]

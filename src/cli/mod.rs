@@ -28,12 +28,19 @@ pub fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             // Usage errors are invalid input (exit 1); clap's own default, 2, means "not found" here.
-            let code = if e.use_stderr() { ExitCode::InvalidInput as u8 } else { 0 };
+            let code = if e.use_stderr() {
+                ExitCode::InvalidInput as u8
+            } else {
+                0
+            };
             let _ = e.print();
             return std::process::ExitCode::from(code);
         }
     };
-    init_tracing(cli.log_format, matches!(cli.command, Command::Daemon | Command::Tick { .. }));
+    init_tracing(
+        cli.log_format,
+        matches!(cli.command, Command::Daemon | Command::Tick { .. }),
+    );
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -54,7 +61,9 @@ fn init_tracing(format: LogFormat, verbose: bool) {
     let default = if verbose { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROLLOUT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -82,7 +91,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Restart(a) => act(&cli, &a.name, ManualAction::Restart, &a.reason, a.json).await,
         Command::Rollback { name, reason, json } => {
             if reason.trim().is_empty() {
-                return Err(Error::InvalidInput("--reason must say why the rollout is rolled back".into()));
+                return Err(Error::InvalidInput(
+                    "--reason must say why the rollout is rolled back".into(),
+                ));
             }
             act(&cli, name, ManualAction::Rollback, reason, *json).await
         }
@@ -122,7 +133,11 @@ fn validate(path: &Path) -> Result<(), Error> {
         "{}: OK ({} rollout{}, {} warning{})",
         path.display(),
         loaded.config.rollouts.len(),
-        if loaded.config.rollouts.len() == 1 { "" } else { "s" },
+        if loaded.config.rollouts.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         loaded.warnings.len(),
         if loaded.warnings.len() == 1 { "" } else { "s" },
     );
@@ -132,14 +147,19 @@ fn validate(path: &Path) -> Result<(), Error> {
 /// The configuration and a migrated store.
 async fn open(cli: &Cli) -> Result<(Config, Box<dyn Store>, String), Error> {
     let config = load(&cli.config)?;
-    let url = cli.database.clone().unwrap_or_else(|| config.database.clone());
+    let url = cli
+        .database
+        .clone()
+        .unwrap_or_else(|| config.database.clone());
     let store = store::open(&url)?;
     store.migrate().await?;
     Ok((config, store, url))
 }
 
 fn rollout<'a>(config: &'a Config, name: &str) -> Result<&'a Rollout, Error> {
-    config.rollout(name).ok_or_else(|| Error::UnknownRollout(name.to_owned()))
+    config
+        .rollout(name)
+        .ok_or_else(|| Error::UnknownRollout(name.to_owned()))
 }
 
 fn person(cli: &Cli) -> String {
@@ -157,7 +177,13 @@ fn print_json<T: Serialize>(value: &T) {
     let _ = writeln!(out, "{text}");
 }
 
-async fn act(cli: &Cli, name: &str, action: ManualAction, reason: &str, json: bool) -> Result<(), Error> {
+async fn act(
+    cli: &Cli,
+    name: &str,
+    action: ManualAction,
+    reason: &str,
+    json: bool,
+) -> Result<(), Error> {
     let (config, store, _) = open(cli).await?;
     let r = rollout(&config, name)?;
     let writer = Writer::person(person(cli));
@@ -184,7 +210,10 @@ async fn act(cli: &Cli, name: &str, action: ManualAction, reason: &str, json: bo
     } else {
         match applied {
             Some(a) => println!("{}", render::applied(name, &a)),
-            None => println!("{name}: already done ({}); nothing changed", action.as_str()),
+            None => println!(
+                "{name}: already done ({}); nothing changed",
+                action.as_str()
+            ),
         }
     }
     Ok(())
@@ -194,12 +223,23 @@ async fn tick(cli: &Cli, json: bool) -> Result<(), Error> {
     let (config, store, url) = open(cli).await?;
     let mut leadership = Leadership::for_url(&url)?;
     if leadership.check().await? == LeaderCheck::Standby {
-        return Err(Error::NotLeader("a daemon is running; it does the ticking".into()));
+        return Err(Error::NotLeader(
+            "a daemon is running; it does the ticking".into(),
+        ));
     }
     let actor = format!("tick:{}", person(cli));
     let now = Utc::now();
     let epoch = store.new_epoch(&actor, now).await?;
-    let result = engine::tick_all(&*store, &config, &Writer { actor, epoch: Some(epoch) }, now).await;
+    let result = engine::tick_all(
+        &*store,
+        &config,
+        &Writer {
+            actor,
+            epoch: Some(epoch),
+        },
+        now,
+    )
+    .await;
     leadership.release().await;
     let outcomes = result?;
     let mut lines = Vec::new();
@@ -310,7 +350,11 @@ pub fn plan_steps(rollout: &Rollout) -> Vec<PlanStep> {
                 stage_index: index,
                 stage_label: stage.kind.label(),
                 stage_entered_at: epoch,
-                status: if index + 1 == rollout.stages.len() { Status::Completed } else { Status::Running },
+                status: if index + 1 == rollout.stages.len() {
+                    Status::Completed
+                } else {
+                    Status::Running
+                },
                 reason: None,
                 paused_at: None,
                 paused_ms: 0,
@@ -359,9 +403,20 @@ fn plan(config: &Config, json: bool) -> Result<(), Error> {
     }
     for r in &config.rollouts {
         print!("{}", render::plan(r, &plan_steps(r)));
-        println!("  on rollback: writes {}", render::join_flags(&rollback_flags(r)));
-        let total: u64 = r.stages.iter().filter_map(|s| s.kind.duration()).map(|d| d.get().as_secs()).sum();
-        println!("  earliest completion: {:.1} days after the first tick\n", total as f64 / 86_400.0);
+        println!(
+            "  on rollback: writes {}",
+            render::join_flags(&rollback_flags(r))
+        );
+        let total: u64 = r
+            .stages
+            .iter()
+            .filter_map(|s| s.kind.duration())
+            .map(|d| d.get().as_secs())
+            .sum();
+        println!(
+            "  earliest completion: {:.1} days after the first tick\n",
+            total as f64 / 86_400.0
+        );
     }
     Ok(())
 }

@@ -11,7 +11,10 @@ use crate::status::RolloutStatus;
 use crate::store::{EventRow, FlagTable};
 
 pub fn time(t: Option<DateTime<Utc>>) -> String {
-    t.map_or_else(|| "-".into(), |t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+    t.map_or_else(
+        || "-".into(),
+        |t| t.to_rfc3339_opts(SecondsFormat::Secs, true),
+    )
 }
 
 pub fn status_table(rows: &[RolloutStatus]) -> String {
@@ -20,7 +23,9 @@ pub fn status_table(rows: &[RolloutStatus]) -> String {
         "NAME", "STATUS", "STAGE", "KIND", "PCT", "ENTERED", "NEXT", "REASON"
     );
     for r in rows {
-        let stage = r.stage_index.map_or("-".into(), |i| format!("{}/{}", i + 1, r.stages));
+        let stage = r
+            .stage_index
+            .map_or("-".into(), |i| format!("{}/{}", i + 1, r.stages));
         let _ = writeln!(
             out,
             "{:<24} {:<12} {:<10} {:<8} {:>6} {:<21} {:<21} {}",
@@ -60,7 +65,12 @@ pub fn history(rows: &[EventRow]) -> String {
             e.reason
         );
         if !e.flags.is_empty() {
-            let _ = writeln!(out, "      flags v{}: {}", e.flags_version, changes(&e.flags));
+            let _ = writeln!(
+                out,
+                "      flags v{}: {}",
+                e.flags_version,
+                changes(&e.flags)
+            );
         }
     }
     out
@@ -79,7 +89,11 @@ pub fn changes(flags: &BTreeMap<String, Option<String>>) -> String {
 
 pub fn flags(table: &FlagTable) -> String {
     let mut out = format!("flags version {}\n", table.version);
-    let _ = writeln!(out, "{:<36} {:<14} {:<24} {:>7} {:<21} UPDATED_BY", "KEY", "VALUE", "ROLLOUT", "VERSION", "UPDATED_AT");
+    let _ = writeln!(
+        out,
+        "{:<36} {:<14} {:<24} {:>7} {:<21} UPDATED_BY",
+        "KEY", "VALUE", "ROLLOUT", "VERSION", "UPDATED_AT"
+    );
     for f in &table.flags {
         let _ = writeln!(
             out,
@@ -97,13 +111,16 @@ pub fn flags(table: &FlagTable) -> String {
 
 pub fn applied(name: &str, a: &Applied) -> String {
     let t = &a.transition;
-    let from = t
-        .from
-        .as_ref()
-        .map_or("pending".into(), |f| format!("stage {} {}", f.stage_index, f.status));
+    let from = t.from.as_ref().map_or("pending".into(), |f| {
+        format!("stage {} {}", f.stage_index, f.status)
+    });
     let mut out = format!(
         "{name}: {} ({from} -> stage {} {}); state version {}, flags version {}",
-        t.action, t.to.stage_index, t.to.status, a.committed.state_version, a.committed.flags_version
+        t.action,
+        t.to.stage_index,
+        t.to.status,
+        a.committed.state_version,
+        a.committed.flags_version
     );
     if !a.committed.changed.is_empty() {
         let _ = write!(out, "\n  changed: {}", changes(&a.committed.changed));
@@ -122,7 +139,10 @@ pub fn stage_summary(kind: &StageKind) -> String {
             "A/B test, {percentage}% treatment, for {duration} (inconclusive: {})",
             on_inconclusive.as_str()
         ),
-        StageKind::Canary { percentage, duration } => format!("{percentage}% release for {duration}"),
+        StageKind::Canary {
+            percentage,
+            duration,
+        } => format!("{percentage}% release for {duration}"),
         StageKind::Full => "100% release (completes the rollout)".into(),
     }
 }
@@ -133,12 +153,22 @@ pub fn plan(rollout: &Rollout, steps: &[crate::cli::PlanStep]) -> String {
         rollout.name, rollout.flag_prefix, rollout.seed
     );
     for s in steps {
-        let _ = writeln!(out, "  {}. day {:>5.1}: {}", s.index + 1, s.starts_after_days, s.summary);
+        let _ = writeln!(
+            out,
+            "  {}. day {:>5.1}: {}",
+            s.index + 1,
+            s.starts_after_days,
+            s.summary
+        );
         let _ = writeln!(out, "       writes {}", join_flags(&s.flags));
     }
     out
 }
 
 pub fn join_flags(flags: &BTreeMap<String, String>) -> String {
-    flags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    flags
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

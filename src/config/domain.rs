@@ -47,7 +47,8 @@ pub struct RolloutName(String);
 
 impl RolloutName {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+        let ok_char =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
         let first_ok = s
             .chars()
             .next()
@@ -217,13 +218,17 @@ impl<'de> Deserialize<'de> for FlagValue {
             Float(f64),
             Text(String),
         }
-        let text = match Scalar::deserialize(d)
-            .map_err(|_| serde::de::Error::custom("flag value must be a string, number or boolean"))?
-        {
+        let text = match Scalar::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("flag value must be a string, number or boolean")
+        })? {
             Scalar::Bool(b) => b.to_string(),
             Scalar::Int(i) => i.to_string(),
             Scalar::Float(f) if f.is_finite() => f.to_string(),
-            Scalar::Float(f) => return Err(serde::de::Error::custom(format!("flag value must be finite, got {f}"))),
+            Scalar::Float(f) => {
+                return Err(serde::de::Error::custom(format!(
+                    "flag value must be finite, got {f}"
+                )))
+            }
             Scalar::Text(s) => s,
         };
         Ok(FlagValue(text))

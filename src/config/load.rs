@@ -12,7 +12,7 @@ use super::domain::{FlagKey, FlagPrefix, FlagValue, Percentage};
 use super::model::{Config, Flags, Rollout, Stage, StageKind, DEFAULT_DATABASE, DEFAULT_TICK};
 use super::raw::{RawAbTest, RawCanary, RawFull, RawRollout, RawShadow, RawTop, STAGE_KINDS};
 use super::spans::{Location, Spans};
-use crate::flags::{STANDARD_SUFFIXES, OVERRIDABLE_ON_ROLLBACK};
+use crate::flags::{OVERRIDABLE_ON_ROLLBACK, STANDARD_SUFFIXES};
 
 /// A configuration that passed validation, with the warnings it produced.
 #[derive(Debug, Clone)]
@@ -48,7 +48,10 @@ pub fn parse(file: &str, src: &str) -> Result<Loaded, ConfigErrors> {
         Err(e) => {
             let location = e
                 .location()
-                .map(|l| Location { line: l.line(), col: l.column() })
+                .map(|l| Location {
+                    line: l.line(),
+                    col: l.column(),
+                })
                 .unwrap_or(Location { line: 1, col: 1 });
             let message = strip_location(&e.to_string());
             ck.out.push(Diagnostic {
@@ -63,7 +66,12 @@ pub fn parse(file: &str, src: &str) -> Result<Loaded, ConfigErrors> {
     };
     let config = ck.config(value);
     ck.out.sort_by_key(|d| (d.location.line, d.location.col));
-    let errors: Vec<_> = ck.out.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
+    let errors: Vec<_> = ck
+        .out
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .cloned()
+        .collect();
     match config {
         Some(config) if errors.is_empty() => Ok(Loaded {
             config,
@@ -125,7 +133,11 @@ impl Checker {
     }
 
     fn config(&mut self, value: Value) -> Option<Config> {
-        let value = if value.is_null() { Value::Mapping(Default::default()) } else { value };
+        let value = if value.is_null() {
+            Value::Mapping(Default::default())
+        } else {
+            value
+        };
         let rollouts_value = value.get("rollouts").cloned();
         let top: Option<RawTop> = self.typed("", value);
         let rollout_values = match (&top, rollouts_value) {
@@ -167,7 +179,10 @@ impl Checker {
             }
         };
         if rollouts.is_empty() && !self.out.iter().any(|d| d.severity == Severity::Error) {
-            self.warn("rollouts", "no rollouts are configured; the daemon will have nothing to do");
+            self.warn(
+                "rollouts",
+                "no rollouts are configured; the daemon will have nothing to do",
+            );
         }
         Some(Config {
             database,
@@ -225,13 +240,20 @@ impl Checker {
             _ => {
                 self.error(
                     path,
-                    format!("a stage is a mapping with exactly one key, one of {}", STAGE_KINDS.join(", ")),
+                    format!(
+                        "a stage is a mapping with exactly one key, one of {}",
+                        STAGE_KINDS.join(", ")
+                    ),
                 );
                 return None;
             }
         };
         let inner_path = format!("{path}.{kind}");
-        let inner = if inner.is_null() { Value::Mapping(Default::default()) } else { inner };
+        let inner = if inner.is_null() {
+            Value::Mapping(Default::default())
+        } else {
+            inner
+        };
         let stage = match kind.as_str() {
             "shadow" => {
                 let s: RawShadow = self.typed(&inner_path, inner)?;
@@ -242,7 +264,9 @@ impl Checker {
                     );
                 }
                 Stage {
-                    kind: StageKind::Shadow { duration: s.duration },
+                    kind: StageKind::Shadow {
+                        duration: s.duration,
+                    },
                     flags: s.flags,
                 }
             }
@@ -277,7 +301,10 @@ impl Checker {
             other => {
                 self.error(
                     path,
-                    format!("unknown stage kind `{other}`, expected one of {}", STAGE_KINDS.join(", ")),
+                    format!(
+                        "unknown stage kind `{other}`, expected one of {}",
+                        STAGE_KINDS.join(", ")
+                    ),
                 );
                 return None;
             }
@@ -289,18 +316,27 @@ impl Checker {
     fn stage_order(&mut self, path: &str, stages: &[(usize, Stage)], count: usize) {
         let stages_path = format!("{path}.stages");
         if count == 0 {
-            self.error(&stages_path, "a rollout needs at least one stage, and the last one is `full`");
+            self.error(
+                &stages_path,
+                "a rollout needs at least one stage, and the last one is `full`",
+            );
             return;
         }
         let last = count - 1;
         for (i, s) in stages {
             if s.kind == StageKind::Full && *i != last {
-                self.error(&format!("{stages_path}[{i}]"), "`full` can only be the last stage");
+                self.error(
+                    &format!("{stages_path}[{i}]"),
+                    "`full` can only be the last stage",
+                );
             }
         }
         if let Some((i, s)) = stages.last() {
             if *i == last && s.kind != StageKind::Full {
-                self.error(&format!("{stages_path}[{last}]"), "the last stage must be `full`");
+                self.error(
+                    &format!("{stages_path}[{last}]"),
+                    "the last stage must be `full`",
+                );
             }
         }
         let mut previous: Option<Percentage> = None;
@@ -329,7 +365,9 @@ impl Checker {
                 if standard.contains(key.as_str()) {
                     self.error(
                         &format!("{fpath}.{key}"),
-                        format!("{key} is written by the stage itself and cannot be set in `flags`"),
+                        format!(
+                            "{key} is written by the stage itself and cannot be set in `flags`"
+                        ),
                     );
                 }
             }
@@ -337,7 +375,10 @@ impl Checker {
         let rpath = format!("{path}.on_rollback");
         for (key, value) in &r.on_rollback {
             self.own_key(&rpath, prefix, key);
-            let overridable: Vec<String> = OVERRIDABLE_ON_ROLLBACK.iter().map(|s| prefix.key(s)).collect();
+            let overridable: Vec<String> = OVERRIDABLE_ON_ROLLBACK
+                .iter()
+                .map(|s| prefix.key(s))
+                .collect();
             if standard.contains(key.as_str()) && !overridable.iter().any(|k| k == key.as_str()) {
                 self.error(
                     &format!("{rpath}.{key}"),
@@ -347,8 +388,13 @@ impl Checker {
                     ),
                 );
             }
-            if overridable.iter().any(|k| k == key.as_str()) && !matches!(value.0.as_str(), "true" | "false") {
-                self.error(&format!("{rpath}.{key}"), format!("{key} must be \"true\" or \"false\""));
+            if overridable.iter().any(|k| k == key.as_str())
+                && !matches!(value.0.as_str(), "true" | "false")
+            {
+                self.error(
+                    &format!("{rpath}.{key}"),
+                    format!("{key} must be \"true\" or \"false\""),
+                );
             }
         }
     }
@@ -368,7 +414,10 @@ impl Checker {
             if let Some(first) = names.insert(r.name.clone(), i) {
                 self.error(
                     &format!("rollouts[{i}].name"),
-                    format!("rollout name {} is already used by rollouts[{first}]", r.name),
+                    format!(
+                        "rollout name {} is already used by rollouts[{first}]",
+                        r.name
+                    ),
                 );
             }
         }

@@ -3,9 +3,9 @@
 use serde::Deserialize;
 use serde_yaml::Value;
 
+use super::domain::FlagPrefix;
 use super::domain::{Percentage, RolloutName, StageDuration};
 use super::model::{Flags, OnInconclusive};
-use super::domain::FlagPrefix;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

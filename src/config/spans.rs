@@ -134,15 +134,22 @@ mod tests {
 
     #[test]
     fn locates_nested_fields() {
-        let src = "database: x\nrollouts:\n  - name: a\n    stages:\n      - canary: { percentage: 5 }\n";
+        let src =
+            "database: x\nrollouts:\n  - name: a\n    stages:\n      - canary: { percentage: 5 }\n";
         let spans = Spans::index(src);
         assert_eq!(spans.locate("database"), Location { line: 1, col: 1 });
-        assert_eq!(spans.locate("rollouts[0].name"), Location { line: 3, col: 5 });
+        assert_eq!(
+            spans.locate("rollouts[0].name"),
+            Location { line: 3, col: 5 }
+        );
         assert_eq!(
             spans.locate("rollouts[0].stages[0].canary.percentage"),
             Location { line: 5, col: 19 }
         );
         // Unknown paths fall back to the closest known ancestor.
-        assert_eq!(spans.locate("rollouts[0].stages[0].canary.nope"), Location { line: 5, col: 9 });
+        assert_eq!(
+            spans.locate("rollouts[0].stages[0].canary.nope"),
+            Location { line: 5, col: 9 }
+        );
     }
 }

@@ -37,33 +37,56 @@ pub enum Decision {
     /// Enter the first stage of a pending rollout.
     Start,
     /// Enter stage `to`, which is not the last one.
-    Advance { to: usize, reason: String },
+    Advance {
+        to: usize,
+        reason: String,
+    },
     /// Enter the last (`full`) stage; the rollout is completed.
-    Complete { reason: String },
+    Complete {
+        reason: String,
+    },
     /// Stay in the stage with status `blocked`.
-    Hold { reason: String },
+    Hold {
+        reason: String,
+    },
     /// The reason for a hold is gone: back to `running`.
     Release,
-    RollBack { reason: String },
+    RollBack {
+        reason: String,
+    },
 }
 
 /// Decides what to do with one rollout at `now`. Performs no I/O.
-pub fn decide(rollout: &Rollout, state: Option<&RolloutState>, now: DateTime<Utc>, signals: &Signals) -> Decision {
+pub fn decide(
+    rollout: &Rollout,
+    state: Option<&RolloutState>,
+    now: DateTime<Utc>,
+    signals: &Signals,
+) -> Decision {
     let Some(s) = state else {
         return Decision::Start;
     };
     if !matches!(s.status, Status::Running | Status::Blocked) {
-        return Decision::Stay { next_transition_at: None };
+        return Decision::Stay {
+            next_transition_at: None,
+        };
     }
     let Some(stage) = rollout.stages.get(s.stage_index) else {
-        return hold(s, format!("the configuration has no stage {}", s.stage_index));
+        return hold(
+            s,
+            format!("the configuration has no stage {}", s.stage_index),
+        );
     };
     if let Some(reason) = signals.critical.first() {
-        return Decision::RollBack { reason: reason.clone() };
+        return Decision::RollBack {
+            reason: reason.clone(),
+        };
     }
     let is_ab = matches!(stage.kind, StageKind::AbTest { .. });
     if let (true, AbVerdict::Loss(reason)) = (is_ab, &signals.ab) {
-        return Decision::RollBack { reason: reason.clone() };
+        return Decision::RollBack {
+            reason: reason.clone(),
+        };
     }
     if !signals.warnings.is_empty() {
         return hold(s, signals.warnings.join("; "));
@@ -73,12 +96,20 @@ pub fn decide(rollout: &Rollout, state: Option<&RolloutState>, now: DateTime<Utc
     }
     let Some(duration) = stage.kind.duration() else {
         // `full` has no duration; a running rollout in it is complete already.
-        return Decision::Stay { next_transition_at: None };
+        return Decision::Stay {
+            next_transition_at: None,
+        };
     };
     if s.elapsed(now) >= duration.chrono() {
         let done = format!("{} stage ran its {duration}", stage.kind.name());
-        if let StageKind::AbTest { on_inconclusive, .. } = stage.kind {
-            let why = format!("A/B test inconclusive after {duration}; on_inconclusive: {}", on_inconclusive.as_str());
+        if let StageKind::AbTest {
+            on_inconclusive, ..
+        } = stage.kind
+        {
+            let why = format!(
+                "A/B test inconclusive after {duration}; on_inconclusive: {}",
+                on_inconclusive.as_str()
+            );
             return match on_inconclusive {
                 OnInconclusive::Hold => hold(s, format!("{why}; promote or roll back by hand")),
                 OnInconclusive::Promote => advance(rollout, s, why),
@@ -97,7 +128,9 @@ pub fn decide(rollout: &Rollout, state: Option<&RolloutState>, now: DateTime<Utc
 
 fn hold(s: &RolloutState, reason: String) -> Decision {
     if s.status == Status::Blocked && s.reason.as_deref() == Some(reason.as_str()) {
-        Decision::Stay { next_transition_at: None }
+        Decision::Stay {
+            next_transition_at: None,
+        }
     } else {
         Decision::Hold { reason }
     }
@@ -113,14 +146,27 @@ fn advance(rollout: &Rollout, s: &RolloutState, reason: String) -> Decision {
 }
 
 /// A fresh state for entering stage `index`.
-pub(crate) fn entered(rollout: &Rollout, prev: Option<&RolloutState>, index: usize, now: DateTime<Utc>) -> RolloutState {
+pub(crate) fn entered(
+    rollout: &Rollout,
+    prev: Option<&RolloutState>,
+    index: usize,
+    now: DateTime<Utc>,
+) -> RolloutState {
     let last = index + 1 >= rollout.stages.len();
     RolloutState {
         rollout: rollout.name.as_str().to_owned(),
         stage_index: index,
-        stage_label: rollout.stages.get(index).map(|s| s.kind.label()).unwrap_or_default(),
+        stage_label: rollout
+            .stages
+            .get(index)
+            .map(|s| s.kind.label())
+            .unwrap_or_default(),
         stage_entered_at: now,
-        status: if last { Status::Completed } else { Status::Running },
+        status: if last {
+            Status::Completed
+        } else {
+            Status::Running
+        },
         reason: None,
         paused_at: None,
         paused_ms: 0,
@@ -129,7 +175,11 @@ pub(crate) fn entered(rollout: &Rollout, prev: Option<&RolloutState>, index: usi
 }
 
 /// Like `s`, with a new status and reason and the next version.
-pub(crate) fn with_status(s: &RolloutState, status: Status, reason: Option<String>) -> RolloutState {
+pub(crate) fn with_status(
+    s: &RolloutState,
+    status: Status,
+    reason: Option<String>,
+) -> RolloutState {
     RolloutState {
         status,
         reason,
@@ -139,19 +189,38 @@ pub(crate) fn with_status(s: &RolloutState, status: Status, reason: Option<Strin
 }
 
 /// The transition a decision calls for; `None` when nothing changes.
-pub fn transition(rollout: &Rollout, state: Option<&RolloutState>, decision: Decision, now: DateTime<Utc>) -> Option<Transition> {
+pub fn transition(
+    rollout: &Rollout,
+    state: Option<&RolloutState>,
+    decision: Decision,
+    now: DateTime<Utc>,
+) -> Option<Transition> {
     let t = |action, to, reason: String| Some(Transition::new(rollout, action, state, to, reason));
     match (decision, state) {
         (Decision::Stay { .. }, _) => None,
-        (Decision::Start, _) => t(Action::Start, entered(rollout, state, 0, now), "first tick".into()),
-        (Decision::Advance { to, reason }, Some(_)) => t(Action::Advance, entered(rollout, state, to, now), reason),
-        (Decision::Complete { reason }, Some(_)) => {
-            t(Action::Complete, entered(rollout, state, rollout.stages.len() - 1, now), reason)
+        (Decision::Start, _) => t(
+            Action::Start,
+            entered(rollout, state, 0, now),
+            "first tick".into(),
+        ),
+        (Decision::Advance { to, reason }, Some(_)) => {
+            t(Action::Advance, entered(rollout, state, to, now), reason)
         }
-        (Decision::Hold { reason }, Some(s)) => {
-            t(Action::Hold, with_status(s, Status::Blocked, Some(reason.clone())), reason)
-        }
-        (Decision::Release, Some(s)) => t(Action::Release, with_status(s, Status::Running, None), "hold cleared".into()),
+        (Decision::Complete { reason }, Some(_)) => t(
+            Action::Complete,
+            entered(rollout, state, rollout.stages.len() - 1, now),
+            reason,
+        ),
+        (Decision::Hold { reason }, Some(s)) => t(
+            Action::Hold,
+            with_status(s, Status::Blocked, Some(reason.clone())),
+            reason,
+        ),
+        (Decision::Release, Some(s)) => t(
+            Action::Release,
+            with_status(s, Status::Running, None),
+            "hold cleared".into(),
+        ),
         (Decision::RollBack { reason }, Some(s)) => t(
             Action::Rollback,
             with_status(s, Status::RolledBack, Some(reason.clone())),
@@ -163,7 +232,11 @@ pub fn transition(rollout: &Rollout, state: Option<&RolloutState>, decision: Dec
 
 /// A transition that rewrites the flags of an unchanged state, when the stored flags
 /// differ from what the state requires (hand edits, a changed `flags:` block).
-pub fn sync(rollout: &Rollout, state: &RolloutState, stored: &std::collections::BTreeMap<String, String>) -> Option<Transition> {
+pub fn sync(
+    rollout: &Rollout,
+    state: &RolloutState,
+    stored: &std::collections::BTreeMap<String, String>,
+) -> Option<Transition> {
     let desired = crate::flags::desired(rollout, state);
     if &desired == stored {
         return None;

@@ -54,7 +54,13 @@ pub fn manual(
         hint,
     };
     let t = |kind, to, why: String| Ok(Some(Transition::new(rollout, kind, state, to, why)));
-    let why = |default: &str| if reason.is_empty() { default.to_owned() } else { reason.to_owned() };
+    let why = |default: &str| {
+        if reason.is_empty() {
+            default.to_owned()
+        } else {
+            reason.to_owned()
+        }
+    };
     match (action, state) {
         (ManualAction::Rollback, Some(s)) if s.status == Status::RolledBack => Ok(None),
         (ManualAction::Rollback, Some(s)) => {
@@ -78,7 +84,9 @@ pub fn manual(
             }
             _ => Err(refuse("")),
         },
-        (ManualAction::Pause, None) => Err(refuse("; it has not started (roll it back to keep it from starting)")),
+        (ManualAction::Pause, None) => Err(refuse(
+            "; it has not started (roll it back to keep it from starting)",
+        )),
         (ManualAction::Resume, Some(s)) => match s.status {
             Status::Running => Ok(None),
             Status::Paused => {
@@ -93,7 +101,11 @@ pub fn manual(
             _ => Err(refuse("")),
         },
         (ManualAction::Resume, None) => Err(refuse("")),
-        (ManualAction::Promote, None) => t(Action::Promote, entered(rollout, None, 0, now), why("promoted by hand")),
+        (ManualAction::Promote, None) => t(
+            Action::Promote,
+            entered(rollout, None, 0, now),
+            why("promoted by hand"),
+        ),
         (ManualAction::Promote, Some(s)) => match s.status {
             Status::Running | Status::Blocked | Status::Paused => {
                 let to = entered(rollout, state, s.stage_index + 1, now);
@@ -103,9 +115,11 @@ pub fn manual(
             Status::RolledBack => Err(refuse("; use restart to start it again")),
             Status::Pending => Err(refuse("")),
         },
-        (ManualAction::Restart, Some(s)) if s.status == Status::RolledBack => {
-            t(Action::Restart, entered(rollout, state, 0, now), why("restarted by hand"))
-        }
+        (ManualAction::Restart, Some(s)) if s.status == Status::RolledBack => t(
+            Action::Restart,
+            entered(rollout, state, 0, now),
+            why("restarted by hand"),
+        ),
         (ManualAction::Restart, _) => Err(refuse("; only a rolled-back rollout can be restarted")),
     }
 }

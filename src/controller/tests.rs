@@ -19,7 +19,11 @@ rollouts:
       - canary: { percentage: 25, duration: 48h }
       - full: {}
 ";
-    config::parse("t.yaml", src).unwrap().config.rollouts.remove(0)
+    config::parse("t.yaml", src)
+        .unwrap()
+        .config
+        .rollouts
+        .remove(0)
 }
 
 fn t0() -> DateTime<Utc> {
@@ -101,16 +105,28 @@ fn critical_signal_rolls_back_and_warning_holds_then_releases() {
     };
     assert_eq!(
         decide(&r, Some(&s), now, &critical),
-        Decision::RollBack { reason: "drawdown 5%".into() }
+        Decision::RollBack {
+            reason: "drawdown 5%".into()
+        }
     );
     let warn = Signals {
         warnings: vec!["latency p99 high".into()],
         ..Signals::default()
     };
-    let held = transition(&r, Some(&s), decide(&r, Some(&s), now, &warn), now).unwrap().to;
+    let held = transition(&r, Some(&s), decide(&r, Some(&s), now, &warn), now)
+        .unwrap()
+        .to;
     assert_eq!(held.status, Status::Blocked);
-    assert_eq!(decide(&r, Some(&held), now, &warn), Decision::Stay { next_transition_at: None });
-    assert_eq!(decide(&r, Some(&held), now, &Signals::default()), Decision::Release);
+    assert_eq!(
+        decide(&r, Some(&held), now, &warn),
+        Decision::Stay {
+            next_transition_at: None
+        }
+    );
+    assert_eq!(
+        decide(&r, Some(&held), now, &Signals::default()),
+        Decision::Release
+    );
 }
 
 #[test]
@@ -122,12 +138,29 @@ fn ab_verdicts_act_only_in_the_ab_stage() {
         ab: AbVerdict::Win("treatment better".into()),
         ..Signals::default()
     };
-    assert!(matches!(decide(&r, Some(&shadow), now, &win), Decision::Stay { .. }));
-    let ab = manual(&r, Some(&shadow), ManualAction::Promote, "", now).unwrap().unwrap().to;
-    assert_eq!(decide(&r, Some(&ab), now, &win), Decision::Advance { to: 2, reason: "treatment better".into() });
+    assert!(matches!(
+        decide(&r, Some(&shadow), now, &win),
+        Decision::Stay { .. }
+    ));
+    let ab = manual(&r, Some(&shadow), ManualAction::Promote, "", now)
+        .unwrap()
+        .unwrap()
+        .to;
+    assert_eq!(
+        decide(&r, Some(&ab), now, &win),
+        Decision::Advance {
+            to: 2,
+            reason: "treatment better".into()
+        }
+    );
     let loss = Signals {
         ab: AbVerdict::Loss("treatment worse".into()),
         ..Signals::default()
     };
-    assert_eq!(decide(&r, Some(&ab), now, &loss), Decision::RollBack { reason: "treatment worse".into() });
+    assert_eq!(
+        decide(&r, Some(&ab), now, &loss),
+        Decision::RollBack {
+            reason: "treatment worse".into()
+        }
+    );
 }

@@ -17,18 +17,20 @@ use sqlx::{ConnectOptions, Connection};
 use super::StoreError;
 
 /// `pg_advisory_lock` key: the bytes of "rollout".
-const ADVISORY_KEY: i64 = 0x726f_6c6c_6f75_74;
+const ADVISORY_KEY: i64 = 0x0072_6f6c_6c6f_7574;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaderCheck {
     /// This process leads; `fresh` when it has just become leader (start a new epoch).
-    Leader { fresh: bool },
+    Leader {
+        fresh: bool,
+    },
     Standby,
 }
 
 pub enum Leadership {
     Postgres {
-        options: PgConnectOptions,
+        options: Box<PgConnectOptions>,
         conn: Option<PgConnection>,
     },
     File {
@@ -36,7 +38,9 @@ pub enum Leadership {
         file: Option<File>,
     },
     /// An in-memory SQLite database lives in one process; there is nobody to compete with.
-    Memory { held: bool },
+    Memory {
+        held: bool,
+    },
 }
 
 impl Leadership {
@@ -45,7 +49,10 @@ impl Leadership {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url).map_err(|_| bad())?;
             let file = options.get_filename();
-            if url.contains(":memory:") || url.contains("mode=memory") || file.as_os_str().is_empty() {
+            if url.contains(":memory:")
+                || url.contains("mode=memory")
+                || file.as_os_str().is_empty()
+            {
                 return Ok(Leadership::Memory { held: false });
             }
             let mut path = file.as_os_str().to_owned();
@@ -57,7 +64,7 @@ impl Leadership {
         } else {
             let options = PgConnectOptions::from_str(url).map_err(|_| bad())?;
             Ok(Leadership::Postgres {
-                options: options.application_name("rollout-leader"),
+                options: Box::new(options.application_name("rollout-leader")),
                 conn: None,
             })
         }
@@ -92,7 +99,11 @@ impl Leadership {
             }
             Leadership::Postgres { options, conn } => {
                 if let Some(c) = conn.as_mut() {
-                    let alive = tokio::time::timeout(Duration::from_secs(5), sqlx::query("SELECT 1").execute(&mut *c)).await;
+                    let alive = tokio::time::timeout(
+                        Duration::from_secs(5),
+                        sqlx::query("SELECT 1").execute(&mut *c),
+                    )
+                    .await;
                     if matches!(alive, Ok(Ok(_))) {
                         return Ok(LeaderCheck::Leader { fresh: false });
                     }

@@ -30,8 +30,13 @@ pub enum StoreError {
     #[error("migrating the store failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("rollout {rollout} changed concurrently (expected state version {expected:?}); nothing was written")]
-    Conflict { rollout: String, expected: Option<i64> },
-    #[error("this process is no longer the leader (epoch {epoch} was superseded); nothing was written")]
+    Conflict {
+        rollout: String,
+        expected: Option<i64>,
+    },
+    #[error(
+        "this process is no longer the leader (epoch {epoch} was superseded); nothing was written"
+    )]
     Fenced { epoch: i64 },
     #[error("the store holds a value this version cannot read: {0}")]
     Corrupt(String),
@@ -47,7 +52,9 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
-            sqlx::Error::Database(ref db) if is_unavailable_code(db.code().as_deref()) => StoreError::Unavailable(e),
+            sqlx::Error::Database(ref db) if is_unavailable_code(db.code().as_deref()) => {
+                StoreError::Unavailable(e)
+            }
             other => StoreError::Query(other),
         }
     }
@@ -113,7 +120,10 @@ pub struct Writer {
 
 impl Writer {
     pub fn person(actor: impl Into<String>) -> Writer {
-        Writer { actor: actor.into(), epoch: None }
+        Writer {
+            actor: actor.into(),
+            epoch: None,
+        }
     }
 }
 
@@ -124,7 +134,12 @@ pub trait Store: Send + Sync {
     async fn state(&self, rollout: &str) -> Result<Option<RolloutState>, StoreError>;
     async fn states(&self) -> Result<Vec<RolloutState>, StoreError>;
     /// Commits `t` atomically, or fails with `Conflict`/`Fenced` having written nothing.
-    async fn commit(&self, t: &Transition, writer: &Writer, now: DateTime<Utc>) -> Result<Committed, StoreError>;
+    async fn commit(
+        &self,
+        t: &Transition,
+        writer: &Writer,
+        now: DateTime<Utc>,
+    ) -> Result<Committed, StoreError>;
     async fn flags(&self) -> Result<FlagTable, StoreError>;
     /// The stored flags of one rollout, key → value.
     async fn rollout_flags(&self, rollout: &str) -> Result<BTreeMap<String, String>, StoreError>;
@@ -147,7 +162,10 @@ pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
 }
 
 /// The flag changes that turn `current` into `desired`.
-fn diff(current: &BTreeMap<String, String>, desired: &BTreeMap<String, String>) -> BTreeMap<String, Option<String>> {
+fn diff(
+    current: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, String>,
+) -> BTreeMap<String, Option<String>> {
     let mut changes = BTreeMap::new();
     for (k, v) in desired {
         if current.get(k) != Some(v) {

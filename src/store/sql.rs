@@ -26,10 +26,21 @@ pub(super) type StateTuple = (
 );
 
 pub(super) fn state_from_row(row: StateTuple) -> Result<RolloutState, StoreError> {
-    let (rollout, stage_index, stage_label, stage_entered_at, status, reason, paused_at, paused_ms, version) = row;
+    let (
+        rollout,
+        stage_index,
+        stage_label,
+        stage_entered_at,
+        status,
+        reason,
+        paused_at,
+        paused_ms,
+        version,
+    ) = row;
     Ok(RolloutState {
         rollout,
-        stage_index: usize::try_from(stage_index).map_err(|_| StoreError::Corrupt(format!("stage_index {stage_index}")))?,
+        stage_index: usize::try_from(stage_index)
+            .map_err(|_| StoreError::Corrupt(format!("stage_index {stage_index}")))?,
         stage_label,
         stage_entered_at,
         status: status.parse::<Status>().map_err(StoreError::Corrupt)?,

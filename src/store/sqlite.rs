@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::sql::impl_sql_store;
 use super::StoreError;
@@ -30,12 +32,14 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let file = options.get_filename();
-        let migrate_lock = (!file.as_os_str().is_empty() && !url.contains(":memory:") && !url.contains("mode=memory"))
-            .then(|| {
-                let mut p = file.as_os_str().to_owned();
-                p.push(".migrate.lock");
-                PathBuf::from(p)
-            });
+        let migrate_lock = (!file.as_os_str().is_empty()
+            && !url.contains(":memory:")
+            && !url.contains("mode=memory"))
+        .then(|| {
+            let mut p = file.as_os_str().to_owned();
+            p.push(".migrate.lock");
+            PathBuf::from(p)
+        });
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))
@@ -55,7 +59,11 @@ impl SqliteStore {
         };
         let io = |e: std::io::Error| StoreError::Unavailable(sqlx::Error::Io(e));
         let file = tokio::task::spawn_blocking(move || -> std::io::Result<File> {
-            let f = OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+            let f = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path)?;
             f.lock()?;
             Ok(f)
         })
@@ -66,4 +74,9 @@ impl SqliteStore {
     }
 }
 
-impl_sql_store!(SqliteStore, MIGRATOR, begin_write = "BEGIN IMMEDIATE", begin_read = "BEGIN");
+impl_sql_store!(
+    SqliteStore,
+    MIGRATOR,
+    begin_write = "BEGIN IMMEDIATE",
+    begin_read = "BEGIN"
+);

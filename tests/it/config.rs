@@ -20,7 +20,10 @@ fn shipped_configs() -> Vec<std::path::PathBuf> {
 #[test]
 fn every_shipped_config_validates() {
     let files = shipped_configs();
-    assert!(files.len() >= 3, "expected rollout.yaml, examples and good test configs: {files:?}");
+    assert!(
+        files.len() >= 3,
+        "expected rollout.yaml, examples and good test configs: {files:?}"
+    );
     for f in files {
         if let Err(e) = config::load_file(&f) {
             panic!("{} does not validate:\n{e}", f.display());
@@ -31,14 +34,23 @@ fn every_shipped_config_validates() {
 #[test]
 fn the_repository_plan_is_the_learning_release() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let c = config::load_file(&root.join("rollout.yaml")).unwrap().config;
+    let c = config::load_file(&root.join("rollout.yaml"))
+        .unwrap()
+        .config;
     assert_eq!(c.database, "sqlite://rollout.db");
-    let r = c.rollout("learning-intelligence").expect("learning-intelligence");
+    let r = c
+        .rollout("learning-intelligence")
+        .expect("learning-intelligence");
     assert_eq!(r.flag_prefix.as_str(), "LEARNING_");
     let plan: Vec<(String, Option<u64>)> = r
         .stages
         .iter()
-        .map(|s| (s.kind.label(), s.kind.duration().map(|d| d.get().as_secs() / 3600)))
+        .map(|s| {
+            (
+                s.kind.label(),
+                s.kind.duration().map(|d| d.get().as_secs() / 3600),
+            )
+        })
         .collect();
     let expected: Vec<(String, Option<u64>)> = vec![
         ("shadow".into(), Some(7 * 24)),
@@ -129,13 +141,15 @@ fn flags_must_belong_to_the_rollout() {
 
 #[test]
 fn last_stage_must_be_full() {
-    let src = format!("{GOOD_HEAD}    stages:\n      - full: {{}}\n      - shadow: {{ duration: 7d }}\n");
+    let src =
+        format!("{GOOD_HEAD}    stages:\n      - full: {{}}\n      - shadow: {{ duration: 7d }}\n");
     insta::assert_snapshot!(errors(&src));
 }
 
 #[test]
 fn short_shadow_is_a_warning_not_an_error() {
-    let src = format!("{GOOD_HEAD}    stages:\n      - shadow: {{ duration: 1h }}\n      - full: {{}}\n");
+    let src =
+        format!("{GOOD_HEAD}    stages:\n      - shadow: {{ duration: 1h }}\n      - full: {{}}\n");
     let loaded = config::parse("rollout.yaml", &src).expect("warnings do not fail validation");
     assert_eq!(loaded.warnings.len(), 1);
     assert_eq!(loaded.warnings[0].severity, Severity::Warning);
@@ -153,7 +167,10 @@ fn defaults() {
     assert_eq!(c.tick, "*/10 * * * * *");
     assert!(matches!(
         c.rollouts[0].stages[0].kind,
-        StageKind::AbTest { on_inconclusive: config::OnInconclusive::Hold, .. }
+        StageKind::AbTest {
+            on_inconclusive: config::OnInconclusive::Hold,
+            ..
+        }
     ));
 }
 

@@ -56,7 +56,10 @@ async fn assert_clean_walk(db: &TestDb) -> Vec<String> {
         ]
     );
     for pair in history.windows(2) {
-        assert!(pair[1].at - pair[0].at >= chrono::Duration::seconds(1), "a stage was cut short: {pair:?}");
+        assert!(
+            pair[1].at - pair[0].at >= chrono::Duration::seconds(1),
+            "a stage was cut short: {pair:?}"
+        );
     }
     let expected_pct = ["0", "0", "5", "25", "50", "100"];
     let expected_mode = ["shadow", "ab_test", "rollout", "rollout", "rollout", "full"];
@@ -70,11 +73,19 @@ async fn assert_clean_walk(db: &TestDb) -> Vec<String> {
             };
         }
         assert_eq!(replay["FAST_MODE"], expected_mode[i], "row {i}");
-        assert_eq!(replay["FAST_ROLLOUT_PERCENTAGE"], expected_pct[i], "row {i}");
+        assert_eq!(
+            replay["FAST_ROLLOUT_PERCENTAGE"], expected_pct[i],
+            "row {i}"
+        );
     }
-    let c = config::parse("x", &format!("database: {}\n{FAST}", db.url)).unwrap().config;
+    let c = config::parse("x", &format!("database: {}\n{FAST}", db.url))
+        .unwrap()
+        .config;
     let state = store.state("fast").await.unwrap().unwrap();
-    assert_eq!(store.rollout_flags("fast").await.unwrap(), flags::desired(&c.rollouts[0], &state));
+    assert_eq!(
+        store.rollout_flags("fast").await.unwrap(),
+        flags::desired(&c.rollouts[0], &state)
+    );
     history.into_iter().map(|e| e.actor).collect()
 }
 
@@ -83,7 +94,10 @@ async fn walks_through_real_ticks(db: TestDb) {
     let _daemon = Daemon::start(&cfg, db.dir.path().join("daemon.log"));
     eventually(WALK, "the rollout to complete", || completed(&db)).await;
     let actors = assert_clean_walk(&db).await;
-    assert!(actors.iter().all(|a| a.starts_with("daemon@")), "{actors:?}");
+    assert!(
+        actors.iter().all(|a| a.starts_with("daemon@")),
+        "{actors:?}"
+    );
 }
 
 async fn survives_sigkill_at_random_points(db: TestDb) {
@@ -99,9 +113,15 @@ async fn survives_sigkill_at_random_points(db: TestDb) {
     }
     if completed(&db).await.is_none() {
         let _d = Daemon::start(&cfg, db.dir.path().join("daemon.log"));
-        eventually(WALK, "the rollout to complete after the kills", || completed(&db)).await;
+        eventually(WALK, "the rollout to complete after the kills", || {
+            completed(&db)
+        })
+        .await;
     }
-    assert!(kills >= 3, "the walk finished before the daemon was killed enough times ({kills})");
+    assert!(
+        kills >= 3,
+        "the walk finished before the daemon was killed enough times ({kills})"
+    );
     assert_clean_walk(&db).await;
 }
 
@@ -111,10 +131,17 @@ async fn two_daemons_one_writer(db: TestDb) {
     let _b = Daemon::start(&cfg, db.dir.path().join("b.log"));
     eventually(WALK, "the rollout to complete", || completed(&db)).await;
     let actors = assert_clean_walk(&db).await;
-    assert!(actors.iter().all(|a| a == &actors[0]), "more than one writer: {actors:?}");
+    assert!(
+        actors.iter().all(|a| a == &actors[0]),
+        "more than one writer: {actors:?}"
+    );
 }
 
-on_both_stores!(walks_through_real_ticks, survives_sigkill_at_random_points, two_daemons_one_writer);
+on_both_stores!(
+    walks_through_real_ticks,
+    survives_sigkill_at_random_points,
+    two_daemons_one_writer
+);
 
 const SLOW: &str = "
 tick: '* * * * * *'
@@ -129,7 +156,12 @@ rollouts:
 ";
 
 async fn stage(db: &TestDb) -> Option<usize> {
-    db.store().await.state("fast").await.ok()?.map(|s| s.stage_index)
+    db.store()
+        .await
+        .state("fast")
+        .await
+        .ok()?
+        .map(|s| s.stage_index)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,24 +169,41 @@ async fn bad_config_edits_keep_the_last_good_config() {
     let db = TestDb::sqlite();
     let cfg = db.config(SLOW);
     let mut d = Daemon::start(&cfg, db.dir.path().join("daemon.log"));
-    eventually(WALK, "the first stage", || async { (stage(&db).await == Some(0)).then_some(()) }).await;
+    eventually(WALK, "the first stage", || async {
+        (stage(&db).await == Some(0)).then_some(())
+    })
+    .await;
 
     // A syntax error: logged with its location; the daemon keeps running.
-    db.config(&SLOW.replace("duration: 1h }\n      - canary", "duration: 1h\n      - canary"));
+    db.config(&SLOW.replace(
+        "duration: 1h }\n      - canary",
+        "duration: 1h\n      - canary",
+    ));
     let file = cfg.display().to_string();
-    eventually(WALK, "the error in the log", || async { d.log_text().contains(&format!("{file}:")).then_some(()) }).await;
-    assert!(d.child.try_wait().unwrap().is_none(), "the daemon exited on a bad config");
+    eventually(WALK, "the error in the log", || async {
+        d.log_text().contains(&format!("{file}:")).then_some(())
+    })
+    .await;
+    assert!(
+        d.child.try_wait().unwrap().is_none(),
+        "the daemon exited on a bad config"
+    );
 
     // A change that removes the running stage is rejected.
     db.config(&SLOW.replace("      - shadow: { duration: 1h }\n", ""));
     eventually(WALK, "the rejection in the log", || async {
-        d.log_text().contains("configuration change rejected").then_some(())
+        d.log_text()
+            .contains("configuration change rejected")
+            .then_some(())
     })
     .await;
 
     // A good change applies at the next tick: the shadow stage is now 1 s long.
     db.config(&SLOW.replace("shadow: { duration: 1h }", "shadow: { duration: 1s }"));
-    eventually(WALK, "the shorter stage to end", || async { (stage(&db).await == Some(1)).then_some(()) }).await;
+    eventually(WALK, "the shorter stage to end", || async {
+        (stage(&db).await == Some(1)).then_some(())
+    })
+    .await;
     assert!(d.log_text().contains("configuration reloaded"));
     d.signal("TERM");
     let status = d.child.wait().unwrap();
@@ -177,19 +226,39 @@ async fn json_logs_and_sighup_reload() {
         .spawn()
         .unwrap();
     // The first pass runs at start-up, not at the (yearly) cron tick.
-    eventually(WALK, "the first stage", || async { (stage(&db).await == Some(0)).then_some(()) }).await;
-    // With a yearly tick, only SIGHUP can make the daemon notice the edit.
-    db.config(&SLOW.replace("'* * * * * *'", "'0 0 0 1 1 *'").replace("1h }\n      - canary", "1s }\n      - canary"));
-    std::process::Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
-    eventually(WALK, "the reload", || async {
-        std::fs::read_to_string(&log).unwrap_or_default().contains("configuration reloaded").then_some(())
+    eventually(WALK, "the first stage", || async {
+        (stage(&db).await == Some(0)).then_some(())
     })
     .await;
-    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    // With a yearly tick, only SIGHUP can make the daemon notice the edit.
+    db.config(
+        &SLOW
+            .replace("'* * * * * *'", "'0 0 0 1 1 *'")
+            .replace("1h }\n      - canary", "1s }\n      - canary"),
+    );
+    std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    eventually(WALK, "the reload", || async {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("configuration reloaded")
+            .then_some(())
+    })
+    .await;
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(child.wait().unwrap().success());
     let text = std::fs::read_to_string(&log).unwrap();
     for line in text.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        assert!(v.get("level").is_some() && v.get("fields").is_some(), "{line}");
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v.get("level").is_some() && v.get("fields").is_some(),
+            "{line}"
+        );
     }
 }

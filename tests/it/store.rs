@@ -36,14 +36,24 @@ async fn stale_decision_is_discarded(db: TestDb) {
     let decision = controller::decide(r, seen.as_ref(), later, &Signals::default());
     let stale = controller::transition(r, seen.as_ref(), decision, later).expect("advance");
     // ...while on-call rolls back.
-    engine::act(&*store, r, ManualAction::Rollback, "stop", &Writer::person("oncall"), || later)
-        .await
-        .unwrap();
+    engine::act(
+        &*store,
+        r,
+        ManualAction::Rollback,
+        "stop",
+        &Writer::person("oncall"),
+        || later,
+    )
+    .await
+    .unwrap();
     let before = store.flags().await.unwrap();
     let err = store.commit(&stale, &w, later).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
     assert_eq!(store.flags().await.unwrap(), before, "nothing written");
-    assert_eq!(store.state("r").await.unwrap().unwrap().status.as_str(), "rolled_back");
+    assert_eq!(
+        store.state("r").await.unwrap().unwrap().status.as_str(),
+        "rolled_back"
+    );
     assert_eq!(store.history("r").await.unwrap().len(), 2);
 }
 
@@ -53,14 +63,22 @@ async fn deposed_leader_cannot_write(db: TestDb) {
     let old = store.new_epoch("old", t0()).await.unwrap();
     let new = store.new_epoch("new", t0()).await.unwrap();
     assert!(new > old);
-    let stale = Writer { actor: "old".into(), epoch: Some(old) };
-    let err = engine::tick_all(&*store, &c, &stale, t0()).await.unwrap_err();
+    let stale = Writer {
+        actor: "old".into(),
+        epoch: Some(old),
+    };
+    let err = engine::tick_all(&*store, &c, &stale, t0())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Fenced { .. }), "{err}");
     // The state insert that preceded the fence check was rolled back with it.
     assert_eq!(store.state("r").await.unwrap(), None);
     assert!(store.flags().await.unwrap().flags.is_empty());
     assert!(store.history("r").await.unwrap().is_empty());
-    let current = Writer { actor: "new".into(), epoch: Some(new) };
+    let current = Writer {
+        actor: "new".into(),
+        epoch: Some(new),
+    };
     engine::tick_all(&*store, &c, &current, t0()).await.unwrap();
     assert!(store.state("r").await.unwrap().is_some());
 }
@@ -68,8 +86,13 @@ async fn deposed_leader_cannot_write(db: TestDb) {
 async fn history_is_append_only(db: TestDb) {
     let store = db.store().await;
     let c = plan(ONE);
-    engine::tick_all(&*store, &c, &Writer::person("a"), t0()).await.unwrap();
-    for sql in ["UPDATE rollout_events SET reason = 'x'", "DELETE FROM rollout_events"] {
+    engine::tick_all(&*store, &c, &Writer::person("a"), t0())
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE rollout_events SET reason = 'x'",
+        "DELETE FROM rollout_events",
+    ] {
         let err = try_exec(&db, sql).await.expect_err("must be refused");
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
@@ -81,7 +104,9 @@ async fn history_is_append_only(db: TestDb) {
 async fn concurrent_writers_serialize(db: TestDb) {
     let store: Arc<dyn Store> = Arc::from(db.store().await);
     let c = Arc::new(plan(ONE));
-    engine::tick_all(&*store, &c, &Writer::person("t"), t0()).await.unwrap();
+    engine::tick_all(&*store, &c, &Writer::person("t"), t0())
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for i in 0..6 {
         let (store, c) = (store.clone(), c.clone());
@@ -90,8 +115,12 @@ async fn concurrent_writers_serialize(db: TestDb) {
             let w = Writer::person(format!("w{i}"));
             for n in 0..10 {
                 let action = [ManualAction::Pause, ManualAction::Resume][(i + n) % 2];
-                engine::act(&*store, r, action, "", &w, || t0() + Duration::minutes(1)).await.unwrap();
-                engine::tick_all(&*store, &c, &w, t0() + Duration::hours(1)).await.unwrap();
+                engine::act(&*store, r, action, "", &w, || t0() + Duration::minutes(1))
+                    .await
+                    .unwrap();
+                engine::tick_all(&*store, &c, &w, t0() + Duration::hours(1))
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -104,7 +133,10 @@ async fn concurrent_writers_serialize(db: TestDb) {
     assert_eq!(versions, expected, "one committed change per state version");
     let state = store.state("r").await.unwrap().unwrap();
     assert_eq!(state.version, history.len() as i64);
-    assert_eq!(store.rollout_flags("r").await.unwrap(), flags::desired(&c.rollouts[0], &state));
+    assert_eq!(
+        store.rollout_flags("r").await.unwrap(),
+        flags::desired(&c.rollouts[0], &state)
+    );
 }
 
 on_both_stores!(

@@ -30,7 +30,11 @@ impl TestDb {
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("rollout.db").display());
-        TestDb { url, dir, pg_name: None }
+        TestDb {
+            url,
+            dir,
+            pg_name: None,
+        }
     }
 
     /// A fresh PostgreSQL database, or `None` (with a loud message) when PostgreSQL is not
@@ -40,7 +44,9 @@ impl TestDb {
         let admin = pg_admin_url();
         let mut conn = match PgConnection::connect(&admin).await {
             Ok(c) => c,
-            Err(e) if in_ci() => panic!("PostgreSQL is required in CI but {admin} is unreachable: {e}"),
+            Err(e) if in_ci() => {
+                panic!("PostgreSQL is required in CI but {admin} is unreachable: {e}")
+            }
             Err(e) => {
                 eprintln!("SKIPPED: PostgreSQL test, {admin} is unreachable ({e}); CI=true makes this a failure");
                 return None;
@@ -84,11 +90,16 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else { return };
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
         let admin = pg_admin_url();
         // Drop runs inside the test's runtime; a separate thread gets its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 let mut c = PgConnection::connect(&admin).await.ok()?;
                 sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -132,7 +143,12 @@ pub fn bin() -> Command {
 
 /// Runs `rollout --config CONFIG ARGS...` to completion.
 pub fn run(config: &Path, args: &[&str]) -> Output {
-    bin().arg("--config").arg(config).args(args).output().expect("run rollout")
+    bin()
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("run rollout")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -151,7 +167,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(config: &Path, log: PathBuf) -> Daemon {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
         let child = bin()
             .arg("--config")
             .arg(config)
@@ -169,7 +189,11 @@ impl Daemon {
     }
 
     pub fn signal(&self, sig: &str) {
-        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status().expect("kill");
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill");
         assert!(status.success(), "kill -{sig} failed");
     }
 
@@ -202,7 +226,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -32,7 +32,9 @@ pub fn t0() -> DateTime<Utc> {
 }
 
 pub fn plan(yaml: &str) -> Config {
-    config::parse("test.yaml", yaml).expect("valid test config").config
+    config::parse("test.yaml", yaml)
+        .expect("valid test config")
+        .config
 }
 
 async fn daemon_writer(store: &dyn Store) -> Writer {
@@ -56,7 +58,15 @@ async fn tick(store: &dyn Store, c: &Config, w: &Writer, at: DateTime<Utc>) -> V
 }
 
 /// `(MODE, STATUS, DATA_COLLECTION, APPLY_PARAMETERS, AB_TEST_ENABLED, AB_TEST_PERCENTAGE, ROLLOUT_PERCENTAGE)`
-fn expect(mode: &str, status: &str, collect: &str, apply: &str, ab: &str, ab_pct: &str, pct: &str) -> BTreeMap<String, String> {
+fn expect(
+    mode: &str,
+    status: &str,
+    collect: &str,
+    apply: &str,
+    ab: &str,
+    ab_pct: &str,
+    pct: &str,
+) -> BTreeMap<String, String> {
     [
         ("LEARNING_MODE", mode),
         ("LEARNING_STATUS", status),
@@ -73,7 +83,14 @@ fn expect(mode: &str, status: &str, collect: &str, apply: &str, ab: &str, ab_pct
 }
 
 async fn flags(store: &dyn Store) -> BTreeMap<String, String> {
-    store.flags().await.unwrap().flags.into_iter().map(|f| (f.key, f.value)).collect()
+    store
+        .flags()
+        .await
+        .unwrap()
+        .flags
+        .into_iter()
+        .map(|f| (f.key, f.value))
+        .collect()
 }
 
 async fn walks_shadow_to_full(db: TestDb) {
@@ -83,13 +100,21 @@ async fn walks_shadow_to_full(db: TestDb) {
     let day = Duration::days(1);
 
     assert_eq!(tick(&*store, &c, &w, t0()).await, ["start"]);
-    assert_eq!(flags(&*store).await, expect("shadow", "running", "true", "false", "false", "0", "0"));
+    assert_eq!(
+        flags(&*store).await,
+        expect("shadow", "running", "true", "false", "false", "0", "0")
+    );
     // Nothing moves before the stage's duration is over.
-    assert!(tick(&*store, &c, &w, t0() + day * 7 - Duration::seconds(1)).await.is_empty());
+    assert!(tick(&*store, &c, &w, t0() + day * 7 - Duration::seconds(1))
+        .await
+        .is_empty());
 
     let t_ab = t0() + day * 7;
     assert_eq!(tick(&*store, &c, &w, t_ab).await, ["advance"]);
-    assert_eq!(flags(&*store).await, expect("ab_test", "running", "true", "true", "true", "10", "0"));
+    assert_eq!(
+        flags(&*store).await,
+        expect("ab_test", "running", "true", "true", "true", "10", "0")
+    );
 
     let t5 = t_ab + day * 14;
     assert_eq!(tick(&*store, &c, &w, t5).await, ["advance"]);
@@ -100,23 +125,42 @@ async fn walks_shadow_to_full(db: TestDb) {
     let t25 = t5 + day;
     assert_eq!(tick(&*store, &c, &w, t25).await, ["advance"]);
     // The stage's extra flag is gone with the stage.
-    assert_eq!(flags(&*store).await, expect("rollout", "running", "true", "true", "false", "0", "25"));
+    assert_eq!(
+        flags(&*store).await,
+        expect("rollout", "running", "true", "true", "false", "0", "25")
+    );
 
     let t50 = t25 + day * 2;
     assert_eq!(tick(&*store, &c, &w, t50).await, ["advance"]);
-    assert_eq!(flags(&*store).await, expect("rollout", "running", "true", "true", "false", "0", "50"));
+    assert_eq!(
+        flags(&*store).await,
+        expect("rollout", "running", "true", "true", "false", "0", "50")
+    );
 
     let t100 = t50 + day * 3;
     assert_eq!(tick(&*store, &c, &w, t100).await, ["complete"]);
-    assert_eq!(flags(&*store).await, expect("full", "completed", "true", "true", "false", "0", "100"));
+    assert_eq!(
+        flags(&*store).await,
+        expect("full", "completed", "true", "true", "false", "0", "100")
+    );
     assert!(tick(&*store, &c, &w, t100 + day * 365).await.is_empty());
 
     let history = store.history("learning-intelligence").await.unwrap();
-    let summary: Vec<(String, Option<i64>, i64, String, DateTime<Utc>)> = history
+    type Row = (String, Option<i64>, i64, String, DateTime<Utc>);
+    let summary: Vec<Row> = history
         .iter()
-        .map(|e| (e.action.clone(), e.from_stage, e.to_stage, e.actor.clone(), e.at))
+        .map(|e| {
+            (
+                e.action.clone(),
+                e.from_stage,
+                e.to_stage,
+                e.actor.clone(),
+                e.at,
+            )
+        })
         .collect();
-    let d = |a: &str, f: Option<i64>, t: i64, at| (a.to_owned(), f, t, "daemon@test".to_owned(), at);
+    let d =
+        |a: &str, f: Option<i64>, t: i64, at| (a.to_owned(), f, t, "daemon@test".to_owned(), at);
     assert_eq!(
         summary,
         vec![
@@ -130,13 +174,22 @@ async fn walks_shadow_to_full(db: TestDb) {
     );
     // Each history row carries exactly the flags its transition changed.
     let to_25 = &history[3].flags;
-    assert_eq!(to_25.get("LEARNING_ROLLOUT_PERCENTAGE"), Some(&Some("25".to_owned())));
+    assert_eq!(
+        to_25.get("LEARNING_ROLLOUT_PERCENTAGE"),
+        Some(&Some("25".to_owned()))
+    );
     assert_eq!(to_25.get("LEARNING_MAX_POSITION_PCT"), Some(&None));
-    assert!(!to_25.contains_key("LEARNING_MODE"), "unchanged flags are not in the row: {to_25:?}");
+    assert!(
+        !to_25.contains_key("LEARNING_MODE"),
+        "unchanged flags are not in the row: {to_25:?}"
+    );
     // Flag versions grow with every change and the table version is the latest.
     let versions: Vec<i64> = history.iter().map(|e| e.flags_version).collect();
     assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
-    assert_eq!(store.flags().await.unwrap().version, *versions.last().unwrap());
+    assert_eq!(
+        store.flags().await.unwrap().version,
+        *versions.last().unwrap()
+    );
 }
 
 async fn a_long_outage_does_not_skip_stages(db: TestDb) {
@@ -148,10 +201,24 @@ async fn a_long_outage_does_not_skip_stages(db: TestDb) {
     let back = t0() + Duration::days(60);
     assert_eq!(tick(&*store, &c, &w, back).await, ["advance"]);
     let s = store.state("learning-intelligence").await.unwrap().unwrap();
-    assert_eq!((s.stage_index, s.stage_entered_at), (1, back), "one stage, with its clock started now");
+    assert_eq!(
+        (s.stage_index, s.stage_entered_at),
+        (1, back),
+        "one stage, with its clock started now"
+    );
     // The A/B stage still lasts its full 14 days from `back`.
-    assert!(tick(&*store, &c, &w, back + Duration::days(14) - Duration::seconds(1)).await.is_empty());
-    assert_eq!(tick(&*store, &c, &w, back + Duration::days(14)).await, ["advance"]);
+    assert!(tick(
+        &*store,
+        &c,
+        &w,
+        back + Duration::days(14) - Duration::seconds(1)
+    )
+    .await
+    .is_empty());
+    assert_eq!(
+        tick(&*store, &c, &w, back + Duration::days(14)).await,
+        ["advance"]
+    );
 }
 
 async fn rollback_sticks_until_restart(db: TestDb) {
@@ -163,23 +230,70 @@ async fn rollback_sticks_until_restart(db: TestDb) {
     tick(&*store, &c, &w, t0() + Duration::days(7)).await;
     let person = Writer::person("oncall@desk");
     let at = t0() + Duration::days(8);
-    let applied = engine::act(&*store, r, ManualAction::Rollback, "drawdown", &person, || at)
+    let applied = engine::act(
+        &*store,
+        r,
+        ManualAction::Rollback,
+        "drawdown",
+        &person,
+        || at,
+    )
+    .await
+    .unwrap()
+    .expect("a change");
+    assert_eq!(applied.transition.to.status, Status::RolledBack);
+    assert_eq!(
+        flags(&*store).await,
+        expect(
+            "rolled_back",
+            "rolled_back",
+            "false",
+            "false",
+            "false",
+            "0",
+            "0"
+        )
+    );
+    // A year of ticks does not advance it; a second rollback changes nothing.
+    assert!(tick(&*store, &c, &w, at + Duration::days(365))
+        .await
+        .is_empty());
+    assert!(
+        engine::act(&*store, r, ManualAction::Rollback, "again", &person, || at)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let last = store
+        .history("learning-intelligence")
         .await
         .unwrap()
-        .expect("a change");
-    assert_eq!(applied.transition.to.status, Status::RolledBack);
-    assert_eq!(flags(&*store).await, expect("rolled_back", "rolled_back", "false", "false", "false", "0", "0"));
-    // A year of ticks does not advance it; a second rollback changes nothing.
-    assert!(tick(&*store, &c, &w, at + Duration::days(365)).await.is_empty());
-    assert!(engine::act(&*store, r, ManualAction::Rollback, "again", &person, || at).await.unwrap().is_none());
-    let last = store.history("learning-intelligence").await.unwrap().pop().unwrap();
-    assert_eq!((last.action.as_str(), last.actor.as_str(), last.reason.as_str()), ("rollback", "oncall@desk", "drawdown"));
+        .pop()
+        .unwrap();
+    assert_eq!(
+        (
+            last.action.as_str(),
+            last.actor.as_str(),
+            last.reason.as_str()
+        ),
+        ("rollback", "oncall@desk", "drawdown")
+    );
 
     let again = at + Duration::days(400);
-    engine::act(&*store, r, ManualAction::Restart, "fixed", &person, || again).await.unwrap();
+    engine::act(&*store, r, ManualAction::Restart, "fixed", &person, || {
+        again
+    })
+    .await
+    .unwrap();
     let s = store.state("learning-intelligence").await.unwrap().unwrap();
-    assert_eq!((s.stage_index, s.status, s.stage_entered_at), (0, Status::Running, again));
-    assert_eq!(flags(&*store).await, expect("shadow", "running", "true", "false", "false", "0", "0"));
+    assert_eq!(
+        (s.stage_index, s.status, s.stage_entered_at),
+        (0, Status::Running, again)
+    );
+    assert_eq!(
+        flags(&*store).await,
+        expect("shadow", "running", "true", "false", "false", "0", "0")
+    );
 }
 
 async fn inconclusive_ab_test_holds(db: TestDb) {
@@ -195,13 +309,26 @@ async fn inconclusive_ab_test_holds(db: TestDb) {
     assert_eq!((s.stage_index, s.status), (1, Status::Blocked));
     assert!(s.reason.unwrap().contains("inconclusive"));
     assert_eq!(flags(&*store).await["LEARNING_STATUS"], "blocked");
-    assert_eq!(flags(&*store).await["LEARNING_AB_TEST_PERCENTAGE"], "10", "a hold keeps the exposure");
+    assert_eq!(
+        flags(&*store).await["LEARNING_AB_TEST_PERCENTAGE"],
+        "10",
+        "a hold keeps the exposure"
+    );
     // Holding is not repeated every tick.
-    assert!(tick(&*store, &c, &w, end + Duration::days(3)).await.is_empty());
-    // The release manager decides.
-    engine::act(&*store, r, ManualAction::Promote, "looks fine", &Writer::person("rm@desk"), || end + Duration::days(4))
+    assert!(tick(&*store, &c, &w, end + Duration::days(3))
         .await
-        .unwrap();
+        .is_empty());
+    // The release manager decides.
+    engine::act(
+        &*store,
+        r,
+        ManualAction::Promote,
+        "looks fine",
+        &Writer::person("rm@desk"),
+        || end + Duration::days(4),
+    )
+    .await
+    .unwrap();
     assert_eq!(flags(&*store).await["LEARNING_ROLLOUT_PERCENTAGE"], "5");
 }
 
@@ -213,13 +340,32 @@ async fn pause_stops_the_clock(db: TestDb) {
     let oncall = Writer::person("oncall@desk");
     tick(&*store, &c, &w, t0()).await;
     let day = Duration::days(1);
-    engine::act(&*store, r, ManualAction::Pause, "", &oncall, || t0() + day * 2).await.unwrap();
-    assert_eq!(flags(&*store).await["LEARNING_MODE"], "shadow", "a pause keeps the exposure");
+    engine::act(&*store, r, ManualAction::Pause, "", &oncall, || {
+        t0() + day * 2
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        flags(&*store).await["LEARNING_MODE"],
+        "shadow",
+        "a pause keeps the exposure"
+    );
     assert_eq!(flags(&*store).await["LEARNING_STATUS"], "paused");
-    assert!(tick(&*store, &c, &w, t0() + day * 30).await.is_empty(), "paused rollouts do not move");
-    engine::act(&*store, r, ManualAction::Resume, "", &oncall, || t0() + day * 12).await.unwrap();
+    assert!(
+        tick(&*store, &c, &w, t0() + day * 30).await.is_empty(),
+        "paused rollouts do not move"
+    );
+    engine::act(&*store, r, ManualAction::Resume, "", &oncall, || {
+        t0() + day * 12
+    })
+    .await
+    .unwrap();
     // 2 days ran before the pause; 5 more are needed after resuming on day 12.
-    assert!(tick(&*store, &c, &w, t0() + day * 17 - Duration::seconds(1)).await.is_empty());
+    assert!(
+        tick(&*store, &c, &w, t0() + day * 17 - Duration::seconds(1))
+            .await
+            .is_empty()
+    );
     assert_eq!(tick(&*store, &c, &w, t0() + day * 17).await, ["advance"]);
 }
 
@@ -228,8 +374,15 @@ async fn drifted_flags_are_repaired(db: TestDb) {
     let c = plan(PLAN);
     let w = daemon_writer(&*store).await;
     tick(&*store, &c, &w, t0()).await;
-    sqlx_exec(&db, "UPDATE rollout_flags SET value = '100' WHERE key = 'LEARNING_ROLLOUT_PERCENTAGE'").await;
-    assert_eq!(tick(&*store, &c, &w, t0() + Duration::hours(1)).await, ["sync"]);
+    sqlx_exec(
+        &db,
+        "UPDATE rollout_flags SET value = '100' WHERE key = 'LEARNING_ROLLOUT_PERCENTAGE'",
+    )
+    .await;
+    assert_eq!(
+        tick(&*store, &c, &w, t0() + Duration::hours(1)).await,
+        ["sync"]
+    );
     assert_eq!(flags(&*store).await["LEARNING_ROLLOUT_PERCENTAGE"], "0");
 }
 
