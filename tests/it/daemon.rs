@@ -262,3 +262,52 @@ async fn json_logs_and_sighup_reload() {
         );
     }
 }
+
+/// The database is missing at start-up, then every connection is cut mid-run: the daemon
+/// waits, reconnects, takes leadership again under a new epoch and finishes the walk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survives_the_database_going_away() {
+    use sqlx::Connection;
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let admin_url =
+        std::env::var("ROLLOUT_TEST_PG_URL").unwrap_or_else(|_| crate::support::DEFAULT_PG.into());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    sqlx::query(&format!("DROP DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+    let cfg = db.config(&FAST.replace(
+        "duration: 1s }\n      - ab_test",
+        "duration: 4s }\n      - ab_test",
+    ));
+    let d = Daemon::start(&cfg, db.dir.path().join("daemon.log"));
+    eventually(WALK, "the daemon to report the missing store", || async {
+        d.log_text().contains("store not ready").then_some(())
+    })
+    .await;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    eventually(WALK, "the first stage", || async {
+        (stage(&db).await == Some(0)).then_some(())
+    })
+    .await;
+
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+        .bind(&name)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    eventually(WALK, "the rollout to complete", || completed(&db)).await;
+    assert!(
+        d.log_text().matches("became the leader").count() >= 2,
+        "{}",
+        d.log_text()
+    );
+    assert_clean_walk(&db).await;
+}
