@@ -18,6 +18,7 @@ pub const STANDARD_SUFFIXES: &[&str] = &[
     "AB_TEST_PERCENTAGE",
     "ROLLOUT_PERCENTAGE",
     "SEED",
+    "ASSIGNMENT_VERSION",
 ];
 
 /// Standard flags that `on_rollback` may override.
@@ -117,6 +118,10 @@ pub fn desired(rollout: &Rollout, state: &RolloutState) -> BTreeMap<String, Stri
     );
     set("ROLLOUT_PERCENTAGE", std.rollout_percentage);
     set("SEED", rollout.seed.to_string());
+    set(
+        "ASSIGNMENT_VERSION",
+        crate::assignment::ASSIGNMENT_VERSION.to_string(),
+    );
     if rolled_back {
         flags.extend(flag_strings(&rollout.on_rollback));
     } else if let Some(s) = stage {

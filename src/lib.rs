@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the map. The controller core ([`controller`]) is pure; the
 //! [`store`], [`engine`], [`daemon`] and [`cli`] are adapters around it.
 
+pub mod assignment;
 pub mod cli;
 pub mod config;
 pub mod controller;

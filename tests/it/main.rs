@@ -2,6 +2,7 @@
 
 mod support;
 
+mod assignment;
 mod cli;
 mod config;
 mod daemon;

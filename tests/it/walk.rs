@@ -76,6 +76,7 @@ fn expect(
         ("LEARNING_AB_TEST_PERCENTAGE", ab_pct),
         ("LEARNING_ROLLOUT_PERCENTAGE", pct),
         ("LEARNING_SEED", "42"),
+        ("LEARNING_ASSIGNMENT_VERSION", "1"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
