@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Rollout};
-use crate::controller::{self, ManualAction, NotAllowed, RolloutState, Signals, Transition};
+use crate::controller::{self, ManualAction, NotAllowed, RolloutState, Transition};
+use crate::experiment;
 use crate::store::{Committed, Store, StoreError, Writer};
 
 /// A committed transition, for logs and CLI output.
@@ -28,12 +29,12 @@ pub enum Outcome {
 pub async fn tick_rollout(
     store: &dyn Store,
     rollout: &Rollout,
-    signals: &Signals,
     writer: &Writer,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
     let state = store.state(rollout.name.as_str()).await?;
-    let decision = controller::decide(rollout, state.as_ref(), now, signals);
+    let signals = experiment::signals(store, rollout, state.as_ref()).await?;
+    let decision = controller::decide(rollout, state.as_ref(), now, &signals);
     let t = match controller::transition(rollout, state.as_ref(), decision, now) {
         Some(t) => t,
         None => {
@@ -67,7 +68,7 @@ pub async fn tick_all(
 ) -> Result<Vec<(String, Outcome)>, StoreError> {
     let mut out = Vec::new();
     for r in &config.rollouts {
-        let outcome = tick_rollout(store, r, &Signals::default(), writer, now).await?;
+        let outcome = tick_rollout(store, r, writer, now).await?;
         out.push((r.name.to_string(), outcome));
     }
     Ok(out)

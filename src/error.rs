@@ -19,6 +19,8 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error("another process holds the leadership lock; {0}")]
     NotLeader(String),
+    #[error("{0}")]
+    Input(#[from] crate::experiment::InputErrors),
 }
 
 impl From<ActionError> for Error {
@@ -45,7 +47,7 @@ pub enum ExitCode {
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Config(_) | Error::InvalidInput(_) => ExitCode::InvalidInput,
+            Error::Config(_) | Error::InvalidInput(_) | Error::Input(_) => ExitCode::InvalidInput,
             Error::UnknownRollout(_) => ExitCode::NotFound,
             Error::NotAllowed(_) => ExitCode::NotAllowed,
             Error::NotLeader(_) => ExitCode::Conflict,

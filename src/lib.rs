@@ -10,7 +10,9 @@ pub mod controller;
 pub mod daemon;
 pub mod engine;
 pub mod error;
+pub mod experiment;
 pub mod flags;
+pub mod stats;
 pub mod status;
 pub mod store;
 

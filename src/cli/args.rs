@@ -91,6 +91,27 @@ pub enum Command {
     },
     /// Starts a rolled-back rollout again from its first stage.
     Restart(ActionArgs),
+    /// Shows each unit's draws, A/B variant and whether the new path is on for it now.
+    Assign {
+        name: String,
+        #[arg(required = true)]
+        units: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Loads A/B observations from a CSV file (`-` for stdin): all rows or none.
+    Ingest {
+        name: String,
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows the A/B analysis: tests, effect sizes, intervals, SRM and the verdict.
+    Analyze {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]

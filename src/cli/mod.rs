@@ -24,6 +24,11 @@ use crate::store::{self, LeaderCheck, Leadership, Store, Writer};
 
 /// Parses the process arguments, runs the command and returns the exit code.
 pub fn main() -> std::process::ExitCode {
+    // Like other Unix tools, end quietly when the reader of stdout goes away (`| head`).
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -89,6 +94,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Resume(a) => act(&cli, &a.name, ManualAction::Resume, &a.reason, a.json).await,
         Command::Promote(a) => act(&cli, &a.name, ManualAction::Promote, &a.reason, a.json).await,
         Command::Restart(a) => act(&cli, &a.name, ManualAction::Restart, &a.reason, a.json).await,
+        Command::Assign { name, units, json } => assign(&cli, name, units, *json).await,
+        Command::Ingest { name, file, json } => ingest(&cli, name, file, *json).await,
+        Command::Analyze { name, json } => analyze(&cli, name, *json).await,
         Command::Rollback { name, reason, json } => {
             if reason.trim().is_empty() {
                 return Err(Error::InvalidInput(
@@ -323,6 +331,107 @@ async fn flags(cli: &Cli, json: bool) -> Result<(), Error> {
     Ok(())
 }
 
+async fn assign(cli: &Cli, name: &str, units: &[String], json: bool) -> Result<(), Error> {
+    use crate::assignment::{self, PURPOSE_AB, PURPOSE_ROLLOUT};
+    let (config, store, _) = open(cli).await?;
+    let r = rollout(&config, name)?;
+    let flags = store.rollout_flags(name).await?;
+    let flag = |suffix: &str| flags.get(&r.flag_prefix.key(suffix)).cloned();
+    let ab_pct = r.stages.iter().find_map(|s| match &s.kind {
+        crate::config::StageKind::AbTest { percentage, .. } => Some(percentage.get()),
+        _ => None,
+    });
+    let rollout_pct = flag("ROLLOUT_PERCENTAGE")
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    #[derive(Serialize)]
+    struct View<'a> {
+        unit: &'a str,
+        u_ab: f64,
+        variant: Option<&'static str>,
+        u_rollout: f64,
+        rollout_percentage: f64,
+        in_rollout: bool,
+        enabled: bool,
+    }
+    let views: Vec<View> = units
+        .iter()
+        .map(|u| View {
+            unit: u,
+            u_ab: assignment::draw(r.seed, PURPOSE_AB, u),
+            variant: ab_pct.map(|p| assignment::variant(r.seed, u, p).as_str()),
+            u_rollout: assignment::draw(r.seed, PURPOSE_ROLLOUT, u),
+            rollout_percentage: rollout_pct,
+            in_rollout: assignment::in_rollout(r.seed, u, rollout_pct),
+            enabled: assignment::enabled_for(flag, u),
+        })
+        .collect();
+    if json {
+        print_json(&views);
+    } else {
+        println!(
+            "{:<24} {:>10} {:<10} {:>10} {:<10} ENABLED NOW",
+            "UNIT", "U_AB", "VARIANT", "U_ROLLOUT", "IN_ROLLOUT"
+        );
+        for v in &views {
+            println!(
+                "{:<24} {:>10.6} {:<10} {:>10.6} {:<10} {}",
+                v.unit,
+                v.u_ab,
+                v.variant.unwrap_or("-"),
+                v.u_rollout,
+                format!("{} ({}%)", v.in_rollout, v.rollout_percentage),
+                v.enabled
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn ingest(cli: &Cli, name: &str, file: &Path, json: bool) -> Result<(), Error> {
+    let (config, store, _) = open(cli).await?;
+    rollout(&config, name)?;
+    let (source, data) = if file.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| Error::InvalidInput(format!("cannot read stdin: {e}")))?;
+        ("stdin".to_owned(), buf)
+    } else {
+        let data = std::fs::read(file)
+            .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", file.display())))?;
+        (file.display().to_string(), data)
+    };
+    let now = Utc::now();
+    let rows = crate::experiment::parse_csv(&source, &data, now)?;
+    let report = store.ingest(name, &rows, now).await?;
+    if json {
+        print_json(&report);
+    } else {
+        println!(
+            "{name}: ingested {} observation(s); {} duplicate(s) skipped",
+            report.inserted, report.duplicates
+        );
+    }
+    Ok(())
+}
+
+async fn analyze(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
+    let (config, store, _) = open(cli).await?;
+    let r = rollout(&config, name)?;
+    let state = store.state(name).await?;
+    let Some(a) = crate::experiment::analyze(&*store, r, state.as_ref()).await? else {
+        return Err(Error::InvalidInput(format!(
+            "rollout {name} has no ab_test stage"
+        )));
+    };
+    if json {
+        print_json(&a);
+    } else {
+        print!("{}", render::analysis(&a));
+    }
+    Ok(())
+}
+
 /// One stage of `rollout plan`.
 #[derive(Debug, Serialize)]
 pub struct PlanStep {
@@ -334,6 +443,43 @@ pub struct PlanStep {
     pub starts_after_days: f64,
     pub summary: String,
     pub flags: BTreeMap<String, String>,
+    /// For an `ab_test` stage with `expected_units_per_day`: can it detect `min_effect`?
+    pub sample_size: Option<SampleSizePlan>,
+}
+
+/// The fixed-horizon sample size of an A/B stage at 80 % power.
+#[derive(Debug, Serialize)]
+pub struct SampleSizePlan {
+    pub needed_treatment: u64,
+    pub needed_control: u64,
+    pub expected_treatment: f64,
+    pub expected_control: f64,
+    pub duration_is_enough: bool,
+}
+
+fn sample_size(kind: &crate::config::StageKind) -> Option<SampleSizePlan> {
+    let crate::config::StageKind::AbTest {
+        percentage,
+        duration,
+        analysis,
+        ..
+    } = kind
+    else {
+        return None;
+    };
+    let per_day = analysis.expected_units_per_day?;
+    let share = percentage.get() / 100.0;
+    let (t, c) =
+        crate::stats::sample_size_per_arm(analysis.min_effect, analysis.alpha, 0.8, share)?;
+    let days = duration.get().as_secs_f64() / 86_400.0;
+    let (et, ec) = (per_day * days * share, per_day * days * (1.0 - share));
+    Some(SampleSizePlan {
+        needed_treatment: t,
+        needed_control: c,
+        expected_treatment: et,
+        expected_control: ec,
+        duration_is_enough: et >= t as f64 && ec >= c as f64,
+    })
 }
 
 /// The timeline of a rollout, assuming every stage runs exactly its duration.
@@ -369,6 +515,7 @@ pub fn plan_steps(rollout: &Rollout) -> Vec<PlanStep> {
                 starts_after_days: offset as f64 / 86_400.0,
                 summary: render::stage_summary(&stage.kind),
                 flags: crate::flags::desired(rollout, &state),
+                sample_size: sample_size(&stage.kind),
             };
             offset += duration.unwrap_or(0);
             step

@@ -135,6 +135,7 @@ pub fn stage_summary(kind: &StageKind) -> String {
             percentage,
             duration,
             on_inconclusive,
+            ..
         } => format!(
             "A/B test, {percentage}% treatment, for {duration} (inconclusive: {})",
             on_inconclusive.as_str()
@@ -160,6 +161,18 @@ pub fn plan(rollout: &Rollout, steps: &[crate::cli::PlanStep]) -> String {
             s.starts_after_days,
             s.summary
         );
+        if let Some(ss) = &s.sample_size {
+            let _ = writeln!(
+                out,
+                "       sample size (80% power, fixed horizon): {} treatment / {} control units needed; \
+                 about {:.0} / {:.0} expected in the stage: {}",
+                ss.needed_treatment,
+                ss.needed_control,
+                ss.expected_treatment,
+                ss.expected_control,
+                if ss.duration_is_enough { "long enough" } else { "TOO SHORT" }
+            );
+        }
         let _ = writeln!(out, "       writes {}", join_flags(&s.flags));
     }
     out
@@ -171,4 +184,69 @@ pub fn join_flags(flags: &BTreeMap<String, String>) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.4}"))
+}
+
+fn pval(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.3e}"))
+}
+
+pub fn analysis(a: &crate::experiment::Analysis) -> String {
+    let mut out = format!(
+        "{}: A/B stage {} ({}% treatment{}), alpha {}, min_effect {}, min_samples {}, {} p-values\n",
+        a.rollout,
+        a.stage.index + 1,
+        a.stage.percentage,
+        if a.stage.current { ", running now" } else { "" },
+        a.stage.alpha,
+        a.stage.min_effect,
+        a.stage.min_samples,
+        if a.stage.sequential { "always-valid" } else { "fixed-horizon" }
+    );
+    for m in &a.metrics {
+        let _ = writeln!(
+            out,
+            "  {} ({}): control n={} mean={} sd={} | treatment n={} mean={} sd={}",
+            m.metric,
+            m.test,
+            m.control.n,
+            num(m.control.mean),
+            num(m.control.sd),
+            m.treatment.n,
+            num(m.treatment.mean),
+            num(m.treatment.sd)
+        );
+        let _ = writeln!(
+            out,
+            "    lift {} [{}, {}], d = {}, p = {}, always-valid p = {} -> {}",
+            num(m.lift),
+            num(m.ci_low),
+            num(m.ci_high),
+            num(m.effect_size),
+            pval(m.p_value),
+            pval(m.sequential_p_value),
+            serde_json::to_value(m.verdict)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  units: control {} treatment {} (expected {:.0} / {:.0}), SRM p = {}{}",
+        a.srm.observed.control,
+        a.srm.observed.treatment,
+        a.srm.expected.control,
+        a.srm.expected.treatment,
+        pval(a.srm.p_value),
+        if a.srm.mismatch {
+            "  SAMPLE RATIO MISMATCH"
+        } else {
+            ""
+        }
+    );
+    out
 }

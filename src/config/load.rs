@@ -9,7 +9,10 @@ use serde_yaml::Value;
 
 use super::diagnostic::{ConfigErrors, Diagnostic, Severity};
 use super::domain::{FlagKey, FlagPrefix, FlagValue, Percentage};
-use super::model::{Config, Flags, Rollout, Stage, StageKind, DEFAULT_DATABASE, DEFAULT_TICK};
+use super::model::{
+    AbAnalysis, Config, Flags, Rollout, Sequential, Stage, StageKind, DEFAULT_DATABASE,
+    DEFAULT_TICK,
+};
 use super::raw::{RawAbTest, RawCanary, RawFull, RawRollout, RawShadow, RawTop, STAGE_KINDS};
 use super::spans::{Location, Spans};
 use crate::flags::{OVERRIDABLE_ON_ROLLBACK, STANDARD_SUFFIXES};
@@ -272,11 +275,13 @@ impl Checker {
             }
             "ab_test" => {
                 let s: RawAbTest = self.typed(&inner_path, inner)?;
+                let analysis = self.ab_analysis(&inner_path, &s)?;
                 Stage {
                     kind: StageKind::AbTest {
                         percentage: s.percentage,
                         duration: s.duration,
                         on_inconclusive: s.on_inconclusive,
+                        analysis,
                     },
                     flags: s.flags,
                 }
@@ -310,6 +315,67 @@ impl Checker {
             }
         };
         Some(stage)
+    }
+
+    fn ab_analysis(&mut self, path: &str, s: &RawAbTest) -> Option<AbAnalysis> {
+        let before = self.out.len();
+        if !(s.alpha > 0.0 && s.alpha < 0.5) {
+            self.error(
+                &format!("{path}.alpha"),
+                format!("alpha must be in (0, 0.5), got {}", s.alpha),
+            );
+        }
+        if !(s.min_effect > 0.0 && s.min_effect.is_finite()) {
+            self.error(
+                &format!("{path}.min_effect"),
+                format!("min_effect must be positive, got {}", s.min_effect),
+            );
+        }
+        if s.min_samples < 2 {
+            self.error(
+                &format!("{path}.min_samples"),
+                "min_samples must be at least 2 per arm",
+            );
+        }
+        if let Some(u) = s.expected_units_per_day {
+            if !(u > 0.0 && u.is_finite()) {
+                self.error(
+                    &format!("{path}.expected_units_per_day"),
+                    format!("expected_units_per_day must be positive, got {u}"),
+                );
+            }
+        }
+        let mut seen = HashSet::new();
+        for (i, m) in s.metrics.iter().enumerate() {
+            let mpath = format!("{path}.metrics[{i}].name");
+            if m.name.trim().is_empty() || m.name.len() > 64 {
+                self.error(&mpath, "a metric name is 1-64 characters");
+            }
+            if !seen.insert(m.name.clone()) {
+                self.error(&mpath, format!("metric {} is listed twice", m.name));
+            }
+        }
+        if s.metrics.is_empty() {
+            self.warn(path, "no metrics: the A/B stage ends on its duration alone, without a statistical verdict");
+        }
+        if self.out[before..]
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+        {
+            return None;
+        }
+        Some(AbAnalysis {
+            alpha: s.alpha,
+            min_effect: s.min_effect,
+            min_samples: s.min_samples,
+            sequential: if s.sequential {
+                Sequential::AlwaysValid
+            } else {
+                Sequential::FixedHorizon
+            },
+            expected_units_per_day: s.expected_units_per_day,
+            metrics: s.metrics.clone(),
+        })
     }
 
     /// Order rules over the stages that parsed (`(index, stage)`), out of `count` written.

@@ -41,7 +41,7 @@ pub struct Stage {
     pub flags: Flags,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StageKind {
     Shadow {
         duration: StageDuration,
@@ -50,6 +50,7 @@ pub enum StageKind {
         percentage: Percentage,
         duration: StageDuration,
         on_inconclusive: OnInconclusive,
+        analysis: AbAnalysis,
     },
     Canary {
         percentage: Percentage,
@@ -98,6 +99,68 @@ impl StageKind {
             StageKind::Full => "full".into(),
         }
     }
+}
+
+/// How an A/B stage is judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbAnalysis {
+    /// Significance level of the early-stopping rule.
+    pub alpha: f64,
+    /// The smallest effect worth acting on, as Cohen's d.
+    pub min_effect: f64,
+    /// Observations per arm before any verdict.
+    pub min_samples: u64,
+    pub sequential: Sequential,
+    pub expected_units_per_day: Option<f64>,
+    /// The first metric decides; the others are reported.
+    pub metrics: Vec<MetricSpec>,
+}
+
+/// Which p-value the early-stopping rule uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sequential {
+    /// The always-valid (mSPRT) p-value: valid however often the daemon looks.
+    AlwaysValid,
+    /// The fixed-horizon p-value: only valid if looked at once, at the end.
+    FixedHorizon,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSpec {
+    pub name: String,
+    #[serde(default)]
+    pub test: TestKind,
+    #[serde(default)]
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestKind {
+    #[default]
+    WelchT,
+    TwoProportionZ,
+    MannWhitney,
+}
+
+impl TestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestKind::WelchT => "welch_t",
+            TestKind::TwoProportionZ => "two_proportion_z",
+            TestKind::MannWhitney => "mann_whitney",
+        }
+    }
+}
+
+/// Which way is better for a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    #[default]
+    Increase,
+    Decrease,
 }
 
 /// What an A/B stage does when its duration elapses without a verdict.

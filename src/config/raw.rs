@@ -5,7 +5,7 @@ use serde_yaml::Value;
 
 use super::domain::FlagPrefix;
 use super::domain::{Percentage, RolloutName, StageDuration};
-use super::model::{Flags, OnInconclusive};
+use super::model::{Flags, MetricSpec, OnInconclusive};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +43,17 @@ pub struct RawAbTest {
     pub duration: StageDuration,
     #[serde(default)]
     pub on_inconclusive: OnInconclusive,
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    #[serde(default = "default_min_effect")]
+    pub min_effect: f64,
+    #[serde(default = "default_min_samples")]
+    pub min_samples: u64,
+    #[serde(default = "default_sequential")]
+    pub sequential: bool,
+    pub expected_units_per_day: Option<f64>,
+    #[serde(default)]
+    pub metrics: Vec<MetricSpec>,
     #[serde(default)]
     pub flags: Flags,
 }
@@ -61,6 +72,22 @@ pub struct RawCanary {
 pub struct RawFull {
     #[serde(default)]
     pub flags: Flags,
+}
+
+fn default_alpha() -> f64 {
+    0.01
+}
+
+fn default_min_effect() -> f64 {
+    0.1
+}
+
+fn default_min_samples() -> u64 {
+    100
+}
+
+fn default_sequential() -> bool {
+    true
 }
 
 pub const STAGE_KINDS: &[&str] = &["shadow", "ab_test", "canary", "full"];

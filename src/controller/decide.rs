@@ -104,13 +104,13 @@ pub fn decide(
         let done = format!("{} stage ran its {duration}", stage.kind.name());
         if let StageKind::AbTest {
             on_inconclusive, ..
-        } = stage.kind
+        } = &stage.kind
         {
             let why = format!(
                 "A/B test inconclusive after {duration}; on_inconclusive: {}",
                 on_inconclusive.as_str()
             );
-            return match on_inconclusive {
+            return match *on_inconclusive {
                 OnInconclusive::Hold => hold(s, format!("{why}; promote or roll back by hand")),
                 OnInconclusive::Promote => advance(rollout, s, why),
                 OnInconclusive::Rollback => Decision::RollBack { reason: why },

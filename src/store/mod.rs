@@ -16,6 +16,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::controller::{RolloutState, Transition};
+use crate::experiment::{IngestReport, Observation};
+use crate::stats::{Moments, RankSums};
 
 pub use leader::{LeaderCheck, Leadership};
 pub use postgres::PgStore;
@@ -148,6 +150,39 @@ pub trait Store: Send + Sync {
     async fn new_epoch(&self, holder: &str, now: DateTime<Utc>) -> Result<i64, StoreError>;
     /// A cheap round trip, to tell whether the store is reachable.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores observations and updates their sufficient statistics in one transaction.
+    /// Rows whose `event_id` is already stored are skipped.
+    async fn ingest(
+        &self,
+        rollout: &str,
+        rows: &[Observation],
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, StoreError>;
+    /// The maintained count, sum and sum of squares of a metric per variant.
+    async fn moments(&self, rollout: &str, metric: &str)
+        -> Result<PerVariant<Moments>, StoreError>;
+    /// Rank sums for the Mann-Whitney test, computed in SQL.
+    async fn rank_sums(&self, rollout: &str, metric: &str) -> Result<RankSums, StoreError>;
+    /// Distinct units observed per variant.
+    async fn unit_counts(&self, rollout: &str) -> Result<PerVariant<u64>, StoreError>;
+}
+
+/// One value per A/B variant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PerVariant<T> {
+    pub control: T,
+    pub treatment: T,
+}
+
+impl<T> PerVariant<T> {
+    pub fn get_mut(&mut self, variant: &str) -> Option<&mut T> {
+        match variant {
+            "control" => Some(&mut self.control),
+            "treatment" => Some(&mut self.treatment),
+            _ => None,
+        }
+    }
 }
 
 /// Opens the store named by `url` (`sqlite://...` or `postgres://...`); connects lazily.

@@ -38,6 +38,7 @@ impl PgStore {
 
 impl_sql_store!(
     PgStore,
+    sqlx::Postgres,
     MIGRATOR,
     begin_write = "BEGIN",
     begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"

@@ -68,8 +68,28 @@ pub(super) type EventTuple = (
     sqlx::types::Json<BTreeMap<String, Option<String>>>,
 );
 
+/// Observations per multi-row INSERT: 7 parameters each, well under both databases' limits.
+pub(super) const INSERT_CHUNK: usize = 1000;
+
+/// Sums and new units of the rows an INSERT reported back, keyed for the upserts.
+#[derive(Default)]
+pub(super) struct IngestTotals {
+    pub sums: BTreeMap<(String, String), crate::stats::Moments>,
+    pub units: BTreeMap<String, String>,
+}
+
+impl IngestTotals {
+    pub fn add(&mut self, variant: String, metric: String, value: f64, unit: String) {
+        let m = self.sums.entry((metric, variant.clone())).or_default();
+        m.n += 1;
+        m.sum += value;
+        m.sum_sq += value * value;
+        self.units.entry(unit).or_insert(variant);
+    }
+}
+
 macro_rules! impl_sql_store {
-    ($store:ty, $migrator:expr, begin_write = $begin_write:expr, begin_read = $begin_read:expr) => {
+    ($store:ty, $db:ty, $migrator:expr, begin_write = $begin_write:expr, begin_read = $begin_read:expr) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
@@ -294,6 +314,157 @@ macro_rules! impl_sql_store {
             async fn ping(&self) -> Result<(), $crate::store::StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
+            }
+
+            async fn ingest(
+                &self,
+                rollout: &str,
+                rows: &[$crate::experiment::Observation],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::experiment::IngestReport, $crate::store::StoreError> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut totals = $crate::store::sql::IngestTotals::default();
+                for chunk in rows.chunks($crate::store::sql::INSERT_CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO observations (rollout, variant, unit, metric, value, observed_at, event_id, ingested_at) ",
+                    );
+                    q.push_values(chunk, |mut b, o| {
+                        b.push_bind(rollout)
+                            .push_bind(o.variant.as_str())
+                            .push_bind(&o.unit)
+                            .push_bind(&o.metric)
+                            .push_bind(o.value)
+                            .push_bind(o.observed_at)
+                            .push_bind(&o.event_id)
+                            .push_bind(now);
+                    });
+                    q.push(" ON CONFLICT (rollout, event_id) DO NOTHING RETURNING variant, metric, value, unit");
+                    let inserted: Vec<(String, String, f64, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    for (variant, metric, value, unit) in inserted {
+                        totals.add(variant, metric, value, unit);
+                    }
+                }
+                let inserted: u64 = totals.sums.values().map(|m| m.n).sum();
+                for ((metric, variant), m) in &totals.sums {
+                    sqlx::query(
+                        "INSERT INTO observation_sums (rollout, metric, variant, n, sum, sum_sq) VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (rollout, metric, variant) DO UPDATE SET n = observation_sums.n + excluded.n, \
+                         sum = observation_sums.sum + excluded.sum, sum_sq = observation_sums.sum_sq + excluded.sum_sq",
+                    )
+                    .bind(rollout)
+                    .bind(metric)
+                    .bind(variant)
+                    .bind(m.n as i64)
+                    .bind(m.sum)
+                    .bind(m.sum_sq)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let units: Vec<(&String, &String)> = totals.units.iter().collect();
+                let mut new_units = $crate::store::PerVariant::<i64>::default();
+                for chunk in units.chunks($crate::store::sql::INSERT_CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO observation_units (rollout, unit, variant, first_seen) ");
+                    q.push_values(chunk, |mut b, (unit, variant)| {
+                        b.push_bind(rollout).push_bind(*unit).push_bind(*variant).push_bind(now);
+                    });
+                    q.push(" ON CONFLICT (rollout, unit) DO NOTHING RETURNING variant");
+                    let added: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    for (variant,) in added {
+                        if let Some(c) = new_units.get_mut(&variant) {
+                            *c += 1;
+                        }
+                    }
+                }
+                for (variant, count) in [("control", new_units.control), ("treatment", new_units.treatment)] {
+                    if count == 0 {
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO observation_unit_counts (rollout, variant, units) VALUES ($1, $2, $3) \
+                         ON CONFLICT (rollout, variant) DO UPDATE SET units = observation_unit_counts.units + excluded.units",
+                    )
+                    .bind(rollout)
+                    .bind(variant)
+                    .bind(count)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok($crate::experiment::IngestReport {
+                    inserted,
+                    duplicates: rows.len() as u64 - inserted,
+                })
+            }
+
+            async fn moments(
+                &self,
+                rollout: &str,
+                metric: &str,
+            ) -> Result<$crate::store::PerVariant<$crate::stats::Moments>, $crate::store::StoreError> {
+                let rows: Vec<(String, i64, f64, f64)> = sqlx::query_as(
+                    "SELECT variant, n, sum, sum_sq FROM observation_sums WHERE rollout = $1 AND metric = $2",
+                )
+                .bind(rollout)
+                .bind(metric)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut out = $crate::store::PerVariant::default();
+                for (variant, n, sum, sum_sq) in rows {
+                    if let Some(m) = out.get_mut(&variant) {
+                        *m = $crate::stats::Moments { n: n.max(0) as u64, sum, sum_sq };
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn rank_sums(&self, rollout: &str, metric: &str) -> Result<$crate::stats::RankSums, $crate::store::StoreError> {
+                let mut tx = self.pool.begin_with($begin_read).await?;
+                // Average ranks over both variants: the lowest rank of a tie group plus (t - 1) / 2.
+                let rows: Vec<(String, i64, f64)> = sqlx::query_as(
+                    "WITH ranked AS (SELECT variant, RANK() OVER (ORDER BY value) AS r, \
+                     COUNT(*) OVER (PARTITION BY value) AS t FROM observations WHERE rollout = $1 AND metric = $2) \
+                     SELECT variant, COUNT(*), CAST(SUM(r + (t - 1) / 2.0) AS DOUBLE PRECISION) FROM ranked GROUP BY variant",
+                )
+                .bind(rollout)
+                .bind(metric)
+                .fetch_all(&mut *tx)
+                .await?;
+                let tie_term: Option<f64> = sqlx::query_scalar(
+                    "SELECT CAST(SUM(CAST(t AS DOUBLE PRECISION) * t * t - t) AS DOUBLE PRECISION) FROM \
+                     (SELECT COUNT(*) AS t FROM observations WHERE rollout = $1 AND metric = $2 GROUP BY value) g",
+                )
+                .bind(rollout)
+                .bind(metric)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let mut r = $crate::stats::RankSums { n_a: 0, n_b: 0, rank_sum_a: 0.0, tie_term: tie_term.unwrap_or(0.0) };
+                for (variant, n, rank_sum) in rows {
+                    match variant.as_str() {
+                        "treatment" => {
+                            r.n_a = n as u64;
+                            r.rank_sum_a = rank_sum;
+                        }
+                        "control" => r.n_b = n as u64,
+                        _ => {}
+                    }
+                }
+                Ok(r)
+            }
+
+            async fn unit_counts(&self, rollout: &str) -> Result<$crate::store::PerVariant<u64>, $crate::store::StoreError> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT variant, units FROM observation_unit_counts WHERE rollout = $1")
+                        .bind(rollout)
+                        .fetch_all(&self.pool)
+                        .await?;
+                let mut out = $crate::store::PerVariant::default();
+                for (variant, units) in rows {
+                    if let Some(c) = out.get_mut(&variant) {
+                        *c = units.max(0) as u64;
+                    }
+                }
+                Ok(out)
             }
         }
     };

@@ -76,6 +76,7 @@ impl SqliteStore {
 
 impl_sql_store!(
     SqliteStore,
+    sqlx::Sqlite,
     MIGRATOR,
     begin_write = "BEGIN IMMEDIATE",
     begin_read = "BEGIN"

@@ -6,5 +6,6 @@ mod assignment;
 mod cli;
 mod config;
 mod daemon;
+mod stats;
 mod store;
 mod walk;

@@ -1,0 +1,175 @@
+//! Observations of the A/B test and their CSV form:
+//! `unit,variant,metric,value[,observed_at][,event_id]`, loaded whole or not at all.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::assignment::Variant;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observation {
+    pub unit: String,
+    pub variant: Variant,
+    pub metric: String,
+    pub value: f64,
+    pub observed_at: DateTime<Utc>,
+    pub event_id: Option<String>,
+}
+
+/// One problem in an input file, with its 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub message: String,
+}
+
+/// Every problem found in an input; nothing was written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct InputErrors {
+    pub source_name: String,
+    pub errors: Vec<RowError>,
+}
+
+impl std::fmt::Display for InputErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = 50;
+        for (i, e) in self.errors.iter().take(shown).enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{}:{}: {}", self.source_name, e.line, e.message)?;
+        }
+        if self.errors.len() > shown {
+            write!(f, "\n... and {} more errors", self.errors.len() - shown)?;
+        }
+        write!(f, "\n{} bad row(s); nothing was written", self.errors.len())
+    }
+}
+
+/// Checks one observation's fields; shared by the CSV and JSON inputs.
+pub fn check(unit: &str, variant: &str, metric: &str, value: f64) -> Result<Variant, String> {
+    if unit.is_empty() {
+        return Err("unit is missing".into());
+    }
+    if unit.len() > 256 {
+        return Err("unit is longer than 256 bytes".into());
+    }
+    if metric.trim().is_empty() || metric.len() > 64 {
+        return Err("metric must be 1-64 characters".into());
+    }
+    if !value.is_finite() {
+        return Err(format!("value must be a finite number, got {value}"));
+    }
+    Variant::parse(variant)
+        .ok_or_else(|| format!("variant must be control or treatment, got {variant:?}"))
+}
+
+const COLUMNS: &[&str] = &[
+    "unit",
+    "variant",
+    "metric",
+    "value",
+    "observed_at",
+    "event_id",
+];
+
+/// Parses a CSV file of observations; `now` stamps rows without `observed_at`.
+pub fn parse_csv(
+    source_name: &str,
+    data: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<Observation>, InputErrors> {
+    let fail = |errors| InputErrors {
+        source_name: source_name.to_owned(),
+        errors,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(data);
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(str::to_owned).collect(),
+        Err(e) => {
+            return Err(fail(vec![RowError {
+                line: 1,
+                message: format!("cannot read the header: {e}"),
+            }]))
+        }
+    };
+    let required = &COLUMNS[..4];
+    if header.len() < 4 || header.len() > 6 || header.iter().zip(COLUMNS).any(|(h, c)| h != c) {
+        return Err(fail(vec![RowError {
+            line: 1,
+            message: format!(
+                "the header must be {}[,observed_at][,event_id], got {}",
+                required.join(","),
+                header.join(",")
+            ),
+        }]));
+    }
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                errors.push(RowError {
+                    line,
+                    message: format!("unreadable row: {e}"),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        match row(&record, header.len(), now) {
+            Ok(o) => rows.push(o),
+            Err(message) => errors.push(RowError { line, message }),
+        }
+    }
+    if rows.is_empty() && errors.is_empty() {
+        errors.push(RowError {
+            line: 1,
+            message: "no rows".into(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(fail(errors))
+    }
+}
+
+fn row(r: &csv::StringRecord, columns: usize, now: DateTime<Utc>) -> Result<Observation, String> {
+    if r.len() != columns {
+        return Err(format!("expected {columns} fields, got {}", r.len()));
+    }
+    let field = |i: usize| r.get(i).unwrap_or("");
+    let value: f64 = field(3)
+        .parse()
+        .map_err(|_| format!("value must be a number, got {:?}", field(3)))?;
+    let variant = check(field(0), field(1), field(2), value)?;
+    let observed_at = match field(4) {
+        "" => now,
+        t => DateTime::parse_from_rfc3339(t)
+            .map_err(|e| format!("observed_at must be RFC 3339 ({e}), got {t:?}"))?
+            .with_timezone(&Utc),
+    };
+    let event_id = Some(field(5)).filter(|s| !s.is_empty()).map(str::to_owned);
+    Ok(Observation {
+        unit: field(0).to_owned(),
+        variant,
+        metric: field(2).to_owned(),
+        value,
+        observed_at,
+        event_id,
+    })
+}
+
+/// What an ingest wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    pub inserted: u64,
+    /// Rows whose `event_id` was already stored (re-deliveries); skipped.
+    pub duplicates: u64,
+}

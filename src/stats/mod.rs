@@ -1,0 +1,14 @@
+//! Statistical tests on sufficient statistics. Distributions come from statrs; every
+//! p-value and interval is checked against SciPy in `tests/it/stats.rs`.
+
+mod moments;
+mod power;
+mod sequential;
+mod tests_two_sample;
+
+pub use moments::Moments;
+pub use power::sample_size_per_arm;
+pub use sequential::{always_valid_p, mixture_sd};
+pub use tests_two_sample::{
+    chi_square_gof, cohens_d, mann_whitney, two_proportion_z, welch_t, RankSums, TestResult,
+};

@@ -1,0 +1,24 @@
+//! Fixed-horizon sample sizes, for `rollout plan`.
+
+use statrs::distribution::{ContinuousCDF, Normal};
+
+/// Units per arm, at the smaller arm, needed to detect a standardised effect `d` with a
+/// two-sided test at `alpha` and the given `power`, when a share `treatment` (0..1) of units
+/// is in treatment. Returns (treatment units, control units).
+pub fn sample_size_per_arm(d: f64, alpha: f64, power: f64, treatment: f64) -> Option<(u64, u64)> {
+    if !(d > 0.0)
+        || !(alpha > 0.0 && alpha < 1.0)
+        || !(power > 0.0 && power < 1.0)
+        || !(treatment > 0.0 && treatment < 1.0)
+    {
+        return None;
+    }
+    let n = Normal::new(0.0, 1.0).ok()?;
+    let z = n.inverse_cdf(1.0 - alpha / 2.0) + n.inverse_cdf(power);
+    // Var(diff) = σ² (1/(pN) + 1/((1-p)N)) = σ² / (p (1-p) N); solve z·sqrt(...) = d σ for N.
+    let total = (z * z / (d * d * treatment * (1.0 - treatment))).ceil();
+    Some((
+        (total * treatment).ceil() as u64,
+        (total * (1.0 - treatment)).ceil() as u64,
+    ))
+}

@@ -1,0 +1,137 @@
+//! Statistics against SciPy. Each dataset in tests/data/stats/ is ingested through the real
+//! CSV and store path; the sufficient statistics and rank sums come back from SQL, and every
+//! statistic must match `reference.json` (written by `scripts/reference_stats.py`, SciPy) to
+//! 1e-9 relative.
+
+use chrono::Utc;
+use rollout::experiment::parse_csv;
+use rollout::stats;
+
+use crate::on_both_stores;
+use crate::support::TestDb;
+
+const TOL: f64 = 1e-9;
+
+fn close(what: &str, got: f64, want: f64) {
+    let scale = want.abs().max(1e-300);
+    assert!(
+        (got - want).abs() / scale <= TOL || (got - want).abs() <= 1e-15,
+        "{what}: got {got:e}, SciPy says {want:e} (relative error {:e})",
+        (got - want).abs() / scale
+    );
+}
+
+fn reference() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/stats/reference.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap()
+}
+
+async fn matches_scipy(db: TestDb) {
+    let store = db.store().await;
+    let reference = reference();
+    let datasets = reference["datasets"].as_object().unwrap();
+    assert!(datasets.len() >= 5);
+    for (name, r) in datasets {
+        let path = format!("{}/tests/data/stats/{name}.csv", env!("CARGO_MANIFEST_DIR"));
+        let rows = parse_csv(&path, &std::fs::read(&path).unwrap(), Utc::now()).unwrap();
+        store.ingest(name, &rows, Utc::now()).await.unwrap();
+        let metric = r["metric"].as_str().unwrap();
+        let m = store.moments(name, metric).await.unwrap();
+
+        let w = stats::welch_t(&m.treatment, &m.control).unwrap();
+        let rw = &r["welch_t"];
+        close(&format!("{name} welch t"), w.statistic, f(&rw["t"]));
+        close(&format!("{name} welch df"), w.df.unwrap(), f(&rw["df"]));
+        close(&format!("{name} welch p"), w.p_value, f(&rw["p"]));
+        close(&format!("{name} welch ci_low"), w.ci_low, f(&rw["ci_low"]));
+        close(
+            &format!("{name} welch ci_high"),
+            w.ci_high,
+            f(&rw["ci_high"]),
+        );
+
+        let ranks = store.rank_sums(name, metric).await.unwrap();
+        let mw = stats::mann_whitney(&ranks).unwrap();
+        close(
+            &format!("{name} mann-whitney U"),
+            mw.statistic,
+            f(&r["mann_whitney"]["u"]),
+        );
+        close(
+            &format!("{name} mann-whitney p"),
+            mw.p_value,
+            f(&r["mann_whitney"]["p"]),
+        );
+
+        let units = store.unit_counts(name).await.unwrap();
+        let split = f(&r["split"]);
+        let (chi, p) = stats::chi_square_gof(
+            &[units.control as f64, units.treatment as f64],
+            &[1.0 - split, split],
+        )
+        .unwrap();
+        close(
+            &format!("{name} chi-square"),
+            chi,
+            f(&r["chisquare"]["stat"]),
+        );
+        close(&format!("{name} chi-square p"), p, f(&r["chisquare"]["p"]));
+
+        close(
+            &format!("{name} cohen's d"),
+            stats::cohens_d(&m.treatment, &m.control).unwrap(),
+            f(&r["cohens_d"]),
+        );
+
+        if let Some(z) = r.get("two_proportion_z") {
+            let res = stats::two_proportion_z(&m.treatment, &m.control).unwrap();
+            close(&format!("{name} z"), res.statistic, f(&z["z"]));
+            close(&format!("{name} z p"), res.p_value, f(&z["p"]));
+            close(&format!("{name} z ci_low"), res.ci_low, f(&z["ci_low"]));
+            close(&format!("{name} z ci_high"), res.ci_high, f(&z["ci_high"]));
+        }
+    }
+}
+
+on_both_stores!(matches_scipy);
+
+/// Textbook check of the fixed-horizon sample size: d = 0.5, alpha 0.05, power 0.8 and an
+/// even split need 63 units per arm (Cohen 1988, table 2.4.1: 64 with the t correction).
+#[test]
+fn sample_size_matches_the_normal_approximation() {
+    assert_eq!(
+        stats::sample_size_per_arm(0.5, 0.05, 0.8, 0.5),
+        Some((63, 63))
+    );
+}
+
+/// Under "no difference" the always-valid p-value is never below the fixed-horizon one
+/// (it pays for peeking), and it falls as evidence of a real difference accumulates.
+#[test]
+fn always_valid_p_is_conservative_and_consistent() {
+    for (diff, se) in [(0.0, 0.1), (0.05, 0.1), (0.2, 0.1), (0.5, 0.1)] {
+        let fixed = 2.0
+            * statrs::distribution::ContinuousCDF::sf(
+                &statrs::distribution::Normal::new(0.0, 1.0).unwrap(),
+                (diff / se as f64).abs(),
+            );
+        let seq = stats::always_valid_p(diff, se, 0.1);
+        assert!(
+            seq >= fixed,
+            "diff {diff}: sequential {seq} < fixed {fixed}"
+        );
+    }
+    let shrinking: Vec<f64> = [0.2, 0.1, 0.05, 0.02]
+        .iter()
+        .map(|se| stats::always_valid_p(0.15, *se, 0.1))
+        .collect();
+    assert!(shrinking.windows(2).all(|w| w[1] < w[0]), "{shrinking:?}");
+    assert_eq!(stats::always_valid_p(0.0, 0.0, 0.1), 1.0);
+}
