@@ -351,8 +351,15 @@ impl Checker {
             if m.name.trim().is_empty() || m.name.len() > 64 {
                 self.error(&mpath, "a metric name is 1-64 characters");
             }
-            if !seen.insert(m.name.clone()) {
-                self.error(&mpath, format!("metric {} is listed twice", m.name));
+            if !seen.insert((m.name.clone(), m.test)) {
+                self.error(
+                    &mpath,
+                    format!(
+                        "metric {} with test {} is listed twice",
+                        m.name,
+                        m.test.as_str()
+                    ),
+                );
             }
         }
         if s.metrics.is_empty() {

@@ -12,3 +12,13 @@ pub use sequential::{always_valid_p, mixture_sd};
 pub use tests_two_sample::{
     chi_square_gof, cohens_d, mann_whitney, two_proportion_z, welch_t, RankSums, TestResult,
 };
+
+/// A finite, strictly positive number (false for NaN and infinities).
+pub(crate) fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
+/// A number strictly between 0 and 1 (false for NaN).
+pub(crate) fn unit_open(x: f64) -> bool {
+    x > 0.0 && x < 1.0
+}

@@ -6,10 +6,10 @@ use statrs::distribution::{ContinuousCDF, Normal};
 /// two-sided test at `alpha` and the given `power`, when a share `treatment` (0..1) of units
 /// is in treatment. Returns (treatment units, control units).
 pub fn sample_size_per_arm(d: f64, alpha: f64, power: f64, treatment: f64) -> Option<(u64, u64)> {
-    if !(d > 0.0)
-        || !(alpha > 0.0 && alpha < 1.0)
-        || !(power > 0.0 && power < 1.0)
-        || !(treatment > 0.0 && treatment < 1.0)
+    if !(super::positive(d)
+        && super::unit_open(alpha)
+        && super::unit_open(power)
+        && super::unit_open(treatment))
     {
         return None;
     }

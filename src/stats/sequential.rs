@@ -15,7 +15,7 @@
 
 /// The always-valid p-value min(1, 1/Λ) for estimate `diff` with standard error `se`.
 pub fn always_valid_p(diff: f64, se: f64, tau: f64) -> f64 {
-    if !(se > 0.0) || !(tau > 0.0) || !diff.is_finite() {
+    if !super::positive(se) || !super::positive(tau) || !diff.is_finite() {
         return 1.0;
     }
     let (s2, t2) = (se * se, tau * tau);

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 
-use super::Moments;
+use super::{positive, Moments};
 
 /// A two-sided test of "no difference", with a 95 % interval for the difference.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -30,7 +30,7 @@ pub fn welch_t(a: &Moments, b: &Moments) -> Option<TestResult> {
     }
     let (va, vb) = (a.variance() / a.n as f64, b.variance() / b.n as f64);
     let se2 = va + vb;
-    if !(se2 > 0.0) {
+    if !positive(se2) {
         return None;
     }
     let se = se2.sqrt();
@@ -61,7 +61,7 @@ pub fn two_proportion_z(a: &Moments, b: &Moments) -> Option<TestResult> {
     let (pa, pb) = (a.sum / na, b.sum / nb);
     let pooled = (a.sum + b.sum) / (na + nb);
     let se0 = (pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb)).sqrt();
-    if !(se0 > 0.0) {
+    if !positive(se0) {
         return None;
     }
     let diff = pa - pb;
@@ -103,7 +103,7 @@ pub fn mann_whitney(r: &RankSums) -> Option<TestResult> {
     let u2 = n1 * n2 - u1;
     let mu = n1 * n2 / 2.0;
     let var = n1 * n2 / 12.0 * ((n + 1.0) - r.tie_term / (n * (n - 1.0)));
-    if !(var > 0.0) {
+    if !positive(var) {
         return None;
     }
     let s = var.sqrt();
@@ -131,8 +131,8 @@ pub fn chi_square_gof(observed: &[f64], expected_shares: &[f64]) -> Option<(f64,
     let share_total: f64 = expected_shares.iter().sum();
     if observed.len() < 2
         || observed.len() != expected_shares.len()
-        || !(total > 0.0)
-        || !(share_total > 0.0)
+        || !positive(total)
+        || !positive(share_total)
     {
         return None;
     }

@@ -6,6 +6,7 @@ mod assignment;
 mod cli;
 mod config;
 mod daemon;
+mod experiment;
 mod stats;
 mod store;
 mod walk;

@@ -120,7 +120,7 @@ fn always_valid_p_is_conservative_and_consistent() {
         let fixed = 2.0
             * statrs::distribution::ContinuousCDF::sf(
                 &statrs::distribution::Normal::new(0.0, 1.0).unwrap(),
-                (diff / se as f64).abs(),
+                (diff / se).abs(),
             );
         let seq = stats::always_valid_p(diff, se, 0.1);
         assert!(
