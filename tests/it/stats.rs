@@ -116,7 +116,7 @@ fn sample_size_matches_the_normal_approximation() {
 /// (it pays for peeking), and it falls as evidence of a real difference accumulates.
 #[test]
 fn always_valid_p_is_conservative_and_consistent() {
-    for (diff, se) in [(0.0, 0.1), (0.05, 0.1), (0.2, 0.1), (0.5, 0.1)] {
+    for (diff, se) in [(0.0f64, 0.1f64), (0.05, 0.1), (0.2, 0.1), (0.5, 0.1)] {
         let fixed = 2.0
             * statrs::distribution::ContinuousCDF::sf(
                 &statrs::distribution::Normal::new(0.0, 1.0).unwrap(),
