@@ -3,5 +3,5 @@
 mod analysis;
 mod observation;
 
-pub use analysis::{analyze, signals, Analysis, MetricAnalysis, Srm, Verdict};
+pub use analysis::{analyze, metric, signals, srm, Analysis, MetricAnalysis, Srm, Verdict};
 pub use observation::{check, parse_csv, IngestReport, InputErrors, Observation, RowError};
