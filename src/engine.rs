@@ -3,8 +3,11 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Rollout};
-use crate::controller::{self, ManualAction, NotAllowed, RolloutState, Transition};
+use crate::controller::{
+    self, Decision, ManualAction, NotAllowed, RolloutState, Signals, Transition,
+};
 use crate::experiment;
+use crate::guardrails;
 use crate::store::{Committed, Store, StoreError, Writer};
 
 /// A committed transition, for logs and CLI output.
@@ -33,8 +36,16 @@ pub async fn tick_rollout(
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
     let state = store.state(rollout.name.as_str()).await?;
-    let signals = experiment::signals(store, rollout, state.as_ref()).await?;
-    let decision = controller::decide(rollout, state.as_ref(), now, &signals);
+    let mut signals = signals(store, rollout, state.as_ref(), now).await?;
+    let mut decision = controller::decide(rollout, state.as_ref(), now, &signals);
+    if controller::enters_stage(&decision) && !rollout.safety_checks.is_empty() {
+        let checks =
+            guardrails::run_checks(store, guardrails::http_client(), rollout, now).await?;
+        if let Some(failed) = guardrails::first_failure(&checks) {
+            signals.preflight = Some(failed);
+            decision = controller::decide(rollout, state.as_ref(), now, &signals);
+        }
+    }
     let t = match controller::transition(rollout, state.as_ref(), decision, now) {
         Some(t) => t,
         None => {
@@ -47,6 +58,51 @@ pub async fn tick_rollout(
                 None => return Ok(Outcome::Unchanged { state }),
             }
         }
+    };
+    match store.commit(&t, writer, now).await {
+        Ok(committed) => Ok(Outcome::Applied(Box::new(Applied {
+            transition: t,
+            committed,
+        }))),
+        Err(e @ StoreError::Conflict { .. }) => Ok(Outcome::Discarded(e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Everything the controller needs to know about a rollout at `now`: the A/B verdict,
+/// SRM, guardrails (their readings recorded) and silence.
+pub async fn signals(
+    store: &dyn Store,
+    rollout: &Rollout,
+    state: Option<&RolloutState>,
+    now: DateTime<Utc>,
+) -> Result<Signals, StoreError> {
+    let mut signals = experiment::signals(store, rollout, state).await?;
+    let pass = guardrails::evaluate_and_record(store, rollout, state, now).await?;
+    signals.critical.extend(pass.critical);
+    signals.warnings.extend(pass.warnings);
+    Ok(signals)
+}
+
+/// The evaluation new observations trigger: rolls `rollout` back if they reveal a
+/// critical issue, and does nothing else (stage moves stay with the daemon's ticks).
+pub async fn on_new_data(
+    store: &dyn Store,
+    rollout: &Rollout,
+    writer: &Writer,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let state = store.state(rollout.name.as_str()).await?;
+    if !guardrails::watched(state.as_ref()) {
+        return Ok(Outcome::Unchanged { state });
+    }
+    let signals = signals(store, rollout, state.as_ref(), now).await?;
+    let decision = controller::decide(rollout, state.as_ref(), now, &signals);
+    if !matches!(decision, Decision::RollBack { .. }) {
+        return Ok(Outcome::Unchanged { state });
+    }
+    let Some(t) = controller::transition(rollout, state.as_ref(), decision, now) else {
+        return Ok(Outcome::Unchanged { state });
     };
     match store.commit(&t, writer, now).await {
         Ok(committed) => Ok(Outcome::Applied(Box::new(Applied {

@@ -17,6 +17,8 @@ use super::raw::{RawAbTest, RawCanary, RawFull, RawRollout, RawShadow, RawTop, S
 use super::spans::{Location, Spans};
 use crate::flags::{OVERRIDABLE_ON_ROLLBACK, STANDARD_SUFFIXES};
 
+mod guardrails;
+
 /// A configuration that passed validation, with the warnings it produced.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -216,12 +218,19 @@ impl Checker {
             return None;
         }
         let stages = parsed.into_iter().map(|(_, s)| s).collect();
+        let guardrails = self.guardrails(path, &raw.guardrails);
+        let safety_checks = self.safety_checks(path, &raw.safety_checks);
+        self.notify(path, &raw.notify);
         let rollout = Rollout {
             name: raw.name,
             flag_prefix: raw.flag_prefix,
             seed: raw.seed,
             stages,
             on_rollback: raw.on_rollback,
+            guardrails: guardrails?,
+            safety_checks: safety_checks?,
+            max_silence: raw.max_silence,
+            notify: raw.notify,
         };
         self.flag_keys(path, &rollout);
         Some(rollout)

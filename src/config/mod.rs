@@ -2,6 +2,7 @@
 
 mod diagnostic;
 pub mod domain;
+mod guardrails;
 mod load;
 mod model;
 mod raw;
@@ -9,5 +10,6 @@ mod spans;
 
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
 pub use load::{flag_strings, load_file, parse, Loaded};
+pub use guardrails::*;
 pub use model::*;
 pub use spans::Location;

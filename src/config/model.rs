@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 
+use super::guardrails::{Guardrail, SafetyCheck};
 use super::domain::{FlagKey, FlagPrefix, FlagValue, Percentage, RolloutName, StageDuration};
 
 pub const DEFAULT_DATABASE: &str = "sqlite://rollout.db";
@@ -33,6 +34,12 @@ pub struct Rollout {
     pub seed: u64,
     pub stages: Vec<Stage>,
     pub on_rollback: Flags,
+    pub guardrails: Vec<Guardrail>,
+    pub safety_checks: Vec<SafetyCheck>,
+    /// No observation ingested for this long, in a stage that exposes units, is critical.
+    pub max_silence: Option<StageDuration>,
+    /// Webhook URLs that receive every transition.
+    pub notify: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

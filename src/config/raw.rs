@@ -26,6 +26,13 @@ pub struct RawRollout {
     pub stages: Vec<Value>,
     #[serde(default)]
     pub on_rollback: Flags,
+    #[serde(default)]
+    pub guardrails: Vec<Value>,
+    #[serde(default)]
+    pub safety_checks: Vec<Value>,
+    pub max_silence: Option<StageDuration>,
+    #[serde(default)]
+    pub notify: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

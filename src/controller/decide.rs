@@ -14,6 +14,8 @@ pub struct Signals {
     /// Warnings: hold the rollout in its stage (status `blocked`) while present.
     pub warnings: Vec<String>,
     pub ab: AbVerdict,
+    /// A failing preflight safety check: the next stage may not be entered.
+    pub preflight: Option<String>,
 }
 
 /// The A/B test's verdict so far.
@@ -56,6 +58,11 @@ pub enum Decision {
     },
 }
 
+/// Whether `d` enters a stage (so the preflight safety checks must pass first).
+pub fn enters_stage(d: &Decision) -> bool {
+    matches!(d, Decision::Start | Decision::Advance { .. } | Decision::Complete { .. })
+}
+
 /// Decides what to do with one rollout at `now`. Performs no I/O.
 pub fn decide(
     rollout: &Rollout,
@@ -64,8 +71,20 @@ pub fn decide(
     signals: &Signals,
 ) -> Decision {
     let Some(s) = state else {
-        return Decision::Start;
+        // A failing safety check keeps a pending rollout pending: nothing is exposed yet.
+        return match signals.preflight {
+            Some(_) => Decision::Stay {
+                next_transition_at: None,
+            },
+            None => Decision::Start,
+        };
     };
+    // A paused rollout keeps its exposure, so a critical issue still rolls it back.
+    if let (Status::Paused, Some(reason)) = (s.status, signals.critical.first()) {
+        return Decision::RollBack {
+            reason: reason.clone(),
+        };
+    }
     if !matches!(s.status, Status::Running | Status::Blocked) {
         return Decision::Stay {
             next_transition_at: None,
@@ -92,7 +111,7 @@ pub fn decide(
         return hold(s, signals.warnings.join("; "));
     }
     if let (true, AbVerdict::Win(reason)) = (is_ab, &signals.ab) {
-        return advance(rollout, s, reason.clone());
+        return advance(rollout, s, reason.clone(), signals);
     }
     let Some(duration) = stage.kind.duration() else {
         // `full` has no duration; a running rollout in it is complete already.
@@ -112,11 +131,11 @@ pub fn decide(
             );
             return match *on_inconclusive {
                 OnInconclusive::Hold => hold(s, format!("{why}; promote or roll back by hand")),
-                OnInconclusive::Promote => advance(rollout, s, why),
+                OnInconclusive::Promote => advance(rollout, s, why, signals),
                 OnInconclusive::Rollback => Decision::RollBack { reason: why },
             };
         }
-        return advance(rollout, s, done);
+        return advance(rollout, s, done, signals);
     }
     if s.status == Status::Blocked {
         return Decision::Release;
@@ -136,7 +155,10 @@ fn hold(s: &RolloutState, reason: String) -> Decision {
     }
 }
 
-fn advance(rollout: &Rollout, s: &RolloutState, reason: String) -> Decision {
+fn advance(rollout: &Rollout, s: &RolloutState, reason: String, signals: &Signals) -> Decision {
+    if let Some(failed) = &signals.preflight {
+        return hold(s, failed.clone());
+    }
     let to = s.stage_index + 1;
     if to + 1 >= rollout.stages.len() {
         Decision::Complete { reason }

@@ -7,7 +7,7 @@ mod manual;
 mod state;
 
 pub use compat::incompatibilities;
-pub use decide::{decide, sync, transition, AbVerdict, Decision, Signals};
+pub use decide::{decide, enters_stage, sync, transition, AbVerdict, Decision, Signals};
 pub use manual::{manual, ManualAction, NotAllowed};
 pub use state::{Action, RolloutState, Status, Transition};
 

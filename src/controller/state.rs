@@ -139,6 +139,8 @@ pub struct Transition {
     pub to: RolloutState,
     pub flags: BTreeMap<String, String>,
     pub reason: String,
+    /// Webhook URLs to announce the change to (queued in the same transaction).
+    pub notify: Vec<String>,
 }
 
 impl Transition {
@@ -156,6 +158,7 @@ impl Transition {
             to,
             flags,
             reason: reason.into(),
+            notify: rollout.notify.clone(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! guarded by compare-and-set on the state version and, for daemon writes, by the
 //! leader's epoch.
 
+mod guard;
 mod leader;
 mod postgres;
 mod sql;
@@ -19,6 +20,9 @@ use crate::controller::{RolloutState, Transition};
 use crate::experiment::{IngestReport, Observation};
 use crate::stats::{Moments, RankSums};
 
+pub use guard::{
+    GuardrailReading, OutboxRow, QueryParam, ReadingStatus, SqlValue, WindowValue,
+};
 pub use leader::{LeaderCheck, Leadership};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -44,6 +48,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     BadUrl(String),
+    /// A query from the configuration failed (bad SQL, a timeout, a type it cannot read).
+    #[error("configured query failed: {0}")]
+    UserQuery(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -166,6 +173,44 @@ pub trait Store: Send + Sync {
     async fn rank_sums(&self, rollout: &str, metric: &str) -> Result<RankSums, StoreError>;
     /// Distinct units observed per variant.
     async fn unit_counts(&self, rollout: &str) -> Result<PerVariant<u64>, StoreError>;
+
+    /// A metric's observations since `since`, aggregated per variant.
+    async fn window_aggregate(
+        &self,
+        rollout: &str,
+        metric: &str,
+        since: DateTime<Utc>,
+        aggregate: crate::config::Aggregate,
+    ) -> Result<PerVariant<WindowValue>, StoreError>;
+    /// When the newest observation of a rollout arrived.
+    async fn last_ingested_at(&self, rollout: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Runs a configured query read-only, bounded by `timeout`. Its failures are
+    /// `UserQuery`; only an unreachable store is `Unavailable`.
+    async fn run_query(
+        &self,
+        query: &str,
+        params: &[QueryParam],
+        timeout: std::time::Duration,
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError>;
+    /// The last reading of each guardrail of a rollout.
+    async fn guardrail_status(&self, rollout: &str) -> Result<Vec<GuardrailReading>, StoreError>;
+    /// Replaces the readings of the guardrails named in `readings`.
+    async fn record_guardrails(
+        &self,
+        rollout: &str,
+        readings: &[GuardrailReading],
+    ) -> Result<(), StoreError>;
+    /// Undelivered webhooks due at `now`, oldest first; at most one per URL is in flight,
+    /// so each receiver sees events in order.
+    async fn due_webhooks(&self, now: DateTime<Utc>) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Records a delivery attempt: delivered, or failed and retried at `retry_at`.
+    async fn webhook_attempt(
+        &self,
+        id: i64,
+        outcome: Result<(), String>,
+        now: DateTime<Utc>,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 /// One value per A/B variant.

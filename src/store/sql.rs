@@ -88,8 +88,51 @@ impl IngestTotals {
     }
 }
 
+/// The SQL expression of an aggregate that SQL computes directly (percentiles are ranked).
+pub(super) fn aggregate_expr(a: crate::config::Aggregate) -> &'static str {
+    use crate::config::Aggregate;
+    match a {
+        Aggregate::Mean | Aggregate::P95 | Aggregate::P99 => "CAST(AVG(value) AS DOUBLE PRECISION)",
+        Aggregate::Rate => "CAST(AVG(CASE WHEN value <> 0 THEN 1 ELSE 0 END) AS DOUBLE PRECISION)",
+        Aggregate::Sum => "CAST(SUM(value) AS DOUBLE PRECISION)",
+        Aggregate::Count => "CAST(COUNT(*) AS DOUBLE PRECISION)",
+    }
+}
+
+/// The zero-based offset of the nearest-rank `q` quantile among `n` sorted values.
+pub(super) fn quantile_offset(q: f64, n: u64) -> i64 {
+    ((q * n as f64).ceil() as i64 - 1).clamp(0, n.saturating_sub(1) as i64)
+}
+
+/// The JSON body a webhook receives for one history row.
+pub(super) fn webhook_payload(
+    event_id: i64,
+    t: &crate::controller::Transition,
+    writer: &super::Writer,
+    now: DateTime<Utc>,
+    flags_version: i64,
+    changed: &BTreeMap<String, Option<String>>,
+) -> String {
+    serde_json::json!({
+        "event_id": event_id,
+        "rollout": t.to.rollout,
+        "action": t.action.as_str(),
+        "reason": t.reason,
+        "actor": writer.actor,
+        "at": now.to_rfc3339(),
+        "from_stage": t.from.as_ref().map(|f| f.stage_index),
+        "to_stage": t.to.stage_index,
+        "from_status": t.from.as_ref().map(|f| f.status.as_str()),
+        "to_status": t.to.status.as_str(),
+        "state_version": t.to.version,
+        "flags_version": flags_version,
+        "flags": changed,
+    })
+    .to_string()
+}
+
 macro_rules! impl_sql_store {
-    ($store:ty, $db:ty, $migrator:expr, begin_write = $begin_write:expr, begin_read = $begin_read:expr) => {
+    ($store:ty, $db:ty, $migrator:expr, begin_write = $begin_write:expr, begin_read = $begin_read:expr, pg_notify = $pg_notify:expr) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
@@ -209,9 +252,10 @@ macro_rules! impl_sql_store {
                     }
                 }
                 let from = t.from.as_ref();
-                sqlx::query(
+                let event_id: i64 = sqlx::query_scalar(
                     "INSERT INTO rollout_events (rollout, at, actor, action, reason, from_stage, to_stage, from_status, \
-                     to_status, state_version, flags_version, flags) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     to_status, state_version, flags_version, flags) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                     RETURNING id",
                 )
                 .bind(&s.rollout)
                 .bind(now)
@@ -225,8 +269,29 @@ macro_rules! impl_sql_store {
                 .bind(s.version)
                 .bind(flags_version)
                 .bind(sqlx::types::Json(&changed))
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
+                if !t.notify.is_empty() {
+                    let payload = $crate::store::sql::webhook_payload(event_id, t, writer, now, flags_version, &changed);
+                    for url in &t.notify {
+                        sqlx::query(
+                            "INSERT INTO rollout_outbox (event_id, rollout, url, payload, next_attempt_at) VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(event_id)
+                        .bind(&s.rollout)
+                        .bind(url)
+                        .bind(&payload)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                if $pg_notify && !changed.is_empty() {
+                    sqlx::query("SELECT pg_notify('rollout_flags', $1)")
+                        .bind(flags_version.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok($crate::store::Committed {
                     state_version: s.version,
@@ -389,6 +454,12 @@ macro_rules! impl_sql_store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                if $pg_notify && inserted > 0 {
+                    sqlx::query("SELECT pg_notify('rollout_observations', $1)")
+                        .bind(rollout)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok($crate::experiment::IngestReport {
                     inserted,
@@ -465,6 +536,181 @@ macro_rules! impl_sql_store {
                     }
                 }
                 Ok(out)
+            }
+
+            async fn window_aggregate(
+                &self,
+                rollout: &str,
+                metric: &str,
+                since: chrono::DateTime<chrono::Utc>,
+                aggregate: $crate::config::Aggregate,
+            ) -> Result<$crate::store::PerVariant<$crate::store::WindowValue>, $crate::store::StoreError> {
+                let mut tx = self.pool.begin_with($begin_read).await?;
+                let q = format!(
+                    "SELECT variant, COUNT(*), {} FROM observations WHERE rollout = $1 AND metric = $2 AND observed_at >= $3 \
+                     GROUP BY variant",
+                    $crate::store::sql::aggregate_expr(aggregate)
+                );
+                let rows: Vec<(String, i64, Option<f64>)> =
+                    sqlx::query_as(&q).bind(rollout).bind(metric).bind(since).fetch_all(&mut *tx).await?;
+                let mut out = $crate::store::PerVariant::<$crate::store::WindowValue>::default();
+                for (variant, n, value) in rows {
+                    let n = n.max(0) as u64;
+                    let value = match aggregate.quantile() {
+                        Some(q) if n > 0 => sqlx::query_scalar(
+                            "SELECT value FROM observations WHERE rollout = $1 AND metric = $2 AND observed_at >= $3 \
+                             AND variant = $4 ORDER BY value LIMIT 1 OFFSET $5",
+                        )
+                        .bind(rollout)
+                        .bind(metric)
+                        .bind(since)
+                        .bind(&variant)
+                        .bind($crate::store::sql::quantile_offset(q, n))
+                        .fetch_optional(&mut *tx)
+                        .await?,
+                        _ => value,
+                    };
+                    if let Some(slot) = out.get_mut(&variant) {
+                        *slot = $crate::store::WindowValue { n, value };
+                    }
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn last_ingested_at(
+                &self,
+                rollout: &str,
+            ) -> Result<Option<chrono::DateTime<chrono::Utc>>, $crate::store::StoreError> {
+                let at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+                    "SELECT ingested_at FROM observations WHERE rollout = $1 ORDER BY ingested_at DESC LIMIT 1",
+                )
+                .bind(rollout)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(at)
+            }
+
+            async fn run_query(
+                &self,
+                query: &str,
+                params: &[$crate::store::QueryParam],
+                timeout: std::time::Duration,
+            ) -> Result<Vec<Vec<$crate::store::SqlValue>>, $crate::store::StoreError> {
+                self.read_only_query(query, params, timeout).await
+            }
+
+            async fn guardrail_status(
+                &self,
+                rollout: &str,
+            ) -> Result<Vec<$crate::store::GuardrailReading>, $crate::store::StoreError> {
+                let rows: Vec<(String, String, i64, Option<f64>, Option<f64>, i64, String, chrono::DateTime<chrono::Utc>)> =
+                    sqlx::query_as(
+                        "SELECT guardrail, status, consecutive, value, control_value, n, detail, evaluated_at \
+                         FROM guardrail_status WHERE rollout = $1 ORDER BY guardrail",
+                    )
+                    .bind(rollout)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|(guardrail, status, consecutive, value, control_value, n, detail, evaluated_at)| {
+                        Ok($crate::store::GuardrailReading {
+                            status: $crate::store::ReadingStatus::parse(&status)
+                                .ok_or_else(|| $crate::store::StoreError::Corrupt(format!("guardrail status {status:?}")))?,
+                            guardrail,
+                            consecutive: u32::try_from(consecutive.max(0)).unwrap_or(u32::MAX),
+                            value,
+                            control_value,
+                            n: n.max(0) as u64,
+                            detail,
+                            evaluated_at,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn record_guardrails(
+                &self,
+                rollout: &str,
+                readings: &[$crate::store::GuardrailReading],
+            ) -> Result<(), $crate::store::StoreError> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                for r in readings {
+                    sqlx::query(
+                        "INSERT INTO guardrail_status (rollout, guardrail, status, consecutive, value, control_value, n, detail, \
+                         evaluated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (rollout, guardrail) DO UPDATE SET \
+                         status = excluded.status, consecutive = excluded.consecutive, value = excluded.value, \
+                         control_value = excluded.control_value, n = excluded.n, detail = excluded.detail, \
+                         evaluated_at = excluded.evaluated_at",
+                    )
+                    .bind(rollout)
+                    .bind(&r.guardrail)
+                    .bind(r.status.as_str())
+                    .bind(i64::from(r.consecutive))
+                    .bind(r.value)
+                    .bind(r.control_value)
+                    .bind(r.n as i64)
+                    .bind(&r.detail)
+                    .bind(r.evaluated_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn due_webhooks(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::store::OutboxRow>, $crate::store::StoreError> {
+                // The oldest undelivered row of each URL, if it is due: a failing receiver
+                // blocks only its own queue, and never sees events out of order.
+                let rows: Vec<(i64, i64, String, String, String, i64)> = sqlx::query_as(
+                    "SELECT o.id, o.event_id, o.rollout, o.url, o.payload, o.attempts FROM rollout_outbox o \
+                     WHERE o.id IN (SELECT MIN(id) FROM rollout_outbox WHERE delivered_at IS NULL GROUP BY url) \
+                     AND o.next_attempt_at <= $1 ORDER BY o.id",
+                )
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, event_id, rollout, url, payload, attempts)| $crate::store::OutboxRow {
+                        id,
+                        event_id,
+                        rollout,
+                        url,
+                        payload,
+                        attempts,
+                    })
+                    .collect())
+            }
+
+            async fn webhook_attempt(
+                &self,
+                id: i64,
+                outcome: Result<(), String>,
+                now: chrono::DateTime<chrono::Utc>,
+                retry_at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                match outcome {
+                    Ok(()) => sqlx::query(
+                        "UPDATE rollout_outbox SET attempts = attempts + 1, delivered_at = $2, last_error = NULL WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?,
+                    Err(e) => sqlx::query(
+                        "UPDATE rollout_outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(retry_at)
+                    .bind(e)
+                    .execute(&self.pool)
+                    .await?,
+                };
+                Ok(())
             }
         }
     };

@@ -6,11 +6,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
+use sqlx::{Row, TypeInfo, ValueRef};
 
 use super::sql::impl_sql_store;
-use super::StoreError;
+use super::{QueryParam, SqlValue, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -79,5 +81,77 @@ impl_sql_store!(
     sqlx::Sqlite,
     MIGRATOR,
     begin_write = "BEGIN IMMEDIATE",
-    begin_read = "BEGIN"
+    begin_read = "BEGIN",
+    pg_notify = false
 );
+
+impl SqliteStore {
+    /// A configured query on a connection that refuses writes (`query_only`), bounded by
+    /// `timeout`; a connection whose query timed out is closed, not reused.
+    async fn read_only_query(
+        &self,
+        query: &str,
+        params: &[QueryParam],
+        timeout: Duration,
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("PRAGMA query_only = ON")
+            .execute(&mut *conn)
+            .await?;
+        let mut q = sqlx::query(query);
+        for p in params {
+            q = match p {
+                QueryParam::Text(t) => q.bind(t.clone()),
+                QueryParam::Time(t) => q.bind(*t),
+            };
+        }
+        let result = tokio::time::timeout(timeout, q.fetch_all(&mut *conn)).await;
+        let rows = match result {
+            Err(_) => {
+                conn.close_on_drop();
+                return Err(StoreError::UserQuery(format!(
+                    "the query did not finish within {timeout:?}"
+                )));
+            }
+            Ok(r) => r,
+        };
+        if sqlx::query("PRAGMA query_only = OFF")
+            .execute(&mut *conn)
+            .await
+            .is_err()
+        {
+            conn.close_on_drop();
+        }
+        let rows = rows.map_err(super::postgres::user_query_error)?;
+        rows.iter().map(sqlite_row).collect()
+    }
+}
+
+fn sqlite_row(row: &SqliteRow) -> Result<Vec<SqlValue>, StoreError> {
+    (0..row.columns().len())
+        .map(|i| {
+            let raw = row
+                .try_get_raw(i)
+                .map_err(|e| StoreError::UserQuery(e.to_string()))?;
+            if raw.is_null() {
+                return Ok(SqlValue::Null);
+            }
+            let ty = raw.type_info().name().to_owned();
+            let bad = |e: sqlx::Error| StoreError::UserQuery(e.to_string());
+            Ok(match ty.as_str() {
+                "INTEGER" => SqlValue::Number(row.try_get_unchecked::<i64, _>(i).map_err(bad)? as f64),
+                "BOOLEAN" => SqlValue::Bool(row.try_get_unchecked::<bool, _>(i).map_err(bad)?),
+                "REAL" | "NUMERIC" => {
+                    SqlValue::Number(row.try_get_unchecked::<f64, _>(i).map_err(bad)?)
+                }
+                "TEXT" => SqlValue::Text(row.try_get_unchecked::<String, _>(i).map_err(bad)?),
+                other => {
+                    return Err(StoreError::UserQuery(format!(
+                        "column {} has type {other}, which a guardrail cannot read",
+                        i + 1
+                    )))
+                }
+            })
+        })
+        .collect()
+}
