@@ -132,7 +132,9 @@ class RolloutClient:
     `source` is a `Source` or a URL (`http://host:port`, `sqlite:///path/rollout.db`,
     `postgres://...`). Construction never blocks longer than `timeout`: if the first load
     has not finished by then, the client answers from `defaults` and keeps trying in the
-    background.
+    background. `on_change(old_version, new_version, changed)` runs in the refresher
+    thread after each new version is installed (`changed` maps key to new value, None
+    for removed); keep it quick.
     """
 
     def __init__(
@@ -144,6 +146,7 @@ class RolloutClient:
         breaker: Optional[CircuitBreaker] = None,
         refresh: Union[Refresh, str, None] = None,
         poll_interval: Optional[float] = None,
+        on_change: Optional[Callable[[Optional[int], int, Dict[str, Optional[str]]], None]] = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -159,6 +162,7 @@ class RolloutClient:
             refresh = Refresh(**{**refresh.__dict__, "poll_interval": poll_interval})
         self.refresh_policy = refresh
         self._mode = self._initial_mode()
+        self._on_change = on_change
         self._view = _make_view(self._defaults, None, None)
         self._closed = False
         self._rng = random.Random()
@@ -373,7 +377,21 @@ class RolloutClient:
             self._counters[name] += n
 
     def _install(self, snapshot: TableSnapshot) -> None:
-        self._view = _make_view(self._defaults, snapshot, time.time())
+        old = self._view
+        new = _make_view(self._defaults, snapshot, time.time())
+        self._view = new
+        listener = self._on_change
+        if listener is None:
+            return
+        changed: Dict[str, Optional[str]] = {
+            k: v for k, v in new.values.items() if old.values.get(k) != v
+        }
+        changed.update((k, None) for k in old.values if k not in new.values)
+        if changed or old.version != new.version:
+            try:
+                listener(old.version, snapshot.version, changed)
+            except Exception:  # a listener bug must not stop the refresher
+                log.exception("rollout client: on_change listener failed")
 
     def _fetch(self, full: bool) -> bool:
         """One guarded fetch; `full` ignores the cached version (a gap, or a first load)."""
