@@ -249,8 +249,9 @@ class PostgresSource(Source):
 class EventStream:
     """One open `/v1/flags/stream` response; `close()` may be called from another thread."""
 
-    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
+    def __init__(self, conn: http.client.HTTPConnection, sock: socket.socket, response: http.client.HTTPResponse) -> None:
         self._conn = conn
+        self._sock = sock  # http.client drops conn.sock once a response will close it
         self._response = response
         self.lines_read = 0
         self._closed = False
@@ -263,16 +264,15 @@ class EventStream:
         if self._closed:
             return
         self._closed = True
-        sock = self._conn.sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         try:
-            self._conn.close()
-        except Exception:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
             pass
+        for closable in (self._response, self._conn, self._sock):
+            try:
+                closable.close()
+            except Exception:
+                pass
 
     def abandon(self) -> None:
         """After fork in the child: the socket is shared with the parent, so do not shut it down."""
@@ -321,11 +321,12 @@ class HTTPSource(Source):
         conn = self._connection(timeout)
         try:
             conn.request("GET", self._prefix + path, headers={**self._headers, **headers})
-            _set_remaining(conn, deadline)
+            sock = conn.sock
+            _set_remaining(sock, deadline)
             resp = conn.getresponse()
             chunks = []
             while True:
-                _set_remaining(conn, deadline)
+                _set_remaining(sock, deadline)
                 chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
                 if not chunk:
                     break
@@ -365,7 +366,8 @@ class HTTPSource(Source):
             headers["Last-Event-ID"] = last_event_id
         try:
             conn.request("GET", self._prefix + "/v1/flags/stream", headers=headers)
-            _set_remaining(conn, deadline)
+            sock = conn.sock
+            _set_remaining(sock, deadline)
             resp = conn.getresponse()
         except BaseException:
             conn.close()
@@ -373,7 +375,7 @@ class HTTPSource(Source):
         ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if resp.status != 200 or ctype != "text/event-stream":
             try:
-                _set_remaining(conn, deadline)
+                _set_remaining(sock, deadline)
                 body = resp.read(65536)
             except Exception:
                 body = b""
@@ -381,17 +383,21 @@ class HTTPSource(Source):
             if resp.status in (404, 405, 406, 501) or (resp.status == 200 and ctype != "text/event-stream"):
                 raise StreamUnsupported(f"GET /v1/flags/stream: HTTP {resp.status} {ctype}")
             raise SourceError(f"GET /v1/flags/stream: HTTP {resp.status}: {_error_text(body)}")
-        if conn.sock is not None:
-            conn.sock.settimeout(read_timeout)
-        return EventStream(conn, resp)
+        sock.settimeout(read_timeout)  # the response reads through this same socket
+        return EventStream(conn, sock, resp)
 
 
-def _set_remaining(conn: http.client.HTTPConnection, deadline: float) -> None:
+def _set_remaining(sock: Optional[socket.socket], deadline: float) -> None:
+    """Shrink the socket timeout to what is left of the budget, so the total is bounded.
+
+    Works on the socket captured right after connecting: http.client forgets `conn.sock`
+    as soon as it knows the response will close the connection, but keeps reading from it.
+    """
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise socket.timeout("request exceeded its time budget")
-    if conn.sock is not None:
-        conn.sock.settimeout(remaining)
+    if sock is not None:
+        sock.settimeout(remaining)
 
 
 def _json(body: bytes) -> Any:

@@ -250,3 +250,19 @@ def test_explicit_breaker_is_used(daemon: FakeDaemon) -> None:
     with make(daemon.url, breaker=breaker) as client:
         assert client.breaker is breaker
         assert breaker.calls >= 1
+
+
+def test_idle_stream_outlives_the_request_timeout(daemon: FakeDaemon) -> None:
+    """The stream's reads wait `stream_read_timeout`, not the 1-2 s request timeout.
+
+    A regression test: letting the request timeout govern the stream made every quiet
+    stream reconnect each `timeout` seconds. Time must pass here to prove an absence.
+    """
+    policy = Refresh(poll_interval=0.02, backoff_initial=0.01, backoff_max=0.05, stream_read_timeout=30.0)
+    with make(daemon.url, timeout=0.1, refresh=policy) as client:
+        wait_until(lambda: daemon.open_streams == 1)
+        threading.Event().wait(0.5)  # five request timeouts without a byte on the stream
+        daemon.commit("learning-intelligence", {"LEARNING_STATUS": "paused"})
+        wait_until(lambda: client.version == 2)
+        assert client.stats()["stream_connects"] == 1
+        assert daemon.count("/v1/flags/stream") == 1
