@@ -114,14 +114,18 @@ def parse_finite_f64(text: Optional[str]) -> Optional[float]:
     return value if value not in (float("inf"), float("-inf")) else None
 
 
-def in_treatment(seed: int, unit: str, treatment_percentage: float) -> bool:
+Draw = Callable[[int, str, str], float]
+"""`draw` or a memoised wrapper of it (the client caches draws: they never change)."""
+
+
+def in_treatment(seed: int, unit: str, treatment_percentage: float, draw_fn: Draw = draw) -> bool:
     """A/B split; uses its own purpose so the A/B group is not the canary group."""
-    return draw(seed, PURPOSE_AB, unit) < treatment_percentage / 100.0
+    return draw_fn(seed, PURPOSE_AB, unit) < treatment_percentage / 100.0
 
 
-def in_rollout(seed: int, unit: str, percentage: float) -> bool:
+def in_rollout(seed: int, unit: str, percentage: float, draw_fn: Draw = draw) -> bool:
     """Release membership; monotone in `percentage` because the draw never changes."""
-    return draw(seed, PURPOSE_ROLLOUT, unit) < percentage / 100.0
+    return draw_fn(seed, PURPOSE_ROLLOUT, unit) < percentage / 100.0
 
 
 Lookup = Callable[[str], Optional[str]]
@@ -137,7 +141,7 @@ def _seed_if_applicable(flag: Lookup) -> Optional[int]:
     return parse_u64(flag("SEED"))
 
 
-def enabled_for(flag: Lookup, unit: str) -> bool:
+def enabled_for(flag: Lookup, unit: str, draw_fn: Draw = draw) -> bool:
     """The rule of docs/assignment.md; every doubt resolves to off, the safe side."""
     seed = _seed_if_applicable(flag)
     if seed is None:
@@ -145,14 +149,14 @@ def enabled_for(flag: Lookup, unit: str) -> bool:
     mode = flag("MODE")
     if mode == "ab_test":
         p = parse_finite_f64(flag("AB_TEST_PERCENTAGE"))
-        return p is not None and in_treatment(seed, unit, p)
+        return p is not None and in_treatment(seed, unit, p, draw_fn)
     if mode == "rollout":
         p = parse_finite_f64(flag("ROLLOUT_PERCENTAGE"))
-        return p is not None and in_rollout(seed, unit, p)
+        return p is not None and in_rollout(seed, unit, p, draw_fn)
     return mode == "full"
 
 
-def variant(flag: Lookup, unit: str) -> Optional[str]:
+def variant(flag: Lookup, unit: str, draw_fn: Draw = draw) -> Optional[str]:
     """`"treatment"`/`"control"` while an A/B test runs, None otherwise.
 
     None outside `ab_test` (or with unreadable flags) so that services do not log
@@ -165,4 +169,4 @@ def variant(flag: Lookup, unit: str) -> Optional[str]:
     p = parse_finite_f64(flag("AB_TEST_PERCENTAGE"))
     if p is None:
         return None
-    return "treatment" if in_treatment(seed, unit, p) else "control"
+    return "treatment" if in_treatment(seed, unit, p, draw_fn) else "control"
