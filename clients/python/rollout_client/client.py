@@ -8,6 +8,7 @@ the refresher thread, behind the circuit breaker; a failure only makes the view 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -161,7 +162,7 @@ class RolloutClient:
         elif isinstance(refresh, str):
             refresh = Refresh(mode=refresh)
         if poll_interval is not None:
-            refresh = Refresh(**{**refresh.__dict__, "poll_interval": poll_interval})
+            refresh = dataclasses.replace(refresh, poll_interval=poll_interval)
         self.refresh_policy = refresh
         self._mode = self._initial_mode()
         self._on_change = on_change
