@@ -90,7 +90,8 @@ def _message(seed: int, purpose: str, unit: str) -> bytes:
 def draw_u64(seed: int, purpose: str, unit: str) -> int:
     """The raw 64-bit draw; exposed so tests can compare it bit for bit with the vectors."""
     key = hashlib.sha256(_message(seed, purpose, unit)).digest()
-    return struct.unpack("<Q", chacha20_block(key)[:8])[0]
+    x: int = struct.unpack("<Q", chacha20_block(key)[:8])[0]
+    return x
 
 
 def draw(seed: int, purpose: str, unit: str) -> float:

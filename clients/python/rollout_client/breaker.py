@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Optional, TypeVar
+from typing import Any, Callable, Dict, TypeVar
 
 T = TypeVar("T")
 
@@ -121,7 +121,7 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self._trial_in_flight = False
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> Dict[str, Any]:
         """State for health endpoints."""
         state = self.state
         return {

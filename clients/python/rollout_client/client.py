@@ -19,7 +19,7 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 from . import assignment
 from .breaker import OPEN, CircuitBreaker
@@ -82,7 +82,7 @@ def rollout_prefixes(rows: Mapping[str, FlagRow]) -> Dict[str, str]:
     (the shortest, so a stage flag like `LEARNING_FOO_MODE` cannot win). A rollout without
     a MODE row has no prefix, which makes `enabled_for` off for it: the safe answer.
     """
-    keys_by_rollout: Dict[str, list] = {}
+    keys_by_rollout: Dict[str, List[str]] = {}
     for row in rows.values():
         keys_by_rollout.setdefault(row.rollout, []).append(row.key)
     out: Dict[str, str] = {}

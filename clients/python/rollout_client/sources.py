@@ -16,7 +16,7 @@ import sqlite3
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from .sse import Event, iter_events
 
@@ -315,7 +315,7 @@ class HTTPSource(Source):
         cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         return cls(self._host, self._port, timeout=timeout)
 
-    def _request(self, path: str, timeout: float, headers: Mapping[str, str]) -> tuple:
+    def _request(self, path: str, timeout: float, headers: Mapping[str, str]) -> Tuple[int, Any, bytes]:
         """GET with the whole exchange bounded by `timeout`, not just each socket call."""
         deadline = time.monotonic() + timeout
         conn = self._connection(timeout)
@@ -411,7 +411,7 @@ def _error_text(body: bytes) -> str:
     try:
         obj = json.loads(body.decode("utf-8"))
         if isinstance(obj, dict) and isinstance(obj.get("error"), str):
-            return obj["error"]
+            return str(obj["error"])
     except Exception:
         pass
     return body[:200].decode("utf-8", errors="replace")

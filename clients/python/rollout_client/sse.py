@@ -8,7 +8,11 @@ space after the colon all work with any proxy in between.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Optional
+from typing import Iterator, List, Optional, Protocol
+
+
+class LineReader(Protocol):
+    def readline(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -19,14 +23,14 @@ class Event:
     retry: Optional[int] = None
 
 
-def iter_events(stream: BinaryIO) -> Iterator[Event]:
+def iter_events(stream: LineReader) -> Iterator[Event]:
     """Yield events from a byte stream until EOF.
 
     An incomplete event at EOF is dropped, as the spec requires: a half-received change
     must never be applied. `readline()` must return b"" only at EOF.
     """
     event_type = ""
-    data: list = []
+    data: List[str] = []
     last_id: Optional[str] = None
     retry: Optional[int] = None
     saw_field = False

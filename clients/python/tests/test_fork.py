@@ -39,7 +39,7 @@ def read_line(fd: int, timeout: float = 15.0) -> bytes:
     return buf
 
 
-def run_forked(client: RolloutClient, commit: Callable[[], None], expect: str, touch_first: bool = True) -> dict:
+def run_forked(client: RolloutClient, commit: Callable[[], object], expect: str, touch_first: bool = True) -> dict:
     """Fork; the child waits until it sees `expect` (committed by the parent after the fork)."""
     r, w = os.pipe()
     pid = os.fork()

@@ -58,9 +58,11 @@ def commit(url: str, rollout: str, changed: dict) -> int:
     import psycopg
 
     with psycopg.connect(url) as db:  # one transaction, committed on exit
-        (version,) = db.execute(
+        row = db.execute(
             "UPDATE rollout_flags_version SET version = version + 1 WHERE id = 1 RETURNING version"
         ).fetchone()
+        assert row is not None
+        version = row[0]
         for key, value in changed.items():
             if value is None:
                 db.execute("DELETE FROM rollout_flags WHERE key = %s", (key,))
