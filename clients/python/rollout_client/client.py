@@ -460,8 +460,9 @@ class RolloutClient:
     def _stream_session(self, stop: threading.Event) -> bool:
         """Open the stream (the breaker already allowed it) and apply events until it ends.
 
-        Returns True when the session delivered data, so the next reconnect starts from
-        the shortest backoff; a server that accepts and drops at once backs off further.
+        Returns True when the session was useful (it delivered a line, or lived a while),
+        so the next reconnect starts from the shortest backoff; a server that accepts and
+        drops at once backs off further.
         """
         assert isinstance(self._source, HTTPSource)
         policy = self.refresh_policy
@@ -487,6 +488,9 @@ class RolloutClient:
             self._last_success_at = time.time()
             self._counters["stream_connects"] += 1
         self._stream = stream
+        started = time.monotonic()
+        # Keepalives prove the source alive: a quiet healthy stream must not look stale.
+        stream.on_line = self._heard_from_source
         if stop.is_set():  # close() ran between open and publish
             stream.close()
         try:
@@ -500,7 +504,10 @@ class RolloutClient:
         finally:
             self._stream = None
             stream.close()
-        return stream.lines_read > 0
+        return stream.lines_read > 0 or time.monotonic() - started >= 1.0
+
+    def _heard_from_source(self) -> None:
+        self._last_success_at = time.time()  # one float store: no lock needed
 
     def _apply_event(self, kind: str, data: str) -> None:
         if kind == "snapshot":

@@ -16,7 +16,7 @@ import sqlite3
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from .sse import Event, iter_events
 
@@ -254,6 +254,7 @@ class EventStream:
         self._sock = sock  # http.client drops conn.sock once a response will close it
         self._response = response
         self.lines_read = 0
+        self.on_line: Optional[Callable[[], None]] = None  # liveness, keepalives included
         self._closed = False
 
     def events(self) -> Iterator[Event]:
@@ -287,6 +288,8 @@ class _CountingReader:
         line = self._stream._response.readline(65536 * 16)
         if line:
             self._stream.lines_read += 1
+            if self._stream.on_line is not None:
+                self._stream.on_line()
         return line
 
 

@@ -119,6 +119,9 @@ def test_keepalives_are_ignored() -> None:
             wait_until(lambda: d.open_streams == 1)
             d.commit("learning-intelligence", {"LEARNING_STATUS": "paused"})
             wait_until(lambda: client.version == 2)
+            # Keepalives count as signs of life for health checks, without any change.
+            seen = client.stats()["last_success_at"]
+            wait_until(lambda: client.stats()["last_success_at"] > seen, what="keepalive liveness")
             assert client.stats()["stream_connects"] == 1
     finally:
         d.close()
