@@ -63,6 +63,13 @@ class Refresh:
             raise ValueError("poll_interval and backoff_initial must be positive, backoff_max >= backoff_initial")
 
 
+def backoff_delay(policy: Refresh, attempt: int, rng: random.Random) -> float:
+    """Exponential, capped, with "equal jitter": never zero (no hot loop against a dead
+    server), never in lock-step across a fleet that lost the controller at the same moment."""
+    ceiling = min(policy.backoff_max, policy.backoff_initial * (2 ** min(attempt, 30)))
+    return ceiling * rng.uniform(0.5, 1.0)
+
+
 @dataclass(frozen=True)
 class _View:
     """One immutable state of the cache; replaced wholesale, never mutated."""
@@ -454,8 +461,7 @@ class RolloutClient:
             if stop.is_set():
                 break
             attempt = 0 if ok else attempt + 1
-            delay = min(policy.backoff_max, policy.backoff_initial * (2 ** min(attempt, 30)))
-            stop.wait(delay * self._rng.uniform(0.5, 1.0))
+            stop.wait(backoff_delay(policy, attempt, self._rng))
 
     def _stream_session(self, stop: threading.Event) -> bool:
         """Open the stream (the breaker already allowed it) and apply events until it ends.

@@ -269,3 +269,29 @@ def test_idle_stream_outlives_the_request_timeout(daemon: FakeDaemon) -> None:
         wait_until(lambda: client.version == 2)
         assert client.stats()["stream_connects"] == 1
         assert daemon.count("/v1/flags/stream") == 1
+
+
+def test_backoff_is_exponential_capped_and_jittered() -> None:
+    import random
+
+    from rollout_client.client import backoff_delay
+
+    policy = Refresh(backoff_initial=0.5, backoff_max=30.0)
+    rng = random.Random(1)
+    for attempt, ceiling in [(0, 0.5), (1, 1.0), (2, 2.0), (5, 16.0), (6, 30.0), (1000, 30.0)]:
+        delays = [backoff_delay(policy, attempt, rng) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), attempt
+        assert len(set(delays)) > 100  # jittered
+
+
+def test_server_restart_on_same_port_resumes(daemon: FakeDaemon) -> None:
+    breaker = CircuitBreaker(failure_threshold=1000)  # this test is about resuming, not the breaker
+    with make(daemon.url, breaker=breaker) as client:
+        wait_until(lambda: daemon.open_streams == 1)
+        daemon.refuse()
+        wait_until(lambda: breaker.consecutive_failures >= 2, what="refused reconnects")
+        daemon.commit("learning-intelligence", {"LEARNING_MODE": "ab_test"})  # committed while we were cut off
+        daemon.come_back()
+        wait_until(lambda: client.flag("LEARNING_MODE") == "ab_test", what="resume after restart")
+        assert daemon.stream_requests()[-1].headers.get("Last-Event-ID") == "1"
+        assert "Connection" in (client.stats()["last_error"] or "")  # the refusals stay visible
