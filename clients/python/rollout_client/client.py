@@ -66,7 +66,7 @@ class Refresh:
 def backoff_delay(policy: Refresh, attempt: int, rng: random.Random) -> float:
     """Exponential, capped, with "equal jitter": never zero (no hot loop against a dead
     server), never in lock-step across a fleet that lost the controller at the same moment."""
-    ceiling = min(policy.backoff_max, policy.backoff_initial * (2 ** min(attempt, 30)))
+    ceiling: float = min(policy.backoff_max, policy.backoff_initial * 2.0 ** min(attempt, 30))
     return ceiling * rng.uniform(0.5, 1.0)
 
 
