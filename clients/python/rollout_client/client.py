@@ -364,8 +364,8 @@ class RolloutClient:
         self._rng.seed()  # otherwise every worker jitters its reconnects identically
         with self._stats_lock:
             self._counters["forks"] += 1
-        if self._closed:
-            return
+        if self._closed or self._mode == OFF:
+            return  # with refresh="off" the application refreshes; nothing to restart
         self._stop = threading.Event()
         self._first_attempt = threading.Event()
         self._first_attempt.set()  # the cache carried over; nobody waits on it
