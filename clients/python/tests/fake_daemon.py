@@ -107,6 +107,11 @@ class FakeDaemon:
         with self.cond:
             return sum(1 for r in self.requests if path is None or r.path == path)
 
+    def failed(self) -> int:
+        """Requests answered 503: the calls that reached a down server."""
+        with self.cond:
+            return sum(1 for r in self.requests if r.status == 503)
+
     def stream_requests(self) -> List[Request]:
         with self.cond:
             return [r for r in self.requests if r.path == "/v1/flags/stream"]
@@ -131,7 +136,8 @@ class FakeDaemon:
                     daemon.requests.append(req)
                     state = daemon.state
                 if state == "503":
-                    req.status = 503
+                    with daemon.cond:
+                        req.status = 503
                     return self._json(503, {"error": "controller unavailable"})
                 if self.path == "/v1/flags":
                     with daemon.cond:

@@ -90,25 +90,25 @@ def test_client_breaker_lifecycle(daemon: FakeDaemon, clock: ManualClock, mode: 
         wait_until(lambda: client.version == 1)
         if mode == "stream":
             wait_until(lambda: daemon.open_streams == 1)
-        down_at = daemon.count()
         daemon.go_down()
         wait_until(lambda: breaker.state == OPEN, what="breaker open")
-        assert daemon.count() - down_at == 3  # exactly the three failures reached the server
+        assert daemon.failed() == 3  # exactly the three failures reached the server
         assert client.flag("LEARNING_MODE") == "shadow"  # last-known-good, not defaults
 
-        # While open: the refresher keeps cycling, the server sees nothing.
+        # While open: the refresher keeps cycling, the server sees nothing at all.
+        seen = daemon.count()
         cycles = client.stats()["cycles"]
         wait_until(lambda: client.stats()["cycles"] >= cycles + 20, what="refresher cycles")
-        assert daemon.count() - down_at == 3
+        assert daemon.count() == seen
         assert client.stats()["breaker"]["state"] == OPEN
 
         # Reset timeout passes (on the injected clock): one trial, which fails -> open again.
         clock.advance(300)
-        wait_until(lambda: daemon.count() - down_at == 4, what="half-open trial")
+        wait_until(lambda: daemon.failed() == 4, what="half-open trial")
         wait_until(lambda: breaker.state == OPEN)
         cycles = client.stats()["cycles"]
         wait_until(lambda: client.stats()["cycles"] >= cycles + 20)
-        assert daemon.count() - down_at == 4
+        assert daemon.count() == seen + 1
         assert client.flag("LEARNING_MODE") == "shadow"
 
         # The daemon comes back with news; the next trial closes the breaker.
@@ -128,7 +128,7 @@ def test_breaker_open_on_startup_serves_defaults(clock: ManualClock) -> None:
         with RolloutClient(d.url, breaker=breaker, defaults={"LEARNING_MODE": "shadow"}, timeout=1.0,
                            refresh=Refresh(mode="poll", poll_interval=0.01)) as client:
             wait_until(lambda: breaker.state == OPEN)
-            assert d.count() == 3
+            assert d.count() == d.failed() == 3
             assert client.flags() == {"LEARNING_MODE": "shadow"}
             assert client.stats()["using_defaults"]
     finally:
