@@ -1,0 +1,42 @@
+"""The event-stream parser on the awkward but legal inputs a proxy may produce."""
+
+from __future__ import annotations
+
+import io
+
+from rollout_client.sse import Event, iter_events
+
+
+def parse(raw: bytes) -> list:
+    return list(iter_events(io.BytesIO(raw)))
+
+
+def test_events_comments_and_ids() -> None:
+    raw = (b": keepalive\n\n"
+           b"event: snapshot\nid: 12\ndata: {\"version\": 12}\n\n"
+           b": keepalive\n"
+           b"event: change\nid: 13\ndata: {\"version\": 13}\n\n")
+    assert parse(raw) == [
+        Event("snapshot", '{"version": 12}', "12"),
+        Event("change", '{"version": 13}', "13"),
+    ]
+
+
+def test_crlf_no_space_and_multiline_data() -> None:
+    raw = b"event:change\r\nid:7\r\ndata:a\r\ndata: b\r\n\r\n"
+    assert parse(raw) == [Event("change", "a\nb", "7")]
+
+
+def test_id_carries_over_and_default_event_type() -> None:
+    raw = b"id: 3\ndata: x\n\ndata: y\n\n"
+    assert parse(raw) == [Event("message", "x", "3"), Event("message", "y", "3")]
+
+
+def test_incomplete_event_at_eof_is_dropped() -> None:
+    assert parse(b"event: change\nid: 5\ndata: {\"half\": 1}\n") == []
+    assert parse(b"event: change\nid: 5\ndata: {\"half\"") == []
+
+
+def test_bom_and_retry() -> None:
+    raw = "\ufeffretry: 1000\ndata: z\n\n".encode()
+    assert parse(raw) == [Event("message", "z", None, 1000)]
