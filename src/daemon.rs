@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,6 +68,10 @@ pub async fn run(
     }
     backoff.reset();
 
+    let leading = Arc::new(AtomicBool::new(false));
+    let background = spawn_background(store.clone(), leading.clone());
+    let (data_tx, mut new_data) = mpsc::channel::<String>(64);
+    let listener = spawn_listener(&url, data_tx);
     let (tx, mut ticks) = mpsc::channel::<()>(1);
     let mut scheduler = new_scheduler(&config.tick, tx.clone()).await?;
     let mut hup =
@@ -80,6 +85,7 @@ pub async fn run(
         epoch: None,
         unparsable: None,
         last_rejection: None,
+        leading,
     };
     // The first pass runs at once rather than at the first cron tick.
     let _ = tx.try_send(());
@@ -87,6 +93,11 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            Some(name) = new_data.recv() => {
+                if let Err(e) = runner.on_new_data(&config, &name).await {
+                    warn!(error = %e, rollout = %name, "evaluating new observations failed");
+                }
+            }
             _ = hup.recv() => {
                 info!("SIGHUP: reloading the configuration");
                 runner.reload(&opts.config_path, &mut config, &mut scheduler, &tx).await;
@@ -109,6 +120,10 @@ pub async fn run(
         }
     }
     info!("shutting down");
+    background.abort();
+    if let Some(l) = listener {
+        l.abort();
+    }
     let _ = scheduler.shutdown().await;
     runner.leadership.release().await;
     Ok(())
@@ -123,6 +138,8 @@ struct Runner {
     unparsable: Option<String>,
     /// The last incompatibility logged, so that it is logged once.
     last_rejection: Option<String>,
+    /// Whether this process leads (read by the webhook sender).
+    leading: Arc<AtomicBool>,
 }
 
 impl Runner {
@@ -196,9 +213,42 @@ impl Runner {
         *config = new;
     }
 
+    /// New observations arrived (PostgreSQL `NOTIFY`): judge them now, as the leader.
+    async fn on_new_data(&mut self, config: &Config, name: &str) -> Result<(), StoreError> {
+        let (Some(epoch), Some(r)) = (self.epoch, config.rollout(name)) else {
+            return Ok(());
+        };
+        let writer = Writer {
+            actor: self.actor.clone(),
+            epoch: Some(epoch),
+        };
+        match engine::on_new_data(&*self.store, r, &writer, Utc::now()).await {
+            Ok(outcome) => {
+                log_outcomes(&[(name.to_owned(), outcome)]);
+                Ok(())
+            }
+            Err(StoreError::Fenced { epoch }) => {
+                warn!(epoch, "another daemon took over; stepping down");
+                self.step_down().await;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn step_down(&mut self) {
+        self.epoch = None;
+        self.leading.store(false, Ordering::SeqCst);
+        self.leadership.release().await;
+    }
+
     async fn tick(&mut self, config: &Config) -> Result<(), StoreError> {
         let now = Utc::now();
-        match self.leadership.check().await? {
+        let check = self.leadership.check().await;
+        if !matches!(check, Ok(LeaderCheck::Leader { .. })) {
+            self.leading.store(false, Ordering::SeqCst);
+        }
+        match check? {
             LeaderCheck::Standby => {
                 self.epoch = None;
                 debug!("standby: another daemon leads");
@@ -210,6 +260,7 @@ impl Runner {
                     info!(epoch, "became the leader");
                     self.epoch = Some(epoch);
                 }
+                self.leading.store(true, Ordering::SeqCst);
             }
         }
         let writer = Writer {
@@ -223,12 +274,62 @@ impl Runner {
             }
             Err(StoreError::Fenced { epoch }) => {
                 warn!(epoch, "another daemon took over; stepping down");
-                self.epoch = None;
-                self.leadership.release().await;
+                self.step_down().await;
                 Ok(())
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The webhook sender: while this process leads, delivers the outbox every half second.
+fn spawn_background(
+    store: Arc<dyn Store>,
+    leading: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let http = crate::guardrails::http_client();
+        let mut every = tokio::time::interval(Duration::from_millis(500));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if !leading.load(Ordering::SeqCst) {
+                continue;
+            }
+            if let Err(e) = crate::webhooks::deliver_due(&*store, http, Utc::now()).await {
+                debug!(error = %e, "webhook delivery pass failed; retrying");
+            }
+        }
+    })
+}
+
+/// On PostgreSQL, forwards `NOTIFY rollout_observations` (sent by every ingest) so that new
+/// data is judged at once, whichever process ingested it. Reconnects by itself.
+fn spawn_listener(url: &str, tx: mpsc::Sender<String>) -> Option<tokio::task::JoinHandle<()>> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return None;
+    }
+    let url = url.to_owned();
+    Some(tokio::spawn(async move {
+        let mut backoff = Backoff::default();
+        loop {
+            if let Err(e) = listen(&url, &tx).await {
+                let wait = backoff.next();
+                debug!(error = %e, retry_in = ?wait, "observation listener lost its connection");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }))
+}
+
+async fn listen(url: &str, tx: &mpsc::Sender<String>) -> Result<(), sqlx::Error> {
+    let mut l = sqlx::postgres::PgListener::connect(url).await?;
+    l.listen("rollout_observations").await?;
+    info!("listening for new observations");
+    loop {
+        let n = l.recv().await?;
+        // A full channel already holds pending work; ticks catch up on the rest.
+        let _ = tx.try_send(n.payload().to_owned());
     }
 }
 

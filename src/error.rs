@@ -21,6 +21,8 @@ pub enum Error {
     NotLeader(String),
     #[error("{0}")]
     Input(#[from] crate::experiment::InputErrors),
+    #[error("{0}")]
+    ChecksFailed(String),
 }
 
 impl From<ActionError> for Error {
@@ -42,6 +44,8 @@ pub enum ExitCode {
     StoreUnavailable = 3,
     NotAllowed = 4,
     Conflict = 5,
+    /// `rollout check`: a safety check failed or a guardrail is breached.
+    ChecksFailed = 6,
 }
 
 impl Error {
@@ -51,6 +55,7 @@ impl Error {
             Error::UnknownRollout(_) => ExitCode::NotFound,
             Error::NotAllowed(_) => ExitCode::NotAllowed,
             Error::NotLeader(_) => ExitCode::Conflict,
+            Error::ChecksFailed(_) => ExitCode::ChecksFailed,
             Error::Store(StoreError::Conflict { .. } | StoreError::Fenced { .. }) => {
                 ExitCode::Conflict
             }

@@ -16,5 +16,6 @@ pub mod guardrails;
 pub mod stats;
 pub mod status;
 pub mod store;
+pub mod webhooks;
 
 pub use error::{Error, ExitCode};

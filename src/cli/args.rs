@@ -106,6 +106,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Runs a rollout's safety checks and measures its guardrails now; writes nothing.
+    /// Exits 6 when a check fails or a guardrail is breached.
+    Check {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Shows the A/B analysis: tests, effect sizes, intervals, SRM and the verdict.
     Analyze {
         name: String,

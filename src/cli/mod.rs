@@ -97,6 +97,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Assign { name, units, json } => assign(&cli, name, units, *json).await,
         Command::Ingest { name, file, json } => ingest(&cli, name, file, *json).await,
         Command::Analyze { name, json } => analyze(&cli, name, *json).await,
+        Command::Check { name, json } => check(&cli, name, *json).await,
         Command::Rollback { name, reason, json } => {
             if reason.trim().is_empty() {
                 return Err(Error::InvalidInput(
@@ -404,13 +405,90 @@ async fn ingest(cli: &Cli, name: &str, file: &Path, json: bool) -> Result<(), Er
     let now = Utc::now();
     let rows = crate::experiment::parse_csv(&source, &data, now)?;
     let report = store.ingest(name, &rows, now).await?;
+    // New data is judged at once: a critical issue rolls back without waiting for a tick.
+    let rolled_back = if report.inserted > 0 {
+        let r = rollout(&config, name)?;
+        let writer = Writer::person(person(cli));
+        match engine::on_new_data(&*store, r, &writer, Utc::now()).await? {
+            Outcome::Applied(a) => Some(a.transition.reason),
+            _ => None,
+        }
+    } else {
+        None
+    };
     if json {
-        print_json(&report);
+        #[derive(Serialize)]
+        struct View {
+            #[serde(flatten)]
+            report: crate::experiment::IngestReport,
+            rolled_back: Option<String>,
+        }
+        print_json(&View {
+            report,
+            rolled_back,
+        });
     } else {
         println!(
             "{name}: ingested {} observation(s); {} duplicate(s) skipped",
             report.inserted, report.duplicates
         );
+        if let Some(reason) = rolled_back {
+            println!("{name}: ROLLED BACK: {reason}");
+        }
+    }
+    Ok(())
+}
+
+async fn check(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
+    let (config, store, _) = open(cli).await?;
+    let r = rollout(&config, name)?;
+    let now = Utc::now();
+    let state = store.state(name).await?;
+    let checks =
+        crate::guardrails::run_checks(&*store, crate::guardrails::http_client(), r, now).await?;
+    // Measured as if running, so that guardrails can be tried out in any status.
+    let as_running = state.clone().map(|s| RolloutState { status: Status::Running, ..s }).or_else(|| {
+        Some(RolloutState {
+            rollout: name.to_owned(),
+            stage_index: 0,
+            stage_label: String::new(),
+            stage_entered_at: now,
+            status: Status::Running,
+            reason: None,
+            paused_at: None,
+            paused_ms: 0,
+            version: 0,
+        })
+    });
+    let pass = crate::guardrails::evaluate(&*store, r, as_running.as_ref(), now).await?;
+    let failed = checks.iter().filter(|c| !c.passed).count()
+        + pass.critical.len()
+        + pass.warnings.len();
+    if json {
+        #[derive(Serialize)]
+        struct View<'a> {
+            rollout: &'a str,
+            safety_checks: &'a [crate::guardrails::CheckResult],
+            guardrails: &'a [crate::store::GuardrailReading],
+            critical: &'a [String],
+            warnings: &'a [String],
+            passed: bool,
+        }
+        print_json(&View {
+            rollout: name,
+            safety_checks: &checks,
+            guardrails: &pass.readings,
+            critical: &pass.critical,
+            warnings: &pass.warnings,
+            passed: failed == 0,
+        });
+    } else {
+        print!("{}", render::checks(name, &checks, &pass));
+    }
+    if failed > 0 {
+        return Err(Error::ChecksFailed(format!(
+            "{name}: {failed} check(s) failed"
+        )));
     }
     Ok(())
 }

@@ -250,3 +250,48 @@ pub fn analysis(a: &crate::experiment::Analysis) -> String {
     );
     out
 }
+
+/// `rollout check`: each safety check and guardrail reading, one line each.
+pub fn checks(
+    name: &str,
+    checks: &[crate::guardrails::CheckResult],
+    pass: &crate::guardrails::GuardrailPass,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{name}");
+    if checks.is_empty() {
+        let _ = writeln!(out, "  safety checks: none configured");
+    }
+    for c in checks {
+        let _ = writeln!(
+            out,
+            "  safety check {:<24} {:<6} {} ({} ms)",
+            c.name,
+            if c.passed { "PASS" } else { "FAIL" },
+            c.output,
+            c.elapsed_ms
+        );
+    }
+    if pass.readings.is_empty() {
+        let _ = writeln!(out, "  guardrails: none configured");
+    }
+    for r in &pass.readings {
+        let _ = writeln!(
+            out,
+            "  guardrail {:<27} {:<17} value {} n {} ({} in a row): {}",
+            r.guardrail,
+            r.status.as_str(),
+            r.value.map_or("-".into(), |v| format!("{v}")),
+            r.n,
+            r.consecutive,
+            r.detail
+        );
+    }
+    for c in &pass.critical {
+        let _ = writeln!(out, "  CRITICAL: {c}");
+    }
+    for w in &pass.warnings {
+        let _ = writeln!(out, "  WARNING: {w}");
+    }
+    out
+}
