@@ -39,8 +39,7 @@ pub async fn tick_rollout(
     let mut signals = signals(store, rollout, state.as_ref(), now).await?;
     let mut decision = controller::decide(rollout, state.as_ref(), now, &signals);
     if controller::enters_stage(&decision) && !rollout.safety_checks.is_empty() {
-        let checks =
-            guardrails::run_checks(store, guardrails::http_client(), rollout, now).await?;
+        let checks = guardrails::run_checks(store, guardrails::http_client(), rollout, now).await?;
         if let Some(failed) = guardrails::first_failure(&checks) {
             signals.preflight = Some(failed);
             decision = controller::decide(rollout, state.as_ref(), now, &signals);

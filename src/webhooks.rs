@@ -33,11 +33,12 @@ pub async fn deliver_due(
                 delivered += 1;
                 debug!(url = %row.url, event = row.event_id, "webhook delivered");
             }
-            Err(e) => warn!(url = %row.url, event = row.event_id, attempts = row.attempts + 1, "webhook failed: {e}"),
+            Err(e) => {
+                warn!(url = %row.url, event = row.event_id, attempts = row.attempts + 1, "webhook failed: {e}")
+            }
         }
-        let retry_at = Utc::now() + backoff(row.attempts);
         store
-            .webhook_attempt(row.id, outcome, Utc::now(), retry_at)
+            .webhook_attempt(row.id, outcome, now, now + backoff(row.attempts))
             .await?;
     }
     Ok(delivered)

@@ -447,23 +447,28 @@ async fn check(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
     let checks =
         crate::guardrails::run_checks(&*store, crate::guardrails::http_client(), r, now).await?;
     // Measured as if running, so that guardrails can be tried out in any status.
-    let as_running = state.clone().map(|s| RolloutState { status: Status::Running, ..s }).or_else(|| {
-        Some(RolloutState {
-            rollout: name.to_owned(),
-            stage_index: 0,
-            stage_label: String::new(),
-            stage_entered_at: now,
+    let as_running = state
+        .clone()
+        .map(|s| RolloutState {
             status: Status::Running,
-            reason: None,
-            paused_at: None,
-            paused_ms: 0,
-            version: 0,
+            ..s
         })
-    });
+        .or_else(|| {
+            Some(RolloutState {
+                rollout: name.to_owned(),
+                stage_index: 0,
+                stage_label: String::new(),
+                stage_entered_at: now,
+                status: Status::Running,
+                reason: None,
+                paused_at: None,
+                paused_ms: 0,
+                version: 0,
+            })
+        });
     let pass = crate::guardrails::evaluate(&*store, r, as_running.as_ref(), now).await?;
-    let failed = checks.iter().filter(|c| !c.passed).count()
-        + pass.critical.len()
-        + pass.warnings.len();
+    let failed =
+        checks.iter().filter(|c| !c.passed).count() + pass.critical.len() + pass.warnings.len();
     if json {
         #[derive(Serialize)]
         struct View<'a> {

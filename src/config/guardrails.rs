@@ -66,7 +66,10 @@ pub struct Guardrail {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetricSource {
     /// The A/B observations of this rollout, by metric name.
-    Observations { metric: String, aggregate: Aggregate },
+    Observations {
+        metric: String,
+        aggregate: Aggregate,
+    },
     /// A read-only query: one number (optionally with a sample count), or
     /// `(variant, value[, n])` rows.
     Sql(SqlQuery),

@@ -9,7 +9,7 @@ mod raw;
 mod spans;
 
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
-pub use load::{flag_strings, load_file, parse, Loaded};
 pub use guardrails::*;
+pub use load::{flag_strings, load_file, parse, Loaded};
 pub use model::*;
 pub use spans::Location;

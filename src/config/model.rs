@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 
-use super::guardrails::{Guardrail, SafetyCheck};
 use super::domain::{FlagKey, FlagPrefix, FlagValue, Percentage, RolloutName, StageDuration};
+use super::guardrails::{Guardrail, SafetyCheck};
 
 pub const DEFAULT_DATABASE: &str = "sqlite://rollout.db";
 pub const DEFAULT_TICK: &str = "*/10 * * * * *";

@@ -60,7 +60,10 @@ pub enum Decision {
 
 /// Whether `d` enters a stage (so the preflight safety checks must pass first).
 pub fn enters_stage(d: &Decision) -> bool {
-    matches!(d, Decision::Start | Decision::Advance { .. } | Decision::Complete { .. })
+    matches!(
+        d,
+        Decision::Start | Decision::Advance { .. } | Decision::Complete { .. }
+    )
 }
 
 /// Decides what to do with one rollout at `now`. Performs no I/O.

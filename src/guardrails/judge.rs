@@ -16,7 +16,10 @@ pub struct Arm {
 /// What was measured for one guardrail.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Measurement {
-    Values { treatment: Arm, control: Arm },
+    Values {
+        treatment: Arm,
+        control: Arm,
+    },
     /// The value could not be measured; the message says why.
     Failed(String),
 }
@@ -54,10 +57,7 @@ pub fn judge(
                 (Some(min), _) if v < *min => Some(format!("{v} < min {min}")),
                 _ => None,
             }),
-            _ => Err(format!(
-                "{} of {} samples in the window",
-                n, g.min_samples
-            )),
+            _ => Err(format!("{} of {} samples in the window", n, g.min_samples)),
         },
         Bound::Relative(rel) => match (enough(t), enough(c), t.value, c.value) {
             (true, true, Some(tv), Some(cv)) => {
@@ -87,7 +87,14 @@ pub fn judge(
             n,
             detail,
         ),
-        Ok(None) => reading(ReadingStatus::Ok, 0, t.value, c.value, n, "within bounds".into()),
+        Ok(None) => reading(
+            ReadingStatus::Ok,
+            0,
+            t.value,
+            c.value,
+            n,
+            "within bounds".into(),
+        ),
         Ok(Some(detail)) => reading(
             ReadingStatus::Breach,
             before.saturating_add(1),
@@ -153,8 +160,8 @@ pub fn effect(g: &Guardrail, r: &GuardrailReading) -> Effect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Aggregate, MetricSource, Relative};
     use crate::config::domain::StageDuration;
+    use crate::config::{Aggregate, MetricSource, Relative};
 
     fn guardrail(bound: Bound, min_samples: u64, consecutive: u32) -> Guardrail {
         Guardrail {
@@ -173,14 +180,27 @@ mod tests {
 
     fn values(n: u64, t: f64, c: f64) -> Measurement {
         Measurement::Values {
-            treatment: Arm { n: Some(n), value: Some(t) },
-            control: Arm { n: Some(n), value: Some(c) },
+            treatment: Arm {
+                n: Some(n),
+                value: Some(t),
+            },
+            control: Arm {
+                n: Some(n),
+                value: Some(c),
+            },
         }
     }
 
     #[test]
     fn consecutive_breaches_count_and_reset() {
-        let g = guardrail(Bound::Absolute { min: None, max: Some(1.0) }, 1, 3);
+        let g = guardrail(
+            Bound::Absolute {
+                min: None,
+                max: Some(1.0),
+            },
+            1,
+            3,
+        );
         let now = Utc::now();
         let r1 = judge(&g, &values(5, 2.0, 0.0), None, now);
         let r2 = judge(&g, &values(5, 2.0, 0.0), Some(&r1), now);
@@ -194,31 +214,70 @@ mod tests {
 
     #[test]
     fn too_few_samples_give_no_verdict_and_keep_the_count() {
-        let g = guardrail(Bound::Absolute { min: Some(0.0), max: None }, 10, 2);
+        let g = guardrail(
+            Bound::Absolute {
+                min: Some(0.0),
+                max: None,
+            },
+            10,
+            2,
+        );
         let now = Utc::now();
         let r1 = judge(&g, &values(10, -1.0, 0.0), None, now);
         let r2 = judge(&g, &values(9, -5.0, 0.0), Some(&r1), now);
-        assert_eq!((r2.status, r2.consecutive), (ReadingStatus::InsufficientData, 1));
+        assert_eq!(
+            (r2.status, r2.consecutive),
+            (ReadingStatus::InsufficientData, 1)
+        );
     }
 
     #[test]
     fn relative_degradation_in_either_direction() {
-        let rel = |worse_when| Bound::Relative(Relative { max_degradation: 0.2, worse_when });
+        let rel = |worse_when| {
+            Bound::Relative(Relative {
+                max_degradation: 0.2,
+                worse_when,
+            })
+        };
         let now = Utc::now();
         let higher = guardrail(rel(WorseWhen::Higher), 1, 1);
-        assert_eq!(judge(&higher, &values(5, 1.19, 1.0), None, now).status, ReadingStatus::Ok);
-        assert_eq!(judge(&higher, &values(5, 1.21, 1.0), None, now).status, ReadingStatus::Breach);
+        assert_eq!(
+            judge(&higher, &values(5, 1.19, 1.0), None, now).status,
+            ReadingStatus::Ok
+        );
+        assert_eq!(
+            judge(&higher, &values(5, 1.21, 1.0), None, now).status,
+            ReadingStatus::Breach
+        );
         let lower = guardrail(rel(WorseWhen::Lower), 1, 1);
-        assert_eq!(judge(&lower, &values(5, -1.3, -1.0), None, now).status, ReadingStatus::Breach);
-        assert_eq!(judge(&lower, &values(5, 5.0, -1.0), None, now).status, ReadingStatus::Ok);
+        assert_eq!(
+            judge(&lower, &values(5, -1.3, -1.0), None, now).status,
+            ReadingStatus::Breach
+        );
+        assert_eq!(
+            judge(&lower, &values(5, 5.0, -1.0), None, now).status,
+            ReadingStatus::Ok
+        );
         assert_eq!(degradation(0.1, 0.0, WorseWhen::Higher), f64::INFINITY);
         assert_eq!(degradation(0.0, 0.0, WorseWhen::Higher), 0.0);
     }
 
     #[test]
     fn a_failed_measurement_holds() {
-        let g = guardrail(Bound::Absolute { min: None, max: Some(1.0) }, 1, 1);
-        let r = judge(&g, &Measurement::Failed("syntax error".into()), None, Utc::now());
+        let g = guardrail(
+            Bound::Absolute {
+                min: None,
+                max: Some(1.0),
+            },
+            1,
+            1,
+        );
+        let r = judge(
+            &g,
+            &Measurement::Failed("syntax error".into()),
+            None,
+            Utc::now(),
+        );
         assert!(matches!(effect(&g, &r), Effect::Warning(w) if w.contains("syntax error")));
     }
 }

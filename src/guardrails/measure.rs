@@ -97,14 +97,18 @@ fn from_rows(rows: &[Vec<SqlValue>], relative: bool) -> Measurement {
         let mut bad = None;
         for r in rows {
             match r.first() {
-                Some(SqlValue::Text(v)) if v == "treatment" => t = arm(&r[1..]).unwrap_or_else(|e| {
-                    bad = Some(e);
-                    Arm::default()
-                }),
-                Some(SqlValue::Text(v)) if v == "control" => c = arm(&r[1..]).unwrap_or_else(|e| {
-                    bad = Some(e);
-                    Arm::default()
-                }),
+                Some(SqlValue::Text(v)) if v == "treatment" => {
+                    t = arm(&r[1..]).unwrap_or_else(|e| {
+                        bad = Some(e);
+                        Arm::default()
+                    })
+                }
+                Some(SqlValue::Text(v)) if v == "control" => {
+                    c = arm(&r[1..]).unwrap_or_else(|e| {
+                        bad = Some(e);
+                        Arm::default()
+                    })
+                }
                 other => {
                     bad = Some(format!(
                         "a variant row must start with 'control' or 'treatment', got {}",
@@ -144,19 +148,43 @@ mod tests {
         assert_eq!(
             from_rows(&[vec![n(3.0)]], false),
             Measurement::Values {
-                treatment: Arm { n: None, value: Some(3.0) },
+                treatment: Arm {
+                    n: None,
+                    value: Some(3.0)
+                },
                 control: Arm::default()
             }
         );
         assert_eq!(
-            from_rows(&[vec![t("control"), n(1.0), n(10.0)], vec![t("treatment"), n(2.0), n(12.0)]], true),
+            from_rows(
+                &[
+                    vec![t("control"), n(1.0), n(10.0)],
+                    vec![t("treatment"), n(2.0), n(12.0)]
+                ],
+                true
+            ),
             Measurement::Values {
-                treatment: Arm { n: Some(12), value: Some(2.0) },
-                control: Arm { n: Some(10), value: Some(1.0) }
+                treatment: Arm {
+                    n: Some(12),
+                    value: Some(2.0)
+                },
+                control: Arm {
+                    n: Some(10),
+                    value: Some(1.0)
+                }
             }
         );
-        assert!(matches!(from_rows(&[vec![n(1.0)], vec![n(2.0)]], false), Measurement::Failed(_)));
-        assert!(matches!(from_rows(&[vec![n(1.0)]], true), Measurement::Failed(_)));
-        assert!(matches!(from_rows(&[vec![t("other"), n(1.0)]], true), Measurement::Failed(_)));
+        assert!(matches!(
+            from_rows(&[vec![n(1.0)], vec![n(2.0)]], false),
+            Measurement::Failed(_)
+        ));
+        assert!(matches!(
+            from_rows(&[vec![n(1.0)]], true),
+            Measurement::Failed(_)
+        ));
+        assert!(matches!(
+            from_rows(&[vec![t("other"), n(1.0)]], true),
+            Measurement::Failed(_)
+        ));
     }
 }

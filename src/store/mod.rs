@@ -20,9 +20,7 @@ use crate::controller::{RolloutState, Transition};
 use crate::experiment::{IngestReport, Observation};
 use crate::stats::{Moments, RankSums};
 
-pub use guard::{
-    GuardrailReading, OutboxRow, QueryParam, ReadingStatus, SqlValue, WindowValue,
-};
+pub use guard::{GuardrailReading, OutboxRow, QueryParam, ReadingStatus, SqlValue, WindowValue};
 pub use leader::{LeaderCheck, Leadership};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -139,7 +139,9 @@ fn sqlite_row(row: &SqliteRow) -> Result<Vec<SqlValue>, StoreError> {
             let ty = raw.type_info().name().to_owned();
             let bad = |e: sqlx::Error| StoreError::UserQuery(e.to_string());
             Ok(match ty.as_str() {
-                "INTEGER" => SqlValue::Number(row.try_get_unchecked::<i64, _>(i).map_err(bad)? as f64),
+                "INTEGER" => {
+                    SqlValue::Number(row.try_get_unchecked::<i64, _>(i).map_err(bad)? as f64)
+                }
                 "BOOLEAN" => SqlValue::Bool(row.try_get_unchecked::<bool, _>(i).map_err(bad)?),
                 "REAL" | "NUMERIC" => {
                     SqlValue::Number(row.try_get_unchecked::<f64, _>(i).map_err(bad)?)

@@ -5,11 +5,11 @@ use std::collections::HashSet;
 use serde_yaml::Value;
 
 use super::Checker;
+use crate::config::domain::StageDuration;
 use crate::config::guardrails::{
     Bound, Guardrail, MetricSource, RawGuardrail, RawSafetyCheck, SafetyCheck, SafetyCheckKind,
     SqlParam, SqlQuery, DEFAULT_GUARDRAIL_WINDOW,
 };
-use crate::config::domain::StageDuration;
 
 impl Checker {
     /// `None` when any guardrail is invalid (the errors are recorded).
@@ -91,7 +91,10 @@ impl Checker {
                 );
             }
         }
-        let bound = match (raw.max.is_some() || raw.min.is_some(), raw.relative_to_control) {
+        let bound = match (
+            raw.max.is_some() || raw.min.is_some(),
+            raw.relative_to_control,
+        ) {
             (true, None) => Some(Bound::Absolute {
                 min: raw.min,
                 max: raw.max,
@@ -185,7 +188,10 @@ impl Checker {
                     if !(http.url.starts_with("http://") || http.url.starts_with("https://")) {
                         self.error(
                             &format!("{cpath}.http.url"),
-                            format!("url must start with http:// or https://, got {:?}", http.url),
+                            format!(
+                                "url must start with http:// or https://, got {:?}",
+                                http.url
+                            ),
                         );
                     }
                     if http.budget_ms == 0 {
