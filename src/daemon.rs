@@ -250,7 +250,9 @@ impl Runner {
         }
         match check? {
             LeaderCheck::Standby => {
-                self.epoch = None;
+                if self.epoch.take().is_some() {
+                    warn!("lost the leadership; standing by");
+                }
                 debug!("standby: another daemon leads");
                 return Ok(());
             }

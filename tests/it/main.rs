@@ -8,6 +8,8 @@ mod config;
 mod daemon;
 mod experiment;
 mod guardrails;
+mod ha;
 mod stats;
 mod store;
 mod walk;
+mod webhooks;

@@ -1,0 +1,136 @@
+//! Webhooks: every transition reaches the receiver exactly once and in order, also when the
+//! receiver is down for a while; the events wait in the store meanwhile.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use chrono::Duration;
+use rollout::controller::ManualAction;
+use rollout::engine;
+use rollout::store::Writer;
+
+use crate::on_both_stores;
+use crate::support::TestDb;
+use crate::walk::{plan, t0};
+
+#[derive(Default)]
+struct Receiver {
+    /// Requests to refuse with 503 before accepting any: an outage.
+    down_for: AtomicUsize,
+    /// (Idempotency-Key, body) of each accepted delivery.
+    got: Mutex<Vec<(String, serde_json::Value)>>,
+    refused: AtomicUsize,
+}
+
+async fn hook(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: String) -> StatusCode {
+    if r.down_for.load(Ordering::SeqCst) > 0 {
+        r.down_for.fetch_sub(1, Ordering::SeqCst);
+        r.refused.fetch_add(1, Ordering::SeqCst);
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let json = serde_json::from_str(&body).expect("a JSON body");
+    r.got.lock().unwrap().push((key, json));
+    StatusCode::OK
+}
+
+async fn receiver(down_for: usize) -> (SocketAddr, Arc<Receiver>) {
+    let state = Arc::new(Receiver {
+        down_for: AtomicUsize::new(down_for),
+        ..Default::default()
+    });
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, state)
+}
+
+async fn every_event_once_in_order_across_an_outage(db: TestDb) {
+    let (addr, rx) = receiver(3).await;
+    let c = plan(&format!(
+        "
+rollouts:
+  - name: hooked
+    flag_prefix: HOOK_
+    seed: 1
+    notify: [ 'http://{addr}/hook' ]
+    stages:
+      - shadow: {{ duration: 1h }}
+      - canary: {{ percentage: 5, duration: 1h }}
+      - full: {{}}
+"
+    ));
+    let store = db.store().await;
+    let r = &c.rollouts[0];
+    let w = Writer::person("oncall@test");
+    engine::tick_all(&*store, &c, &w, t0()).await.unwrap();
+    engine::tick_all(&*store, &c, &w, t0() + Duration::hours(1))
+        .await
+        .unwrap();
+    for (i, action) in [
+        ManualAction::Pause,
+        ManualAction::Resume,
+        ManualAction::Rollback,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = t0() + Duration::hours(1) + Duration::minutes(i as i64 + 1);
+        engine::act(&*store, r, action, "on-call", &w, || at)
+            .await
+            .unwrap();
+    }
+    let history = store.history("hooked").await.unwrap();
+    assert_eq!(history.len(), 5);
+    let http = reqwest::Client::new();
+    let mut now = t0() + Duration::hours(2);
+    for _ in 0..30 {
+        rollout::webhooks::deliver_due(&*store, &http, now)
+            .await
+            .unwrap();
+        if rx.got.lock().unwrap().len() == history.len() {
+            break;
+        }
+        now += Duration::minutes(10);
+    }
+    assert_eq!(rx.refused.load(Ordering::SeqCst), 3, "the outage was seen");
+    let got = rx.got.lock().unwrap().clone();
+    let ids: Vec<i64> = got
+        .iter()
+        .map(|(_, b)| b["event_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        history.iter().map(|e| e.id).collect::<Vec<_>>(),
+        "each event once, in order"
+    );
+    let keys: Vec<String> = got.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(keys, ids.iter().map(i64::to_string).collect::<Vec<_>>());
+    let actions: Vec<&str> = got
+        .iter()
+        .map(|(_, b)| b["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["start", "advance", "pause", "resume", "rollback"]);
+    assert_eq!(got[4].1["reason"], "on-call");
+    assert_eq!(got[4].1["flags"]["HOOK_APPLY_PARAMETERS"], "false");
+    // Nothing is left to send.
+    assert!(store
+        .due_webhooks(now + Duration::days(1))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+on_both_stores!(every_event_once_in_order_across_an_outage);
