@@ -489,38 +489,28 @@ macro_rules! impl_sql_store {
             }
 
             async fn rank_sums(&self, rollout: &str, metric: &str) -> Result<$crate::stats::RankSums, $crate::store::StoreError> {
-                let mut tx = self.pool.begin_with($begin_read).await?;
-                // Average ranks over both variants: the lowest rank of a tie group plus (t - 1) / 2.
-                let rows: Vec<(String, i64, f64)> = sqlx::query_as(
-                    "WITH ranked AS (SELECT variant, RANK() OVER (ORDER BY value) AS r, \
-                     COUNT(*) OVER (PARTITION BY value) AS t FROM observations WHERE rollout = $1 AND metric = $2) \
-                     SELECT variant, COUNT(*), CAST(SUM(r + (t - 1) / 2.0) AS DOUBLE PRECISION) FROM ranked GROUP BY variant",
+                // One pass: group equal values (tie groups), then a running count gives each
+                // group's average rank, below + (t + 1) / 2. Counts are doubles: exact below 2^53.
+                let row: (Option<f64>, Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
+                    "WITH g AS (SELECT value, \
+                       CAST(SUM(CASE WHEN variant = 'treatment' THEN 1 ELSE 0 END) AS DOUBLE PRECISION) AS nt, \
+                       CAST(COUNT(*) AS DOUBLE PRECISION) AS t \
+                       FROM observations WHERE rollout = $1 AND metric = $2 GROUP BY value), \
+                     r AS (SELECT nt, t, SUM(t) OVER (ORDER BY value) - t AS below FROM g) \
+                     SELECT SUM(nt), SUM(t), SUM(nt * (below + (t + 1) / 2.0)), SUM(t * t * t - t) FROM r",
                 )
                 .bind(rollout)
                 .bind(metric)
-                .fetch_all(&mut *tx)
+                .fetch_one(&self.pool)
                 .await?;
-                let tie_term: Option<f64> = sqlx::query_scalar(
-                    "SELECT CAST(SUM(CAST(t AS DOUBLE PRECISION) * t * t - t) AS DOUBLE PRECISION) FROM \
-                     (SELECT COUNT(*) AS t FROM observations WHERE rollout = $1 AND metric = $2 GROUP BY value) g",
-                )
-                .bind(rollout)
-                .bind(metric)
-                .fetch_one(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                let mut r = $crate::stats::RankSums { n_a: 0, n_b: 0, rank_sum_a: 0.0, tie_term: tie_term.unwrap_or(0.0) };
-                for (variant, n, rank_sum) in rows {
-                    match variant.as_str() {
-                        "treatment" => {
-                            r.n_a = n as u64;
-                            r.rank_sum_a = rank_sum;
-                        }
-                        "control" => r.n_b = n as u64,
-                        _ => {}
-                    }
-                }
-                Ok(r)
+                let (nt, total, rank_sum_a, tie_term) = row;
+                let (nt, total) = (nt.unwrap_or(0.0), total.unwrap_or(0.0));
+                Ok($crate::stats::RankSums {
+                    n_a: nt as u64,
+                    n_b: (total - nt) as u64,
+                    rank_sum_a: rank_sum_a.unwrap_or(0.0),
+                    tie_term: tie_term.unwrap_or(0.0),
+                })
             }
 
             async fn unit_counts(&self, rollout: &str) -> Result<$crate::store::PerVariant<u64>, $crate::store::StoreError> {
