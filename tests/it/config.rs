@@ -147,6 +147,29 @@ fn last_stage_must_be_full() {
 }
 
 #[test]
+fn guardrail_and_safety_check_mistakes() {
+    insta::assert_snapshot!(errors(
+        "rollouts:
+  - name: g
+    flag_prefix: G_
+    seed: 1
+    stages: [ full ]
+    guardrails:
+      - { name: a, metric: m, sql: 'SELECT 1', max: 1 }
+      - { name: b, metric: m }
+      - { name: c, sql: 'SELECT $1 + $2', params: [rollout], max: 1 }
+      - { name: d, metric: m, min: 5, max: 1, consecutive: 0 }
+      - { name: e, metric: m, relative_to_control: { max_degradation: -1, worse_when: higher } }
+      - { name: a, metric: m, aggregate: p999, max: 1 }
+    safety_checks:
+      - { name: shell, command: 'rm -rf /' }
+      - { name: web, http: { url: 'ftp://x', budget_ms: 0 } }
+    notify: [ 'mailto:oncall@example.com' ]
+"
+    ));
+}
+
+#[test]
 fn short_shadow_is_a_warning_not_an_error() {
     let src =
         format!("{GOOD_HEAD}    stages:\n      - shadow: {{ duration: 1h }}\n      - full: {{}}\n");

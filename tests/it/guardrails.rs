@@ -603,3 +603,70 @@ on_both_stores!(
     paused_rollout_still_rolls_back,
     new_data_is_judged_without_a_tick,
 );
+
+/// An HTTP endpoint for safety checks: `/ok` answers 200, `/down` 503, `/slow` never in time.
+async fn endpoint() -> std::net::SocketAddr {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route("/ok", get(|| async { StatusCode::OK }))
+        .route("/down", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+        .route(
+            "/slow",
+            get(|| async {
+                // Longer than the check's budget: the check must give up, not wait.
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                StatusCode::OK
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_safety_checks_need_a_2xx_within_the_budget() {
+    let addr = endpoint().await;
+    let c = config(&format!(
+        "    safety_checks:
+      - {{ name: ok, http: {{ url: 'http://{addr}/ok', budget_ms: 2000 }} }}
+      - {{ name: down, http: {{ url: 'http://{addr}/down', budget_ms: 2000 }} }}
+      - {{ name: slow, http: {{ url: 'http://{addr}/slow', budget_ms: 200 }} }}
+      - {{ name: nobody, http: {{ url: 'http://127.0.0.1:9/', budget_ms: 2000 }} }}
+"
+    ));
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    let results = rollout::guardrails::run_checks(
+        &*store,
+        rollout::guardrails::http_client(),
+        &c.rollouts[0],
+        t0(),
+    )
+    .await
+    .unwrap();
+    let verdicts: Vec<(&str, bool)> = results
+        .iter()
+        .map(|r| (r.name.as_str(), r.passed))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("ok", true),
+            ("down", false),
+            ("slow", false),
+            ("nobody", false)
+        ]
+    );
+    assert!(results[1].output.contains("503"), "{}", results[1].output);
+    assert!(
+        results[2].output.contains("no answer within 200 ms"),
+        "{}",
+        results[2].output
+    );
+    assert_eq!(
+        rollout::guardrails::first_failure(&results).as_deref(),
+        Some(format!("safety check down failed: {}", results[1].output).as_str())
+    );
+}
