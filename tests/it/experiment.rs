@@ -148,7 +148,19 @@ async fn sample_ratio_mismatch_rolls_back(db: TestDb) {
         .expect("a rollback");
     assert_eq!(action, "rollback");
     assert!(reason.starts_with("sample ratio mismatch"), "{reason}");
+    let s = store.state("exp").await.unwrap().unwrap();
+    assert_eq!(s.status, Status::RolledBack);
+    let flags = store.rollout_flags("exp").await.unwrap();
+    assert_eq!(
+        (
+            flags["EXP_MODE"].as_str(),
+            flags["EXP_APPLY_PARAMETERS"].as_str(),
+            flags["EXP_AB_TEST_ENABLED"].as_str()
+        ),
+        ("rolled_back", "false", "false")
+    );
     let last = store.history("exp").await.unwrap().pop().unwrap();
+    assert!(last.reason.starts_with("sample ratio mismatch"), "{}", last.reason);
     assert_eq!(
         (last.action.as_str(), last.to_status.as_str()),
         ("rollback", "rolled_back")
