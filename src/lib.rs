@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod experiment;
 pub mod flags;
+pub mod learning;
 pub mod stats;
 pub mod status;
 pub mod store;

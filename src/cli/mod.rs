@@ -505,6 +505,7 @@ pub fn plan_steps(rollout: &Rollout) -> Vec<PlanStep> {
                 paused_at: None,
                 paused_ms: 0,
                 version: 1,
+                weights: None,
             };
             let duration = stage.kind.duration().map(|d| d.get().as_secs());
             let step = PlanStep {
@@ -534,6 +535,7 @@ fn rollback_flags(rollout: &Rollout) -> BTreeMap<String, String> {
         paused_at: None,
         paused_ms: 0,
         version: 1,
+        weights: None,
     };
     crate::flags::desired(rollout, &state)
 }

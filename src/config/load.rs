@@ -216,12 +216,25 @@ impl Checker {
             return None;
         }
         let stages = parsed.into_iter().map(|(_, s)| s).collect();
+        let analysis = match raw.analysis {
+            None => None,
+            Some(a) => match super::analysis::validate(a) {
+                Ok(a) => Some(a),
+                Err(errors) => {
+                    for (p, message) in errors {
+                        self.error(&format!("{path}.analysis.{p}"), message);
+                    }
+                    return None;
+                }
+            },
+        };
         let rollout = Rollout {
             name: raw.name,
             flag_prefix: raw.flag_prefix,
             seed: raw.seed,
             stages,
             on_rollback: raw.on_rollback,
+            analysis,
         };
         self.flag_keys(path, &rollout);
         Some(rollout)

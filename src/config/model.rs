@@ -33,6 +33,8 @@ pub struct Rollout {
     pub seed: u64,
     pub stages: Vec<Stage>,
     pub on_rollback: Flags,
+    /// The learning module's analysis; only rollouts with it get `<prefix>WEIGHTS`.
+    pub analysis: Option<super::analysis::AnalysisConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -26,6 +26,7 @@ pub struct RawRollout {
     pub stages: Vec<Value>,
     #[serde(default)]
     pub on_rollback: Flags,
+    pub analysis: Option<super::analysis::RawAnalysis>,
 }
 
 #[derive(Debug, Deserialize)]

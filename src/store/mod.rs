@@ -5,6 +5,7 @@
 //! leader's epoch.
 
 mod leader;
+mod learning;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -20,6 +21,7 @@ use crate::experiment::{IngestReport, Observation};
 use crate::stats::{Moments, RankSums};
 
 pub use leader::{LeaderCheck, Leadership};
+pub use learning::{LearningCounts, LearningStore, WeightsRecord};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -130,7 +132,7 @@ impl Writer {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: LearningStore + Send + Sync {
     /// Creates or upgrades the tables.
     async fn migrate(&self) -> Result<(), StoreError>;
     async fn state(&self, rollout: &str) -> Result<Option<RolloutState>, StoreError>;
