@@ -48,8 +48,16 @@ fn rate(effect: f64, sequential: Sequential, wanted: Option<Verdict>, seed: u64)
         for _ in 0..LOOKS {
             for _ in 0..PER_ARM_PER_LOOK {
                 let (c, t) = (noise.sample(&mut rng), noise.sample(&mut rng) + effect);
-                m.control = Moments { n: m.control.n + 1, sum: m.control.sum + c, sum_sq: m.control.sum_sq + c * c };
-                m.treatment = Moments { n: m.treatment.n + 1, sum: m.treatment.sum + t, sum_sq: m.treatment.sum_sq + t * t };
+                m.control = Moments {
+                    n: m.control.n + 1,
+                    sum: m.control.sum + c,
+                    sum_sq: m.control.sum_sq + c * c,
+                };
+                m.treatment = Moments {
+                    n: m.treatment.n + 1,
+                    sum: m.treatment.sum + t,
+                    sum_sq: m.treatment.sum_sq + t * t,
+                };
             }
             let v = experiment::metric(&spec, &cfg, &m, None).verdict;
             let hit = match wanted {
@@ -70,13 +78,32 @@ fn main() {
     println!(
         "{EXPERIMENTS} experiments x {LOOKS} looks, {PER_ARM_PER_LOOK} observations per arm per look, alpha {ALPHA}, Welch t"
     );
-    println!("{:<44} {:>18} {:>18}", "", "fixed-horizon p", "always-valid p");
+    println!(
+        "{:<44} {:>18} {:>18}",
+        "", "fixed-horizon p", "always-valid p"
+    );
     let fp_fixed = rate(0.0, Sequential::FixedHorizon, None, 1);
     let fp_seq = rate(0.0, Sequential::AlwaysValid, None, 1);
-    println!("{:<44} {:>18.4} {:>18.4}", "A/A false-positive rate (peeking every look)", fp_fixed, fp_seq);
-    let pw_fixed = rate(0.2, Sequential::FixedHorizon, Some(Verdict::TreatmentBetter), 2);
-    let pw_seq = rate(0.2, Sequential::AlwaysValid, Some(Verdict::TreatmentBetter), 2);
-    println!("{:<44} {:>18.4} {:>18.4}", "power at a true effect of 0.2 sd", pw_fixed, pw_seq);
+    println!(
+        "{:<44} {:>18.4} {:>18.4}",
+        "A/A false-positive rate (peeking every look)", fp_fixed, fp_seq
+    );
+    let pw_fixed = rate(
+        0.2,
+        Sequential::FixedHorizon,
+        Some(Verdict::TreatmentBetter),
+        2,
+    );
+    let pw_seq = rate(
+        0.2,
+        Sequential::AlwaysValid,
+        Some(Verdict::TreatmentBetter),
+        2,
+    );
+    println!(
+        "{:<44} {:>18.4} {:>18.4}",
+        "power at a true effect of 0.2 sd", pw_fixed, pw_seq
+    );
     println!("({:.1} s)", start.elapsed().as_secs_f64());
     if fp_seq > ALPHA {
         eprintln!("FAIL: the always-valid false-positive rate {fp_seq} exceeds alpha {ALPHA}");

@@ -45,11 +45,20 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let admin = std::env::var("ROLLOUT_BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let max: u64 = std::env::var("ROLLOUT_BENCH_MAX").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
-    let mut conn = PgConnection::connect(&admin).await.expect("PostgreSQL for the benchmark");
+    let admin = std::env::var("ROLLOUT_BENCH_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let max: u64 = std::env::var("ROLLOUT_BENCH_MAX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("PostgreSQL for the benchmark");
     let name = format!("rollout_bench_{}", std::process::id());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
     let store = PgStore::open(&url).unwrap();
     store.migrate().await.unwrap();
@@ -57,9 +66,15 @@ async fn main() {
     let plan = config::parse("bench.yaml", PLAN).unwrap().config;
     let ranked = config::parse("bench.yaml", RANKED).unwrap().config;
 
-    println!("{:>12} {:>22} {:>22}", "observations", "analyze (t + z), p50", "rank test, one run");
+    println!(
+        "{:>12} {:>22} {:>22}",
+        "observations", "analyze (t + z), p50", "rank test, one run"
+    );
     let mut have = 0u64;
-    for target in [10_000u64, 100_000, 1_000_000, 10_000_000].into_iter().filter(|t| *t <= max) {
+    for target in [10_000u64, 100_000, 1_000_000, 10_000_000]
+        .into_iter()
+        .filter(|t| *t <= max)
+    {
         let fill = Instant::now();
         sqlx::query(
             "INSERT INTO observations (rollout, variant, unit, metric, value, observed_at, ingested_at) \
@@ -92,11 +107,19 @@ async fn main() {
             let t = Instant::now();
             let a = experiment::analyze(&store, r, None).await.unwrap().unwrap();
             times.push(t.elapsed());
-            assert_eq!(a.metrics[0].control.n + a.metrics[0].treatment.n + a.metrics[1].control.n + a.metrics[1].treatment.n, target);
+            assert_eq!(
+                a.metrics[0].control.n
+                    + a.metrics[0].treatment.n
+                    + a.metrics[1].control.n
+                    + a.metrics[1].treatment.n,
+                target
+            );
         }
         let rank = if target <= 1_000_000 || std::env::var("ROLLOUT_BENCH_RANK_ALL").is_ok() {
             let t = Instant::now();
-            experiment::analyze(&store, &ranked.rollouts[0], None).await.unwrap();
+            experiment::analyze(&store, &ranked.rollouts[0], None)
+                .await
+                .unwrap();
             format!("{:.3} s", t.elapsed().as_secs_f64())
         } else {
             "(not run)".into()
@@ -110,5 +133,8 @@ async fn main() {
         );
     }
     pool.close().await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }

@@ -69,6 +69,9 @@ pub async fn run(
 
     let (tx, mut ticks) = mpsc::channel::<()>(1);
     let mut scheduler = new_scheduler(&config.tick, tx.clone()).await?;
+    let (mut analysis_jobs, mut analysis_runs) = crate::learning::schedule::Jobs::start(&config)
+        .await
+        .map_err(|e| crate::Error::InvalidInput(format!("scheduler: {e}")))?;
     let mut hup =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| {
             crate::Error::InvalidInput(format!("cannot install the SIGHUP handler: {e}"))
@@ -90,13 +93,20 @@ pub async fn run(
             _ = hup.recv() => {
                 info!("SIGHUP: reloading the configuration");
                 runner.reload(&opts.config_path, &mut config, &mut scheduler, &tx).await;
+                if let Err(e) = analysis_jobs.update(&config).await {
+                    error!("cannot reschedule the learning analysis: {e}");
+                }
             }
+            Some(name) = analysis_runs.recv() => runner.learn(&config, &name).await,
             Some(()) = ticks.recv() => {
                 if retry_at.is_some_and(|at| tokio::time::Instant::now() < at) {
                     debug!("backing off after a store error; tick skipped");
                     continue;
                 }
                 runner.reload(&opts.config_path, &mut config, &mut scheduler, &tx).await;
+                if let Err(e) = analysis_jobs.update(&config).await {
+                    error!("cannot reschedule the learning analysis: {e}");
+                }
                 match runner.tick(&config).await {
                     Ok(()) => { backoff.reset(); retry_at = None; }
                     Err(e) => {
@@ -110,6 +120,7 @@ pub async fn run(
     }
     info!("shutting down");
     let _ = scheduler.shutdown().await;
+    analysis_jobs.shutdown().await;
     runner.leadership.release().await;
     Ok(())
 }
@@ -194,6 +205,30 @@ impl Runner {
         }
         info!(rollouts = new.rollouts.len(), "configuration reloaded");
         *config = new;
+    }
+
+    /// The learning analysis of rollout `name`, on its own schedule; the leader's job only.
+    async fn learn(&mut self, config: &Config, name: &str) {
+        let Some(epoch) = self.epoch else {
+            debug!(rollout = %name, "standby: the leader runs the learning analysis");
+            return;
+        };
+        let writer = Writer {
+            actor: self.actor.clone(),
+            epoch: Some(epoch),
+        };
+        let run = crate::learning::schedule::run_scheduled(
+            &*self.store,
+            config,
+            name,
+            &writer,
+            Utc::now(),
+        );
+        if let Err(StoreError::Fenced { epoch }) = run.await {
+            warn!(epoch, "another daemon took over; stepping down");
+            self.epoch = None;
+            self.leadership.release().await;
+        }
     }
 
     async fn tick(&mut self, config: &Config) -> Result<(), StoreError> {

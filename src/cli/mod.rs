@@ -2,6 +2,7 @@
 //! the library's errors to the documented exit codes.
 
 mod args;
+mod learning;
 mod render;
 
 use std::collections::BTreeMap;
@@ -12,7 +13,7 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 use serde::Serialize;
 
-pub use args::{Cli, Command, LogFormat};
+pub use args::{Cli, Command, LearningCommand, LogFormat};
 
 use crate::config::{self, Config, Rollout};
 use crate::controller::{ManualAction, RolloutState, Status};
@@ -97,6 +98,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Assign { name, units, json } => assign(&cli, name, units, *json).await,
         Command::Ingest { name, file, json } => ingest(&cli, name, file, *json).await,
         Command::Analyze { name, json } => analyze(&cli, name, *json).await,
+        Command::Learning { command } => learning::run(&cli, command).await,
         Command::Rollback { name, reason, json } => {
             if reason.trim().is_empty() {
                 return Err(Error::InvalidInput(

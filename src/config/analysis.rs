@@ -103,7 +103,10 @@ pub fn validate(raw: RawAnalysis) -> Result<AnalysisConfig, Vec<(String, String)
         );
     }
     if window < day {
-        err("window", format!("window must be at least 1d, got {window}"));
+        err(
+            "window",
+            format!("window must be at least 1d, got {window}"),
+        );
     }
     let min_pairs = raw.min_pairs.unwrap_or(10);
     if !(3..=1_000_000).contains(&min_pairs) {
@@ -162,8 +165,7 @@ pub fn validate(raw: RawAnalysis) -> Result<AnalysisConfig, Vec<(String, String)
         None => {
             err(
                 "conservative_weights",
-                "conservative_weights are required when `features` is not the default list"
-                    .into(),
+                "conservative_weights are required when `features` is not the default list".into(),
             );
             BTreeMap::new()
         }

@@ -48,7 +48,12 @@ pub struct FeatureAnalysis {
 }
 
 /// Analyses one feature over `pairs`.
-pub fn feature(name: &str, pairs: &[Pair], min_pairs: usize, min_support: usize) -> FeatureAnalysis {
+pub fn feature(
+    name: &str,
+    pairs: &[Pair],
+    min_pairs: usize,
+    min_support: usize,
+) -> FeatureAnalysis {
     let (x, y): (Vec<f64>, Vec<f64>) = pairs
         .iter()
         .filter_map(|p| p.features.get(name).map(|v| (*v, p.return_pct)))
@@ -130,7 +135,10 @@ fn profile(group: &[&Pair], features: &[String]) -> Profile {
     let returns: Vec<f64> = group.iter().map(|p| p.return_pct).collect();
     let mut means = BTreeMap::new();
     for f in features {
-        let v: Vec<f64> = group.iter().filter_map(|p| p.features.get(f).copied()).collect();
+        let v: Vec<f64> = group
+            .iter()
+            .filter_map(|p| p.features.get(f).copied())
+            .collect();
         if !v.is_empty() {
             means.insert(f.clone(), v.iter().sum::<f64>() / v.len() as f64);
         }
@@ -222,7 +230,11 @@ mod tests {
         assert_eq!(f.status, FeatureStatus::InsufficientData);
         assert_eq!((f.n, f.pearson, f.spearman), (9, None, None));
         assert!(patterns(&p, &["squeeze".into()], 10).is_none());
-        let ten = pairs(&(0..10).map(|i| (i as f64, (i * i) as f64)).collect::<Vec<_>>());
+        let ten = pairs(
+            &(0..10)
+                .map(|i| (i as f64, (i * i) as f64))
+                .collect::<Vec<_>>(),
+        );
         assert_eq!(feature("squeeze", &ten, 10, 5).status, FeatureStatus::Ok);
     }
 

@@ -20,7 +20,11 @@ pub enum Publication {
 
 /// Publishes `weights` if the rollout's stage applies parameters and it is running or
 /// completed; paused and blocked rollouts keep their published weights.
-pub fn publication(rollout: &Rollout, state: Option<&RolloutState>, weights: &Weights) -> Publication {
+pub fn publication(
+    rollout: &Rollout,
+    state: Option<&RolloutState>,
+    weights: &Weights,
+) -> Publication {
     if rollout.analysis.is_none() {
         return Publication::Withheld(format!("rollout {} has no analysis block", rollout.name));
     }

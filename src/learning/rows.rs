@@ -318,7 +318,14 @@ mod tests {
         let e = parse_jsonl(Kind::Outcome, "o.jsonl", bad).unwrap_err();
         let lines: Vec<u64> = e.errors.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![3, 4, 5], "{e}");
-        assert!(e.to_string().contains("o.jsonl:5: unknown field `colour`"), "{e}");
-        assert!(e.to_string().contains("o.jsonl:4: entry_price must be a positive number"), "{e}");
+        assert!(
+            e.to_string().contains("o.jsonl:5: unknown field `colour`"),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .contains("o.jsonl:4: entry_price must be a positive number"),
+            "{e}"
+        );
     }
 }

@@ -53,7 +53,9 @@ async fn build(
 
 impl Jobs {
     /// Starts the jobs of `config`; their firings arrive on the returned receiver.
-    pub async fn start(config: &Config) -> Result<(Jobs, mpsc::Receiver<String>), JobSchedulerError> {
+    pub async fn start(
+        config: &Config,
+    ) -> Result<(Jobs, mpsc::Receiver<String>), JobSchedulerError> {
         let (tx, rx) = mpsc::channel(16);
         let schedules = schedules(config);
         let scheduler = build(&schedules, &tx).await?;
@@ -85,4 +87,31 @@ impl Jobs {
             let _ = s.shutdown().await;
         }
     }
+}
+
+/// One scheduled pass for the rollout `name` of `config`, logged. Only a fenced write is
+/// returned (the caller steps down); other failures are logged and wait for the next firing.
+pub async fn run_scheduled(
+    store: &dyn crate::store::Store,
+    config: &Config,
+    name: &str,
+    writer: &crate::store::Writer,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), crate::store::StoreError> {
+    let Some(rollout) = config.rollout(name) else {
+        return Ok(());
+    };
+    match super::run(store, rollout, writer, now).await {
+        Ok(r) => tracing::info!(
+            rollout = %name,
+            pairs = r.report.pairs,
+            fallback = r.report.weights.fallback,
+            publication = r.publication,
+            detail = %r.detail,
+            "learning analysis ran"
+        ),
+        Err(crate::Error::Store(e @ crate::store::StoreError::Fenced { .. })) => return Err(e),
+        Err(e) => tracing::warn!(rollout = %name, error = %e, "learning analysis failed"),
+    }
+    Ok(())
 }

@@ -195,7 +195,9 @@ pub fn step(input: &StepInput) -> Step {
         None => suggested.clone(),
     };
     let elapsed_days = match input.previous {
-        Some((_, at)) => ((input.now - at).num_milliseconds() as f64 / 86_400_000.0).clamp(0.0, 1.0),
+        Some((_, at)) => {
+            ((input.now - at).num_milliseconds() as f64 / 86_400_000.0).clamp(0.0, 1.0)
+        }
         None => 1.0,
     };
     let allowance = (input.max_daily_change * elapsed_days - ROUNDING_MARGIN).max(0.0);
@@ -275,8 +277,10 @@ mod tests {
 
     #[test]
     fn rounding_sums_to_exactly_one() {
-        let raw: BTreeMap<String, f64> =
-            [("a", 1.0), ("b", 1.0), ("c", 1.0)].iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        let raw: BTreeMap<String, f64> = [("a", 1.0), ("b", 1.0), ("c", 1.0)]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect();
         let w = Weights::rounded(&raw);
         assert_eq!(total_micros(&w), 1_000_000);
         assert_eq!(w.to_json(), r#"{"a":0.333334,"b":0.333333,"c":0.333333}"#);
