@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod daemon;
 mod experiment;
+mod learning;
 mod stats;
 mod store;
 mod walk;
