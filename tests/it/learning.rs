@@ -564,3 +564,48 @@ async fn cli_ingest_analyze_run_weights(db: TestDb) {
 }
 
 on_both_stores!(cli_ingest_analyze_run_weights);
+
+/// The daemon runs the analysis on its own schedule, as the leader, and publishes in a stage
+/// that applies parameters.
+async fn daemon_runs_the_analysis_on_its_schedule(db: TestDb) {
+    let store = db.store().await;
+    let (ds, os) = synthetic(11, Utc::now() - Duration::days(31), 30, 30, 99);
+    store.ingest_learning(&Rows::Discovery(ds)).await.unwrap();
+    store.ingest_learning(&Rows::Outcome(os)).await.unwrap();
+    let cfg = db.config(
+        "
+tick: '* * * * * *'
+rollouts:
+  - name: learning-intelligence
+    flag_prefix: LEARNING_
+    seed: 42
+    stages:
+      - canary: { percentage: 5, duration: 7d }
+      - full: {}
+    analysis: { schedule: '* * * * * *' }
+",
+    );
+    let daemon = crate::support::Daemon::start(&cfg, db.dir.path().join("daemon.log"));
+    let published = crate::support::eventually(
+        std::time::Duration::from_secs(60),
+        "published weights",
+        || async {
+            let s = store.state("learning-intelligence").await.ok()??;
+            s.weights
+        },
+    )
+    .await;
+    assert_eq!(weights_flag(&*store).await, published);
+    let record = store
+        .latest_weights("learning-intelligence")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!record.fallback, "{}", record.reason);
+    let last = store.history("learning-intelligence").await.unwrap();
+    let publish = last.iter().find(|e| e.action == "publish").unwrap();
+    assert!(publish.actor.starts_with("daemon@"), "{}", publish.actor);
+    drop(daemon);
+}
+
+on_both_stores!(daemon_runs_the_analysis_on_its_schedule);
