@@ -84,7 +84,10 @@ async fn main() {
         fill.elapsed().as_secs_f64()
     );
 
-    println!("{:>8} {:>8} {:>14} {:>14}", "window", "pairs", "analyze p50", "analyze max");
+    println!(
+        "{:>8} {:>8} {:>14} {:>14}",
+        "window", "pairs", "analyze p50", "analyze max"
+    );
     for window in ["365d", "90d"] {
         let c = config::parse("bench.yaml", &PLAN.replace("WINDOW", window))
             .unwrap()

@@ -187,15 +187,23 @@ macro_rules! impl_learning_store {
                 to: DateTime<Utc>,
                 match_window: std::time::Duration,
             ) -> Result<Vec<Pair>, StoreError> {
-                // The first trade entered in the match window decides; it counts once closed.
+                // The first trade of the symbol entered at or after the discovery (a running
+                // minimum over the symbol's events in reverse time order) decides, if it was
+                // entered within the match window; it counts once closed with a return.
                 let rows: Vec<(Json<BTreeMap<String, f64>>, f64)> = sqlx::query_as(concat!(
-                    "SELECT p.discovery_features, p.r FROM (SELECT d.discovery_features, \
-                     (SELECT CASE WHEN o.exit_timestamp <= $2 THEN o.return_pct END FROM ", $o, " o \
-                      WHERE o.symbol = d.symbol AND o.entry_timestamp >= d.discovery_timestamp \
-                      AND o.entry_timestamp <= $2 AND ", $within, " \
-                      ORDER BY o.entry_timestamp, o.id LIMIT 1) AS r \
-                     FROM ", $d, " d WHERE d.discovery_timestamp >= $1 AND d.discovery_timestamp <= $2) p \
-                     WHERE p.r IS NOT NULL"
+                    "SELECT d.discovery_features, o.return_pct FROM (\
+                       SELECT kind, id, symbol, ts, MIN(CASE WHEN kind = 1 THEN ts END) OVER \
+                         (PARTITION BY symbol ORDER BY ts DESC, kind DESC ROWS UNBOUNDED PRECEDING) AS next_entry \
+                       FROM (SELECT 0 AS kind, id, symbol, discovery_timestamp AS ts FROM ", $d, " \
+                             WHERE discovery_timestamp >= $1 AND discovery_timestamp <= $2 \
+                             UNION ALL \
+                             SELECT 1 AS kind, id, symbol, entry_timestamp AS ts FROM ", $o, " \
+                             WHERE entry_timestamp >= $1 AND entry_timestamp <= $2) ev) n \
+                     JOIN ", $d, " d ON d.id = n.id \
+                     JOIN ", $o, " o ON o.symbol = n.symbol AND o.entry_timestamp = n.next_entry \
+                     WHERE n.kind = 0 AND ", $within, " \
+                     AND o.exit_timestamp <= $2 AND o.return_pct IS NOT NULL \
+                     ORDER BY n.ts, n.id"
                 ))
                 .bind(from)
                 .bind(to)
@@ -293,7 +301,7 @@ impl_learning_store!(
     theses = "learning.thesis_decisions",
     outcomes = "learning.trade_outcomes",
     history = "learning.weights_history",
-    within = "o.entry_timestamp <= d.discovery_timestamp + CAST($3 AS DOUBLE PRECISION) * INTERVAL '1 second'",
+    within = "n.next_entry <= n.ts + CAST($3 AS DOUBLE PRECISION) * INTERVAL '1 second'",
     regime = "market_conditions->>'regime'"
 );
 
@@ -304,6 +312,6 @@ impl_learning_store!(
     theses = "thesis_decisions",
     outcomes = "trade_outcomes",
     history = "learning_weights_history",
-    within = "julianday(o.entry_timestamp) <= julianday(d.discovery_timestamp) + $3 / 86400.0",
+    within = "julianday(n.next_entry) <= julianday(n.ts) + $3 / 86400.0",
     regime = "CAST(json_extract(market_conditions, '$.regime') AS TEXT)"
 );
