@@ -216,6 +216,7 @@ impl Checker {
             return None;
         }
         let stages = parsed.into_iter().map(|(_, s)| s).collect();
+        let mut analysis_ok = true;
         let analysis = match raw.analysis {
             None => None,
             Some(a) => match super::analysis::validate(a) {
@@ -224,7 +225,8 @@ impl Checker {
                     for (p, message) in errors {
                         self.error(&format!("{path}.analysis.{p}"), message);
                     }
-                    return None;
+                    analysis_ok = false;
+                    None
                 }
             },
         };
@@ -237,7 +239,7 @@ impl Checker {
             analysis,
         };
         self.flag_keys(path, &rollout);
-        Some(rollout)
+        analysis_ok.then_some(rollout)
     }
 
     fn stage(&mut self, path: &str, value: Value) -> Option<Stage> {

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 pub use patterns::{FeatureAnalysis, FeatureStatus, Pair, Patterns, SuccessRate};
 pub use publish::{publication, Publication};
-pub use rows::{parse_jsonl, Discovery, Kind, LearningIngest, Outcome, Rows, Thesis};
+pub use rows::{parse_jsonl, parse_object, Discovery, Kind, LearningIngest, Outcome, Rows, Thesis};
 pub use weights::{step, FeatureSignal, Step, StepInput, Weights};
 
 use crate::config::{AnalysisConfig, Rollout};

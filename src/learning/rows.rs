@@ -302,6 +302,23 @@ pub fn parse_jsonl(kind: Kind, source: &str, data: &[u8]) -> Result<Rows, InputE
     })
 }
 
+/// Parses and checks one JSON object of `kind` (an HTTP request body, say).
+pub fn parse_object(kind: Kind, text: &[u8]) -> Result<Rows, String> {
+    fn one<T: serde::de::DeserializeOwned>(
+        text: &[u8],
+        check: impl Fn(&T) -> Result<(), String>,
+    ) -> Result<Vec<T>, String> {
+        let row: T = serde_json::from_slice(text).map_err(|e| message(&e))?;
+        check(&row)?;
+        Ok(vec![row])
+    }
+    Ok(match kind {
+        Kind::Discovery => Rows::Discovery(one(text, Discovery::check)?),
+        Kind::Thesis => Rows::Thesis(one(text, Thesis::check)?),
+        Kind::Outcome => Rows::Outcome(one(text, Outcome::check)?),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,5 +344,24 @@ mod tests {
                 .contains("o.jsonl:4: entry_price must be a positive number"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn one_object_uses_the_same_checks() {
+        let ok = br#"{"symbol":"AMC","thesis_timestamp":"2026-01-05T09:00:00+01:00","recommendation":"buy","confidence_score":0.8}"#;
+        let Rows::Thesis(t) = parse_object(Kind::Thesis, ok).unwrap() else {
+            panic!("thesis rows")
+        };
+        assert_eq!(
+            t[0].thesis_timestamp.to_rfc3339(),
+            "2026-01-05T08:00:00+00:00"
+        );
+        assert!(!t[0].ai_generated);
+        let long = br#"{"symbol":"AMC","thesis_timestamp":"2026-01-05T09:00:00Z","recommendation":"an extremely long recommendation","confidence_score":0.8}"#;
+        assert_eq!(
+            parse_object(Kind::Thesis, long).unwrap_err(),
+            "recommendation must be 1-20 characters"
+        );
+        assert!(parse_object(Kind::Thesis, b"[]").is_err());
     }
 }

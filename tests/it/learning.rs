@@ -609,3 +609,61 @@ rollouts:
 }
 
 on_both_stores!(daemon_runs_the_analysis_on_its_schedule);
+
+/// `analysis:` errors point into the file, like every other config error.
+#[test]
+fn analysis_config_errors_point_at_the_field() {
+    let src = "rollouts:
+  - name: learning-intelligence
+    flag_prefix: LEARNING_
+    seed: 42
+    stages:
+      - canary: { percentage: 5, duration: 1d, flags: { LEARNING_WEIGHTS: '{}' } }
+      - full: {}
+    analysis:
+      max_daily_change: 0
+      features: [squeeze, squeeze]
+      conservative_weights: { squeeze: 1 }
+      regimes: { calm: { catalyst: 2 } }
+";
+    let errors = rollout::config::parse("rollout.yaml", src)
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "rollout.yaml:6:57: LEARNING_WEIGHTS is written by the stage itself and cannot be set in `flags` (rollouts[0].stages[0].canary.flags.LEARNING_WEIGHTS)",
+        "rollout.yaml:9:7: max_daily_change must be in (0, 1], got 0 (rollouts[0].analysis.max_daily_change)",
+        "rollout.yaml:10:27: feature squeeze is listed twice (rollouts[0].analysis.features[1])",
+        "rollout.yaml:12:26: catalyst is not one of the features (rollouts[0].analysis.regimes.calm.catalyst)",
+    ] {
+        assert!(errors.contains(want), "{want}\nnot in:\n{errors}");
+    }
+    let unknown = rollout::config::parse(
+        "rollout.yaml",
+        &src.replace("max_daily_change: 0", "max_daily_chnage: 0"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        unknown.contains("unknown field `max_daily_chnage`")
+            && unknown.contains("(rollouts[0].analysis"),
+        "{unknown}"
+    );
+    // WEIGHTS is the stage's own flag: a stage may not set it.
+    let stage_flag = rollout::config::parse(
+        "rollout.yaml",
+        "rollouts:
+  - name: r
+    flag_prefix: R_
+    seed: 1
+    stages:
+      - canary: { percentage: 5, duration: 1d, flags: { R_WEIGHTS: '{}' } }
+      - full: {}
+",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        stage_flag.contains("R_WEIGHTS is written by the stage itself"),
+        "{stage_flag}"
+    );
+}
