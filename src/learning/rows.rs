@@ -346,6 +346,16 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Arbitrary input is an error or rows, never a panic.
+        #[test]
+        fn arbitrary_lines_never_panic(text in "\\PC{0,300}", kind in 0usize..3) {
+            let kind = [Kind::Discovery, Kind::Thesis, Kind::Outcome][kind];
+            let _ = parse_jsonl(kind, "x", text.as_bytes());
+            let _ = parse_object(kind, text.as_bytes());
+        }
+    }
+
     #[test]
     fn one_object_uses_the_same_checks() {
         let ok = br#"{"symbol":"AMC","thesis_timestamp":"2026-01-05T09:00:00+01:00","recommendation":"buy","confidence_score":0.8}"#;

@@ -667,3 +667,23 @@ fn analysis_config_errors_point_at_the_field() {
         "{stage_flag}"
     );
 }
+
+/// The README's JSONL examples load: one line per kind, in the order discovery, thesis, outcome.
+#[test]
+fn readme_jsonl_examples_parse() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("```jsonl\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a jsonl block in the README");
+    let lines: Vec<&str> = block.lines().collect();
+    assert_eq!(lines.len(), 3, "{block}");
+    for (line, kind) in lines
+        .iter()
+        .zip([Kind::Discovery, Kind::Thesis, Kind::Outcome])
+    {
+        learning::parse_object(kind, line.as_bytes()).unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+}
