@@ -74,6 +74,9 @@ pub async fn run(
     let listener = spawn_listener(&url, data_tx);
     let (tx, mut ticks) = mpsc::channel::<()>(1);
     let mut scheduler = new_scheduler(&config.tick, tx.clone()).await?;
+    let (mut analysis_jobs, mut analysis_runs) = crate::learning::schedule::Jobs::start(&config)
+        .await
+        .map_err(|e| crate::Error::InvalidInput(format!("scheduler: {e}")))?;
     let mut hup =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| {
             crate::Error::InvalidInput(format!("cannot install the SIGHUP handler: {e}"))
@@ -101,13 +104,20 @@ pub async fn run(
             _ = hup.recv() => {
                 info!("SIGHUP: reloading the configuration");
                 runner.reload(&opts.config_path, &mut config, &mut scheduler, &tx).await;
+                if let Err(e) = analysis_jobs.update(&config).await {
+                    error!("cannot reschedule the learning analysis: {e}");
+                }
             }
+            Some(name) = analysis_runs.recv() => runner.learn(&config, &name).await,
             Some(()) = ticks.recv() => {
                 if retry_at.is_some_and(|at| tokio::time::Instant::now() < at) {
                     debug!("backing off after a store error; tick skipped");
                     continue;
                 }
                 runner.reload(&opts.config_path, &mut config, &mut scheduler, &tx).await;
+                if let Err(e) = analysis_jobs.update(&config).await {
+                    error!("cannot reschedule the learning analysis: {e}");
+                }
                 match runner.tick(&config).await {
                     Ok(()) => { backoff.reset(); retry_at = None; }
                     Err(e) => {
@@ -125,6 +135,7 @@ pub async fn run(
         l.abort();
     }
     let _ = scheduler.shutdown().await;
+    analysis_jobs.shutdown().await;
     runner.leadership.release().await;
     Ok(())
 }
@@ -215,24 +226,55 @@ impl Runner {
 
     /// New observations arrived (PostgreSQL `NOTIFY`): judge them now, as the leader.
     async fn on_new_data(&mut self, config: &Config, name: &str) -> Result<(), StoreError> {
-        let (Some(epoch), Some(r)) = (self.epoch, config.rollout(name)) else {
+        let (Some(writer), Some(r)) = (self.writer(), config.rollout(name)) else {
             return Ok(());
-        };
-        let writer = Writer {
-            actor: self.actor.clone(),
-            epoch: Some(epoch),
         };
         match engine::on_new_data(&*self.store, r, &writer, Utc::now()).await {
             Ok(outcome) => {
                 log_outcomes(&[(name.to_owned(), outcome)]);
                 Ok(())
             }
-            Err(StoreError::Fenced { epoch }) => {
+            Err(e) => self.fenced_is_fine(e).await,
+        }
+    }
+
+    /// The learning analysis of rollout `name`, on its own schedule; the leader's job only.
+    async fn learn(&mut self, config: &Config, name: &str) {
+        let Some(writer) = self.writer() else {
+            debug!(rollout = %name, "standby: the leader runs the learning analysis");
+            return;
+        };
+        let run = crate::learning::schedule::run_scheduled(
+            &*self.store,
+            config,
+            name,
+            &writer,
+            Utc::now(),
+        );
+        if let Err(e) = run.await {
+            if let Err(e) = self.fenced_is_fine(e).await {
+                warn!(error = %e, rollout = %name, "learning analysis failed");
+            }
+        }
+    }
+
+    /// This process's writer while it leads.
+    fn writer(&self) -> Option<Writer> {
+        self.epoch.map(|epoch| Writer {
+            actor: self.actor.clone(),
+            epoch: Some(epoch),
+        })
+    }
+
+    /// A fenced write means another daemon took over: step down, which is not an error.
+    async fn fenced_is_fine(&mut self, e: StoreError) -> Result<(), StoreError> {
+        match e {
+            StoreError::Fenced { epoch } => {
                 warn!(epoch, "another daemon took over; stepping down");
                 self.step_down().await;
                 Ok(())
             }
-            Err(e) => Err(e),
+            e => Err(e),
         }
     }
 
@@ -274,12 +316,7 @@ impl Runner {
                 log_outcomes(&outcomes);
                 Ok(())
             }
-            Err(StoreError::Fenced { epoch }) => {
-                warn!(epoch, "another daemon took over; stepping down");
-                self.step_down().await;
-                Ok(())
-            }
-            Err(e) => Err(e),
+            Err(e) => self.fenced_is_fine(e).await,
         }
     }
 }

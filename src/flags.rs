@@ -19,6 +19,8 @@ pub const STANDARD_SUFFIXES: &[&str] = &[
     "ROLLOUT_PERCENTAGE",
     "SEED",
     "ASSIGNMENT_VERSION",
+    // Written only by rollouts with an `analysis:` block, but reserved for every rollout.
+    "WEIGHTS",
 ];
 
 /// Standard flags that `on_rollback` may override.
@@ -91,6 +93,15 @@ fn rolled_back_standard() -> Standard {
     }
 }
 
+/// Whether the state's stage applies the new parameters (ab_test, canary, full; not shadow,
+/// not rolled back): the stages where learned weights are published.
+pub fn applies_parameters(rollout: &Rollout, state: &RolloutState) -> bool {
+    match rollout.stages.get(state.stage_index) {
+        Some(s) if state.status != Status::RolledBack => standard(&s.kind).apply_parameters,
+        _ => false,
+    }
+}
+
 /// The complete flag set of `rollout` in `state`.
 pub fn desired(rollout: &Rollout, state: &RolloutState) -> BTreeMap<String, String> {
     let p = &rollout.flag_prefix;
@@ -122,6 +133,17 @@ pub fn desired(rollout: &Rollout, state: &RolloutState) -> BTreeMap<String, Stri
         "ASSIGNMENT_VERSION",
         crate::assignment::ASSIGNMENT_VERSION.to_string(),
     );
+    if let Some(analysis) = &rollout.analysis {
+        // Learned weights only where the stage applies parameters; otherwise (shadow, rolled
+        // back, nothing published yet) the conservative ones.
+        let published = state.weights.as_ref().filter(|_| std.apply_parameters);
+        set(
+            "WEIGHTS",
+            published
+                .cloned()
+                .unwrap_or_else(|| analysis.conservative_weights.to_json()),
+        );
+    }
     if rolled_back {
         flags.extend(flag_strings(&rollout.on_rollback));
     } else if let Some(s) = stage {

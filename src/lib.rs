@@ -13,6 +13,7 @@ pub mod error;
 pub mod experiment;
 pub mod flags;
 pub mod guardrails;
+pub mod learning;
 pub mod stats;
 pub mod status;
 pub mod store;

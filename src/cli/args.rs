@@ -119,6 +119,42 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The learning module: its data, pattern analysis and discovery weights.
+    Learning {
+        #[command(subcommand)]
+        command: LearningCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LearningCommand {
+    /// Loads discovery, thesis or outcome rows from a JSONL file (`-` for stdin): all or none.
+    Ingest {
+        #[arg(value_enum)]
+        kind: crate::learning::Kind,
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pattern analysis and the weights the next run would compute; writes nothing.
+    Analyze {
+        /// The rollout (default: the only one with an `analysis:` block).
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Current, suggested and published weights.
+    Weights {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs the scheduled pass now: analyse, store the weights, publish where the stage allows.
+    Run {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]

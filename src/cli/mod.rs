@@ -2,6 +2,7 @@
 //! the library's errors to the documented exit codes.
 
 mod args;
+mod learning;
 mod render;
 
 use std::collections::BTreeMap;
@@ -12,7 +13,7 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 use serde::Serialize;
 
-pub use args::{Cli, Command, LogFormat};
+pub use args::{Cli, Command, LearningCommand, LogFormat};
 
 use crate::config::{self, Config, Rollout};
 use crate::controller::{ManualAction, RolloutState, Status};
@@ -98,6 +99,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Ingest { name, file, json } => ingest(&cli, name, file, *json).await,
         Command::Analyze { name, json } => analyze(&cli, name, *json).await,
         Command::Check { name, json } => check(&cli, name, *json).await,
+        Command::Learning { command } => learning::run(&cli, command).await,
         Command::Rollback { name, reason, json } => {
             if reason.trim().is_empty() {
                 return Err(Error::InvalidInput(
@@ -464,6 +466,7 @@ async fn check(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
                 paused_at: None,
                 paused_ms: 0,
                 version: 0,
+                weights: None,
             })
         });
     let pass = crate::guardrails::evaluate(&*store, r, as_running.as_ref(), now).await?;
@@ -588,6 +591,7 @@ pub fn plan_steps(rollout: &Rollout) -> Vec<PlanStep> {
                 paused_at: None,
                 paused_ms: 0,
                 version: 1,
+                weights: None,
             };
             let duration = stage.kind.duration().map(|d| d.get().as_secs());
             let step = PlanStep {
@@ -617,6 +621,7 @@ fn rollback_flags(rollout: &Rollout) -> BTreeMap<String, String> {
         paused_at: None,
         paused_ms: 0,
         version: 1,
+        weights: None,
     };
     crate::flags::desired(rollout, &state)
 }

@@ -221,6 +221,20 @@ impl Checker {
         let guardrails = self.guardrails(path, &raw.guardrails);
         let safety_checks = self.safety_checks(path, &raw.safety_checks);
         self.notify(path, &raw.notify);
+        let mut analysis_ok = true;
+        let analysis = match raw.analysis {
+            None => None,
+            Some(a) => match super::analysis::validate(a) {
+                Ok(a) => Some(a),
+                Err(errors) => {
+                    for (p, message) in errors {
+                        self.error(&format!("{path}.analysis.{p}"), message);
+                    }
+                    analysis_ok = false;
+                    None
+                }
+            },
+        };
         let rollout = Rollout {
             name: raw.name,
             flag_prefix: raw.flag_prefix,
@@ -231,9 +245,10 @@ impl Checker {
             safety_checks: safety_checks?,
             max_silence: raw.max_silence,
             notify: raw.notify,
+            analysis,
         };
         self.flag_keys(path, &rollout);
-        Some(rollout)
+        analysis_ok.then_some(rollout)
     }
 
     fn stage(&mut self, path: &str, value: Value) -> Option<Stage> {

@@ -1,5 +1,6 @@
 //! `rollout.yaml`: its model, parsing and validation.
 
+pub mod analysis;
 mod diagnostic;
 pub mod domain;
 mod guardrails;
@@ -8,6 +9,7 @@ mod model;
 mod raw;
 mod spans;
 
+pub use analysis::AnalysisConfig;
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
 pub use guardrails::*;
 pub use load::{flag_strings, load_file, parse, Loaded};

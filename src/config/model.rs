@@ -40,6 +40,8 @@ pub struct Rollout {
     pub max_silence: Option<StageDuration>,
     /// Webhook URLs that receive every transition.
     pub notify: Vec<String>,
+    /// The learning module's analysis; only rollouts with it get `<prefix>WEIGHTS`.
+    pub analysis: Option<super::analysis::AnalysisConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -33,6 +33,7 @@ pub struct RawRollout {
     pub max_silence: Option<StageDuration>,
     #[serde(default)]
     pub notify: Vec<String>,
+    pub analysis: Option<super::analysis::RawAnalysis>,
 }
 
 #[derive(Debug, Deserialize)]

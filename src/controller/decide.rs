@@ -196,6 +196,7 @@ pub(crate) fn entered(
         paused_at: None,
         paused_ms: 0,
         version: prev.map_or(1, |p| p.version + 1),
+        weights: prev.and_then(|p| p.weights.clone()),
     }
 }
 

@@ -115,11 +115,12 @@ pub fn manual(
             Status::RolledBack => Err(refuse("; use restart to start it again")),
             Status::Pending => Err(refuse("")),
         },
-        (ManualAction::Restart, Some(s)) if s.status == Status::RolledBack => t(
-            Action::Restart,
-            entered(rollout, state, 0, now),
-            why("restarted by hand"),
-        ),
+        (ManualAction::Restart, Some(s)) if s.status == Status::RolledBack => {
+            // A restart starts over from the conservative weights.
+            let mut to = entered(rollout, state, 0, now);
+            to.weights = None;
+            t(Action::Restart, to, why("restarted by hand"))
+        }
         (ManualAction::Restart, _) => Err(refuse("; only a rolled-back rollout can be restarted")),
     }
 }

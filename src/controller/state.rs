@@ -69,6 +69,9 @@ pub struct RolloutState {
     pub paused_ms: i64,
     /// Compare-and-set version; grows by one with every committed change.
     pub version: i64,
+    /// The learned weights published as `<prefix>WEIGHTS` (JSON), set by [`Action::Publish`];
+    /// kept across stages, cleared by `restart`. Only written where the stage applies parameters.
+    pub weights: Option<String>,
 }
 
 impl RolloutState {
@@ -104,6 +107,8 @@ pub enum Action {
     Restart,
     /// Rewrites flags that drifted from what the state requires.
     Sync,
+    /// Publishes newly learned weights.
+    Publish,
 }
 
 impl Action {
@@ -120,6 +125,7 @@ impl Action {
             Action::Promote => "promote",
             Action::Restart => "restart",
             Action::Sync => "sync",
+            Action::Publish => "publish",
         }
     }
 }

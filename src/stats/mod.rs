@@ -1,11 +1,13 @@
 //! Statistical tests on sufficient statistics. Distributions come from statrs; every
 //! p-value and interval is checked against SciPy in `tests/it/stats.rs`.
 
+mod correlation;
 mod moments;
 mod power;
 mod sequential;
 mod tests_two_sample;
 
+pub use correlation::{pearson, ranks, spearman, Correlation};
 pub use moments::Moments;
 pub use power::sample_size_per_arm;
 pub use sequential::{always_valid_p, mixture_sd};

@@ -6,6 +6,7 @@
 
 mod guard;
 mod leader;
+mod learning;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -22,6 +23,7 @@ use crate::stats::{Moments, RankSums};
 
 pub use guard::{GuardrailReading, OutboxRow, QueryParam, ReadingStatus, SqlValue, WindowValue};
 pub use leader::{LeaderCheck, Leadership};
+pub use learning::{LearningCounts, LearningStore, WeightsRecord};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -135,7 +137,7 @@ impl Writer {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: LearningStore + Send + Sync {
     /// Creates or upgrades the tables.
     async fn migrate(&self) -> Result<(), StoreError>;
     async fn state(&self, rollout: &str) -> Result<Option<RolloutState>, StoreError>;

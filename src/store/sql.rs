@@ -10,7 +10,7 @@ use super::StoreError;
 use crate::controller::{RolloutState, Status};
 
 pub(super) const STATE_COLUMNS: &str =
-    "rollout, stage_index, stage_label, stage_entered_at, status, reason, paused_at, paused_ms, version";
+    "rollout, stage_index, stage_label, stage_entered_at, status, reason, paused_at, paused_ms, version, weights";
 
 /// The raw columns of a `rollout_state` row.
 pub(super) type StateTuple = (
@@ -23,6 +23,7 @@ pub(super) type StateTuple = (
     Option<DateTime<Utc>>,
     i64,
     i64,
+    Option<String>,
 );
 
 pub(super) fn state_from_row(row: StateTuple) -> Result<RolloutState, StoreError> {
@@ -36,6 +37,7 @@ pub(super) fn state_from_row(row: StateTuple) -> Result<RolloutState, StoreError
         paused_at,
         paused_ms,
         version,
+        weights,
     ) = row;
     Ok(RolloutState {
         rollout,
@@ -48,6 +50,7 @@ pub(super) fn state_from_row(row: StateTuple) -> Result<RolloutState, StoreError
         paused_at,
         paused_ms,
         version,
+        weights,
     })
 }
 
@@ -169,13 +172,13 @@ macro_rules! impl_sql_store {
                 let cas = match t.expected_version() {
                     None => sqlx::query(
                         "INSERT INTO rollout_state (rollout, stage_index, stage_label, stage_entered_at, status, reason, \
-                         paused_at, paused_ms, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                         paused_at, paused_ms, version, updated_at, weights) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                          ON CONFLICT (rollout) DO NOTHING",
                     ),
                     Some(_) => sqlx::query(
                         "UPDATE rollout_state SET stage_index = $2, stage_label = $3, stage_entered_at = $4, status = $5, \
-                         reason = $6, paused_at = $7, paused_ms = $8, version = $9, updated_at = $10 \
-                         WHERE rollout = $1 AND version = $11",
+                         reason = $6, paused_at = $7, paused_ms = $8, version = $9, updated_at = $10, weights = $11 \
+                         WHERE rollout = $1 AND version = $12",
                     ),
                 };
                 let mut cas = cas
@@ -188,7 +191,8 @@ macro_rules! impl_sql_store {
                     .bind(s.paused_at)
                     .bind(s.paused_ms)
                     .bind(s.version)
-                    .bind(now);
+                    .bind(now)
+                    .bind(&s.weights);
                 if let Some(expected) = t.expected_version() {
                     cas = cas.bind(expected);
                 }

@@ -160,7 +160,11 @@ async fn sample_ratio_mismatch_rolls_back(db: TestDb) {
         ("rolled_back", "false", "false")
     );
     let last = store.history("exp").await.unwrap().pop().unwrap();
-    assert!(last.reason.starts_with("sample ratio mismatch"), "{}", last.reason);
+    assert!(
+        last.reason.starts_with("sample ratio mismatch"),
+        "{}",
+        last.reason
+    );
     assert_eq!(
         (last.action.as_str(), last.to_status.as_str()),
         ("rollback", "rolled_back")

@@ -9,6 +9,7 @@ mod daemon;
 mod experiment;
 mod guardrails;
 mod ha;
+mod learning;
 mod stats;
 mod store;
 mod walk;
