@@ -352,18 +352,23 @@ fn spawn_listener(url: &str, tx: mpsc::Sender<String>) -> Option<tokio::task::Jo
     Some(tokio::spawn(async move {
         let mut backoff = Backoff::default();
         loop {
-            if let Err(e) = listen(&url, &tx).await {
+            if let Err(e) = listen(&url, &tx, &mut backoff).await {
                 let wait = backoff.next();
-                debug!(error = %e, retry_in = ?wait, "observation listener lost its connection");
+                warn!(error = %e, retry_in = ?wait, "observation listener lost its connection; ticks still run");
                 tokio::time::sleep(wait).await;
             }
         }
     }))
 }
 
-async fn listen(url: &str, tx: &mpsc::Sender<String>) -> Result<(), sqlx::Error> {
+async fn listen(
+    url: &str,
+    tx: &mpsc::Sender<String>,
+    backoff: &mut Backoff,
+) -> Result<(), sqlx::Error> {
     let mut l = sqlx::postgres::PgListener::connect(url).await?;
     l.listen("rollout_observations").await?;
+    backoff.reset();
     info!("listening for new observations");
     loop {
         let n = l.recv().await?;

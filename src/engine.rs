@@ -36,7 +36,7 @@ pub async fn tick_rollout(
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
     let state = store.state(rollout.name.as_str()).await?;
-    let mut signals = signals(store, rollout, state.as_ref(), now).await?;
+    let mut signals = signals(store, rollout, state.as_ref(), now, Readings::Record).await?;
     let mut decision = controller::decide(rollout, state.as_ref(), now, &signals);
     if controller::enters_stage(&decision) && !rollout.safety_checks.is_empty() {
         let checks = guardrails::run_checks(store, guardrails::http_client(), rollout, now).await?;
@@ -58,51 +58,75 @@ pub async fn tick_rollout(
             }
         }
     };
-    match store.commit(&t, writer, now).await {
-        Ok(committed) => Ok(Outcome::Applied(Box::new(Applied {
-            transition: t,
-            committed,
-        }))),
-        Err(e @ StoreError::Conflict { .. }) => Ok(Outcome::Discarded(e)),
-        Err(e) => Err(e),
-    }
+    commit(store, t, writer, now).await
+}
+
+/// Whether a pass stores its guardrail readings. Only ticks do: `consecutive` counts ticks,
+/// not the bursts of evaluations that arriving data triggers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readings {
+    Record,
+    JudgeOnly,
 }
 
 /// Everything the controller needs to know about a rollout at `now`: the A/B verdict,
-/// SRM, guardrails (their readings recorded) and silence.
+/// SRM, guardrails and silence.
 pub async fn signals(
     store: &dyn Store,
     rollout: &Rollout,
     state: Option<&RolloutState>,
     now: DateTime<Utc>,
+    readings: Readings,
 ) -> Result<Signals, StoreError> {
     let mut signals = experiment::signals(store, rollout, state).await?;
-    let pass = guardrails::evaluate_and_record(store, rollout, state, now).await?;
+    let pass = match readings {
+        Readings::Record => guardrails::evaluate_and_record(store, rollout, state, now).await?,
+        Readings::JudgeOnly => guardrails::evaluate(store, rollout, state, now).await?,
+    };
     signals.critical.extend(pass.critical);
     signals.warnings.extend(pass.warnings);
     Ok(signals)
 }
 
 /// The evaluation new observations trigger: rolls `rollout` back if they reveal a
-/// critical issue, and does nothing else (stage moves stay with the daemon's ticks).
+/// critical issue, and does nothing else (stage moves stay with the daemon's ticks). A
+/// concurrent change is re-read and judged again, so the rollback is not lost to it.
 pub async fn on_new_data(
     store: &dyn Store,
     rollout: &Rollout,
     writer: &Writer,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
-    let state = store.state(rollout.name.as_str()).await?;
-    if !guardrails::watched(state.as_ref()) {
-        return Ok(Outcome::Unchanged { state });
+    const ATTEMPTS: usize = 3;
+    let mut outcome = Outcome::Unchanged { state: None };
+    for _ in 0..ATTEMPTS {
+        let state = store.state(rollout.name.as_str()).await?;
+        if !guardrails::watched(state.as_ref()) {
+            return Ok(Outcome::Unchanged { state });
+        }
+        let signals = signals(store, rollout, state.as_ref(), now, Readings::JudgeOnly).await?;
+        let decision = controller::decide(rollout, state.as_ref(), now, &signals);
+        if !matches!(decision, Decision::RollBack { .. }) {
+            return Ok(Outcome::Unchanged { state });
+        }
+        let Some(t) = controller::transition(rollout, state.as_ref(), decision, now) else {
+            return Ok(Outcome::Unchanged { state });
+        };
+        outcome = commit(store, t, writer, now).await?;
+        if !matches!(outcome, Outcome::Discarded(_)) {
+            break;
+        }
     }
-    let signals = signals(store, rollout, state.as_ref(), now).await?;
-    let decision = controller::decide(rollout, state.as_ref(), now, &signals);
-    if !matches!(decision, Decision::RollBack { .. }) {
-        return Ok(Outcome::Unchanged { state });
-    }
-    let Some(t) = controller::transition(rollout, state.as_ref(), decision, now) else {
-        return Ok(Outcome::Unchanged { state });
-    };
+    Ok(outcome)
+}
+
+/// Commits `t`; a compare-and-set conflict is an outcome (the decision was stale), not an error.
+async fn commit(
+    store: &dyn Store,
+    t: Transition,
+    writer: &Writer,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
     match store.commit(&t, writer, now).await {
         Ok(committed) => Ok(Outcome::Applied(Box::new(Applied {
             transition: t,

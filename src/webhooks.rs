@@ -1,8 +1,9 @@
 //! Delivers the webhook outbox: a JSON POST per history row and URL, in order per URL,
 //! retried with backoff until the receiver answers 2xx. Rows are queued in the same
-//! transaction as the change they announce, so no event is lost; a receiver may see an
-//! event twice if the daemon dies between its POST and the bookkeeping, so the body and
-//! the `Idempotency-Key` header carry the event id.
+//! transaction as the change they announce, so no event is lost. Each row is claimed with a
+//! lease before its POST, so two daemons that both believe they lead do not both send it;
+//! a receiver may still see an event twice if a sender dies between its POST and the
+//! bookkeeping, so the body and the `Idempotency-Key` header carry the event id.
 
 use std::time::Duration;
 
@@ -26,7 +27,8 @@ pub async fn deliver_due(
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     let mut delivered = 0;
-    for row in store.due_webhooks(now).await? {
+    let lease = chrono::Duration::from_std(POST_TIMEOUT * 2).unwrap_or_default();
+    for row in store.claim_webhooks(now, now + lease).await? {
         let outcome = post(http, &row).await;
         match &outcome {
             Ok(()) => {

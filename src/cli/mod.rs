@@ -411,9 +411,15 @@ async fn ingest(cli: &Cli, name: &str, file: &Path, json: bool) -> Result<(), Er
     let rolled_back = if report.inserted > 0 {
         let r = rollout(&config, name)?;
         let writer = Writer::person(person(cli));
-        match engine::on_new_data(&*store, r, &writer, Utc::now()).await? {
-            Outcome::Applied(a) => Some(a.transition.reason),
-            _ => None,
+        // The rows are committed: a failed evaluation must not read as a failed ingest
+        // (a re-run would store them twice). The next tick judges them.
+        match engine::on_new_data(&*store, r, &writer, Utc::now()).await {
+            Ok(Outcome::Applied(a)) => Some(a.transition.reason),
+            Ok(_) => None,
+            Err(e) => {
+                eprintln!("warning: the observations are stored, but judging them failed: {e}; the daemon's next tick will");
+                None
+            }
         }
     } else {
         None

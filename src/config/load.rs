@@ -214,13 +214,14 @@ impl Checker {
         }
         self.stage_order(path, &parsed, count);
         let raw = raw?;
+        // Checked even when a stage is broken, so that every error is reported at once.
+        let guardrails = self.guardrails(path, &raw.guardrails);
+        let safety_checks = self.safety_checks(path, &raw.safety_checks);
+        self.notify(path, &raw.notify);
         if parsed.len() != count {
             return None;
         }
         let stages = parsed.into_iter().map(|(_, s)| s).collect();
-        let guardrails = self.guardrails(path, &raw.guardrails);
-        let safety_checks = self.safety_checks(path, &raw.safety_checks);
-        self.notify(path, &raw.notify);
         let mut analysis_ok = true;
         let analysis = match raw.analysis {
             None => None,

@@ -82,11 +82,22 @@ pub fn decide(
             None => Decision::Start,
         };
     };
-    // A paused rollout keeps its exposure, so a critical issue still rolls it back.
-    if let (Status::Paused, Some(reason)) = (s.status, signals.critical.first()) {
-        return Decision::RollBack {
-            reason: reason.clone(),
+    // A paused rollout keeps its exposure, so a critical issue (or an A/B loss) still
+    // rolls it back.
+    if s.status == Status::Paused {
+        let in_ab = matches!(
+            rollout.stages.get(s.stage_index).map(|st| &st.kind),
+            Some(StageKind::AbTest { .. })
+        );
+        let loss = match (&signals.ab, in_ab) {
+            (AbVerdict::Loss(reason), true) => Some(reason),
+            _ => None,
         };
+        if let Some(reason) = signals.critical.first().or(loss) {
+            return Decision::RollBack {
+                reason: reason.clone(),
+            };
+        }
     }
     if !matches!(s.status, Status::Running | Status::Blocked) {
         return Decision::Stay {

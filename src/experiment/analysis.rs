@@ -263,7 +263,10 @@ pub async fn signals(
     rollout: &Rollout,
     state: Option<&RolloutState>,
 ) -> Result<Signals, StoreError> {
-    let live = state.is_some_and(|s| matches!(s.status, Status::Running | Status::Blocked));
+    // A paused rollout keeps its exposure, so it is judged too (the controller only acts
+    // on critical verdicts while paused).
+    let live = state
+        .is_some_and(|s| matches!(s.status, Status::Running | Status::Blocked | Status::Paused));
     let in_ab = state.is_some_and(|s| {
         matches!(
             rollout.stages.get(s.stage_index).map(|st| &st.kind),

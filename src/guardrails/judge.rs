@@ -48,6 +48,16 @@ pub fn judge(
         }
         Measurement::Values { treatment, control } => (treatment, control),
     };
+    if [t.value, c.value].iter().flatten().any(|v| !v.is_finite()) {
+        return reading(
+            ReadingStatus::Error,
+            before,
+            None,
+            None,
+            t.n.unwrap_or(0),
+            "the measured value is not a finite number".into(),
+        );
+    }
     let enough = |a: &Arm| a.n.is_none_or(|n| n >= g.min_samples) && a.value.is_some();
     let n = t.n.unwrap_or(0);
     let verdict: Result<Option<String>, String> = match &g.bound {
@@ -130,22 +140,26 @@ pub enum Effect {
     Warning(String),
 }
 
+/// A critical reason carries the measured values; a warning's reason is stable while the
+/// breach lasts (the rollout's hold is not rewritten at every tick for a changed number).
 pub fn effect(g: &Guardrail, r: &GuardrailReading) -> Effect {
     match r.status {
         ReadingStatus::Breach if r.consecutive >= g.consecutive => {
-            let what = format!(
-                "guardrail {} breached{}: {}",
-                g.name,
-                if g.consecutive > 1 {
-                    format!(" {} times in a row", r.consecutive)
-                } else {
-                    String::new()
-                },
-                r.detail
-            );
+            let times = if g.consecutive > 1 {
+                format!(" {} times in a row", g.consecutive)
+            } else {
+                String::new()
+            };
             match g.severity {
-                GuardrailSeverity::Critical => Effect::Critical(what),
-                GuardrailSeverity::Warning => Effect::Warning(what),
+                GuardrailSeverity::Critical => Effect::Critical(format!(
+                    "guardrail {} breached{times}: {}",
+                    g.name, r.detail
+                )),
+                GuardrailSeverity::Warning => Effect::Warning(format!(
+                    "guardrail {} breached{times}: {}",
+                    g.name,
+                    bound_text(&g.bound)
+                )),
             }
         }
         // A guardrail that cannot be measured must not let the rollout move on.
@@ -154,6 +168,22 @@ pub fn effect(g: &Guardrail, r: &GuardrailReading) -> Effect {
             g.name, r.detail
         )),
         _ => Effect::None,
+    }
+}
+
+/// The bound in words, e.g. `above max 100`.
+fn bound_text(b: &Bound) -> String {
+    match b {
+        Bound::Absolute { min, max } => match (min, max) {
+            (Some(min), Some(max)) => format!("outside [{min}, {max}]"),
+            (None, Some(max)) => format!("above max {max}"),
+            (Some(min), None) => format!("below min {min}"),
+            (None, None) => "out of bounds".into(),
+        },
+        Bound::Relative(r) => format!(
+            "more than {:.1} % worse than control",
+            r.max_degradation * 100.0
+        ),
     }
 }
 

@@ -5,29 +5,43 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::judge::{Arm, Measurement};
-use crate::config::{Bound, Guardrail, MetricSource, SqlParam, SqlQuery};
+use crate::config::{Aggregate, Bound, Guardrail, MetricSource, SqlParam, SqlQuery};
 use crate::store::{QueryParam, SqlValue, Store, StoreError};
 
 /// How long a configured query may run.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Measures `g` at `now`. Only an unreachable store is an error; a failing query is a
-/// `Measurement::Failed`.
+/// Measures `g` at `now` over its window, which never reaches back before `floor` (when the
+/// stage was entered: a restarted rollout is not judged on the data that rolled it back).
+/// Only an unreachable store is an error; a failing query is a `Measurement::Failed`.
 pub async fn measure(
     store: &dyn Store,
     rollout: &str,
     g: &Guardrail,
+    floor: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Measurement, StoreError> {
-    let since = now - g.window.chrono();
+    let since = (now - g.window.chrono()).max(floor);
     match &g.source {
         MetricSource::Observations { metric, aggregate } => {
             let v = store
                 .window_aggregate(rollout, metric, since, *aggregate)
                 .await?;
-            let arm = |w: crate::store::WindowValue| Arm {
-                n: Some(w.n),
-                value: w.value,
+            let arm = |w: crate::store::WindowValue| match aggregate {
+                // A count is its own sample size, and an empty window counts 0: a `min` on a
+                // count must fire when traffic stops.
+                Aggregate::Count => Arm {
+                    n: None,
+                    value: Some(w.value.unwrap_or(0.0)),
+                },
+                Aggregate::Sum => Arm {
+                    n: Some(w.n),
+                    value: Some(w.value.unwrap_or(0.0)),
+                },
+                _ => Arm {
+                    n: Some(w.n),
+                    value: w.value,
+                },
             };
             Ok(Measurement::Values {
                 treatment: arm(v.treatment),
@@ -72,7 +86,8 @@ fn from_rows(rows: &[Vec<SqlValue>], relative: bool) -> Measurement {
             None | Some(SqlValue::Null) => None,
             Some(v) => Some(
                 v.as_f64()
-                    .ok_or_else(|| format!("the value {v} is not a number"))?,
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| format!("the value {v} is not a finite number"))?,
             ),
         };
         let n = match cells.get(1) {

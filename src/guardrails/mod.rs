@@ -45,8 +45,11 @@ pub async fn evaluate(
     if !rollout.guardrails.is_empty() {
         let previous = store.guardrail_status(name).await?;
         for g in &rollout.guardrails {
-            let m = measure(store, name, g, now).await?;
-            let before = previous.iter().find(|r| r.guardrail == g.name);
+            let m = measure(store, name, g, s.stage_entered_at, now).await?;
+            // Breaches counted in an earlier stage (or before a restart) do not carry over.
+            let before = previous
+                .iter()
+                .find(|r| r.guardrail == g.name && r.evaluated_at >= s.stage_entered_at);
             let reading = judge(g, &m, before, now);
             match effect(g, &reading) {
                 Effect::Critical(why) => pass.critical.push(why),
@@ -78,8 +81,9 @@ pub async fn evaluate_and_record(
     Ok(pass)
 }
 
-/// `max_silence`: in a stage that exposes units (A/B or canary) and is moving, no
-/// observation for longer than allowed is critical. The clock starts when the stage did.
+/// `max_silence`: in a stage that exposes units (A/B or canary), no observation for longer
+/// than allowed is critical; a paused rollout keeps its exposure, so its data must keep
+/// arriving too. The clock starts when the stage did.
 async fn silence(
     store: &dyn Store,
     rollout: &Rollout,
@@ -93,7 +97,7 @@ async fn silence(
         rollout.stages.get(s.stage_index).map(|st| &st.kind),
         Some(StageKind::AbTest { .. } | StageKind::Canary { .. })
     );
-    if !exposing || !matches!(s.status, Status::Running | Status::Blocked) {
+    if !exposing || !watched(Some(s)) {
         return Ok(None);
     }
     let last = store.last_ingested_at(rollout.name.as_str()).await?;

@@ -200,9 +200,14 @@ pub trait Store: LearningStore + Send + Sync {
         rollout: &str,
         readings: &[GuardrailReading],
     ) -> Result<(), StoreError>;
-    /// Undelivered webhooks due at `now`, oldest first; at most one per URL is in flight,
-    /// so each receiver sees events in order.
-    async fn due_webhooks(&self, now: DateTime<Utc>) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Claims the undelivered webhooks due at `now` until `lease_until`, oldest first: at most
+    /// one per URL (so each receiver sees events in order), and a claimed row is not handed
+    /// to another sender until its lease ends.
+    async fn claim_webhooks(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
     /// Records a delivery attempt: delivered, or failed and retried at `retry_at`.
     async fn webhook_attempt(
         &self,

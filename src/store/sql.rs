@@ -653,20 +653,26 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            async fn due_webhooks(
+            async fn claim_webhooks(
                 &self,
                 now: chrono::DateTime<chrono::Utc>,
+                lease_until: chrono::DateTime<chrono::Utc>,
             ) -> Result<Vec<$crate::store::OutboxRow>, $crate::store::StoreError> {
-                // The oldest undelivered row of each URL, if it is due: a failing receiver
-                // blocks only its own queue, and never sees events out of order.
-                let rows: Vec<(i64, i64, String, String, String, i64)> = sqlx::query_as(
-                    "SELECT o.id, o.event_id, o.rollout, o.url, o.payload, o.attempts FROM rollout_outbox o \
-                     WHERE o.id IN (SELECT MIN(id) FROM rollout_outbox WHERE delivered_at IS NULL GROUP BY url) \
-                     AND o.next_attempt_at <= $1 ORDER BY o.id",
+                // The oldest undelivered row of each URL, if due: a failing receiver blocks only
+                // its own queue and never sees events out of order. Moving `next_attempt_at`
+                // to the lease's end is the claim; a concurrent sender's UPDATE finds the row
+                // no longer due.
+                let mut rows: Vec<(i64, i64, String, String, String, i64)> = sqlx::query_as(
+                    "UPDATE rollout_outbox SET next_attempt_at = $2 \
+                     WHERE id IN (SELECT MIN(id) FROM rollout_outbox WHERE delivered_at IS NULL GROUP BY url) \
+                     AND next_attempt_at <= $1 AND delivered_at IS NULL \
+                     RETURNING id, event_id, rollout, url, payload, attempts",
                 )
                 .bind(now)
+                .bind(lease_until)
                 .fetch_all(&self.pool)
                 .await?;
+                rows.sort_by_key(|r| r.0);
                 Ok(rows
                     .into_iter()
                     .map(|(id, event_id, rollout, url, payload, attempts)| $crate::store::OutboxRow {

@@ -9,7 +9,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, TypeInfo, ValueRef};
+use sqlx::{ConnectOptions, Connection, Row, TypeInfo, ValueRef};
 
 use super::sql::impl_sql_store;
 use super::{QueryParam, SqlValue, StoreError};
@@ -18,6 +18,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// For configured queries: opened read-only, one connection per query, never pooled.
+    read_only: SqliteConnectOptions,
     /// `DB_FILE.migrate.lock`; `None` for in-memory databases.
     migrate_lock: Option<PathBuf>,
 }
@@ -42,11 +44,16 @@ impl SqliteStore {
             p.push(".migrate.lock");
             PathBuf::from(p)
         });
+        let read_only = options.clone().read_only(true).create_if_missing(false);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(options);
-        Ok(SqliteStore { pool, migrate_lock })
+        Ok(SqliteStore {
+            pool,
+            read_only,
+            migrate_lock,
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -86,18 +93,20 @@ impl_sql_store!(
 );
 
 impl SqliteStore {
-    /// A configured query on a connection that refuses writes (`query_only`), bounded by
-    /// `timeout`; a connection whose query timed out is closed, not reused.
+    /// A configured query on its own read-only connection (SQLite refuses every write on it,
+    /// whatever the text holds, and an open transaction dies with it), interrupted by a
+    /// progress handler once `timeout` has passed.
     async fn read_only_query(
         &self,
         query: &str,
         params: &[QueryParam],
         timeout: Duration,
     ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("PRAGMA query_only = ON")
-            .execute(&mut *conn)
-            .await?;
+        let mut conn = self.read_only.connect().await?;
+        let deadline = std::time::Instant::now() + timeout;
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(1000, move || std::time::Instant::now() < deadline);
         let mut q = sqlx::query(query);
         for p in params {
             q = match p {
@@ -105,24 +114,15 @@ impl SqliteStore {
                 QueryParam::Time(t) => q.bind(*t),
             };
         }
-        let result = tokio::time::timeout(timeout, q.fetch_all(&mut *conn)).await;
-        let rows = match result {
-            Err(_) => {
-                conn.close_on_drop();
-                return Err(StoreError::UserQuery(format!(
-                    "the query did not finish within {timeout:?}"
-                )));
+        let rows = q.fetch_all(&mut conn).await;
+        let _ = conn.close().await;
+        let rows = rows.map_err(|e| {
+            if std::time::Instant::now() >= deadline {
+                StoreError::UserQuery(format!("the query did not finish within {timeout:?}"))
+            } else {
+                super::postgres::user_query_error(e)
             }
-            Ok(r) => r,
-        };
-        if sqlx::query("PRAGMA query_only = OFF")
-            .execute(&mut *conn)
-            .await
-            .is_err()
-        {
-            conn.close_on_drop();
-        }
-        let rows = rows.map_err(super::postgres::user_query_error)?;
+        })?;
         rows.iter().map(sqlite_row).collect()
     }
 }
