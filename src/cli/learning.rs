@@ -50,16 +50,7 @@ fn analysed<'a>(config: &'a Config, name: Option<&str>) -> Result<&'a Rollout, E
 }
 
 async fn ingest(cli: &Cli, kind: Kind, file: &Path, json: bool) -> Result<(), Error> {
-    let (source, data) = if file.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .map_err(|e| Error::InvalidInput(format!("cannot read stdin: {e}")))?;
-        ("stdin".to_owned(), buf)
-    } else {
-        let data = std::fs::read(file)
-            .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", file.display())))?;
-        (file.display().to_string(), data)
-    };
+    let (source, data) = super::read_input(file)?;
     let rows = learning::parse_jsonl(kind, &source, &data)?;
     let (_, store, _) = open(cli).await?;
     let report = store.ingest_learning(&rows).await?;

@@ -391,19 +391,24 @@ async fn assign(cli: &Cli, name: &str, units: &[String], json: bool) -> Result<(
     Ok(())
 }
 
-async fn ingest(cli: &Cli, name: &str, file: &Path, json: bool) -> Result<(), Error> {
-    let (config, store, _) = open(cli).await?;
-    rollout(&config, name)?;
-    let (source, data) = if file.as_os_str() == "-" {
+/// The bytes of `file` (`-`: stdin) and the name to report errors under.
+pub(crate) fn read_input(file: &Path) -> Result<(String, Vec<u8>), Error> {
+    if file.as_os_str() == "-" {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
             .map_err(|e| Error::InvalidInput(format!("cannot read stdin: {e}")))?;
-        ("stdin".to_owned(), buf)
+        Ok(("stdin".to_owned(), buf))
     } else {
         let data = std::fs::read(file)
             .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", file.display())))?;
-        (file.display().to_string(), data)
-    };
+        Ok((file.display().to_string(), data))
+    }
+}
+
+async fn ingest(cli: &Cli, name: &str, file: &Path, json: bool) -> Result<(), Error> {
+    let (config, store, _) = open(cli).await?;
+    rollout(&config, name)?;
+    let (source, data) = read_input(file)?;
     let now = Utc::now();
     let rows = crate::experiment::parse_csv(&source, &data, now)?;
     let report = store.ingest(name, &rows, now).await?;
