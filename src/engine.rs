@@ -28,15 +28,38 @@ pub enum Outcome {
     Discarded(StoreError),
 }
 
-/// Evaluates one rollout at `now` and commits what the controller decides.
+/// Evaluates one rollout at `now` and commits what the controller decides. A decision
+/// made stale by a concurrent change (a manual action, a publication) is made again from
+/// the new state, so that a rollback is not put off to the next tick.
 pub async fn tick_rollout(
     store: &dyn Store,
     rollout: &Rollout,
     writer: &Writer,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
+    const ATTEMPTS: usize = 3;
+    let mut readings = Readings::Record;
+    let mut outcome = Outcome::Unchanged { state: None };
+    for _ in 0..ATTEMPTS {
+        outcome = tick_once(store, rollout, writer, now, readings).await?;
+        if !matches!(outcome, Outcome::Discarded(_)) {
+            break;
+        }
+        // The readings of this tick are stored already: judge again without counting.
+        readings = Readings::JudgeOnly;
+    }
+    Ok(outcome)
+}
+
+async fn tick_once(
+    store: &dyn Store,
+    rollout: &Rollout,
+    writer: &Writer,
+    now: DateTime<Utc>,
+    readings: Readings,
+) -> Result<Outcome, StoreError> {
     let state = store.state(rollout.name.as_str()).await?;
-    let mut signals = signals(store, rollout, state.as_ref(), now, Readings::Record).await?;
+    let mut signals = signals(store, rollout, state.as_ref(), now, readings).await?;
     let mut decision = controller::decide(rollout, state.as_ref(), now, &signals);
     if controller::enters_stage(&decision) && !rollout.safety_checks.is_empty() {
         let checks = guardrails::run_checks(store, guardrails::http_client(), rollout, now).await?;

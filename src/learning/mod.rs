@@ -175,7 +175,20 @@ pub async fn analyze(
         counts: store.learning_counts(from, now).await?,
         regime: store.latest_regime(from, now).await?,
     };
-    let previous = store.latest_weights(rollout.name.as_str()).await?;
+    let mut previous = store.latest_weights(rollout.name.as_str()).await?;
+    // Where the weights are live, the step starts from what is published, so that the
+    // published flag moves at most `max_daily_change` a day too (e.g. at the first
+    // publication after shadow, whose learning went on unpublished).
+    let state = store.state(rollout.name.as_str()).await?;
+    if let (Some(p), Some(s)) = (previous.as_mut(), state.as_ref()) {
+        if crate::flags::applies_parameters(rollout, s) {
+            p.final_weights = s
+                .weights
+                .as_deref()
+                .and_then(Weights::from_json)
+                .unwrap_or_else(|| cfg.conservative_weights.clone());
+        }
+    }
     Ok(compute(
         rollout.name.as_str(),
         cfg,
@@ -228,7 +241,7 @@ pub async fn run(
                     "status": a.status, "n": a.n, "spearman": a.spearman, "spearman_p": a.spearman_p,
                 }))).collect::<BTreeMap<_, _>>(),
             }),
-        })
+        }, writer.epoch)
         .await?;
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {

@@ -144,7 +144,32 @@ fn text(field: &str, v: &str, max: usize) -> Result<(), String> {
     if v.trim().is_empty() || v.chars().count() > max {
         return Err(format!("{field} must be 1-{max} characters"));
     }
+    no_nul(field, v)
+}
+
+/// PostgreSQL's text and JSONB cannot hold U+0000; refused on every store alike.
+fn no_nul(field: &str, v: &str) -> Result<(), String> {
+    if v.contains('\0') {
+        return Err(format!("{field} contains a NUL character"));
+    }
     Ok(())
+}
+
+fn json_no_nul(field: &str, v: &Value) -> Result<(), String> {
+    if v.to_string().contains("\\u0000") {
+        return Err(format!("{field} contains a NUL character"));
+    }
+    Ok(())
+}
+
+/// The columns are 32-bit integers on PostgreSQL.
+fn int32(field: &str, v: Option<i64>) -> Result<(), String> {
+    match v {
+        Some(v) if !(0..=i64::from(i32::MAX)).contains(&v) => {
+            Err(format!("{field} must be between 0 and {}", i32::MAX))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn finite(field: &str, v: f64) -> Result<(), String> {
@@ -177,8 +202,9 @@ impl Discovery {
             None | Some(Value::Object(_)) => {}
             Some(_) => return Err("market_conditions must be a JSON object".into()),
         }
-        if self.universe_size.is_some_and(|u| u < 0) {
-            return Err("universe_size must be >= 0".into());
+        int32("universe_size", self.universe_size)?;
+        if let Some(m) = &self.market_conditions {
+            json_no_nul("market_conditions", m)?;
         }
         Ok(())
     }
@@ -196,6 +222,12 @@ impl Thesis {
         finite("confidence_score", self.confidence_score)?;
         if let Some(r) = &self.market_regime {
             text("market_regime", r, 20)?;
+        }
+        if let Some(t) = &self.thesis_text {
+            no_nul("thesis_text", t)?;
+        }
+        if let Some(r) = &self.reasoning {
+            json_no_nul("reasoning", r)?;
         }
         Ok(())
     }
@@ -227,9 +259,7 @@ impl Outcome {
                 return Err("exit_timestamp is before entry_timestamp".into());
             }
         }
-        if self.holding_period_days.is_some_and(|d| d < 0) {
-            return Err("holding_period_days must be >= 0".into());
-        }
+        int32("holding_period_days", self.holding_period_days)?;
         if let Some(r) = &self.exit_reason {
             text("exit_reason", r, 50)?;
         }
@@ -322,6 +352,26 @@ pub fn parse_object(kind: Kind, text: &[u8]) -> Result<Rows, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_what_one_store_could_not_hold() {
+        let data = concat!(
+            r#"{"symbol": "A", "discovery_timestamp": "2026-01-05T14:30:00Z", "discovery_features": {"squeeze": 1}, "discovery_score": 1, "action_tag": "t", "universe_size": 3000000000}"#,
+            "\n",
+            r#"{"symbol": "A", "discovery_timestamp": "2026-01-05T14:30:00Z", "discovery_features": {"squeeze": 1}, "discovery_score": 1, "action_tag": "t", "market_conditions": {"regime": "a\u0000b"}}"#,
+            "\n"
+        );
+        let e = parse_jsonl(Kind::Discovery, "d.jsonl", data.as_bytes()).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("d.jsonl:1:") && text.contains("universe_size"),
+            "{text}"
+        );
+        assert!(
+            text.contains("d.jsonl:2:") && text.contains("NUL"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn parses_each_kind_and_reports_every_bad_line() {

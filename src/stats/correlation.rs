@@ -2,7 +2,7 @@
 //! and `spearmanr` compute them (checked in `tests/it/learning.rs`).
 
 use serde::Serialize;
-use statrs::function::beta::beta_reg;
+use statrs::function::beta::checked_beta_reg;
 
 /// A correlation coefficient, its two-sided p-value and the sample size.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -20,6 +20,15 @@ pub fn pearson(x: &[f64], y: &[f64]) -> Option<Correlation> {
     if n < 3 || y.len() != n || x.iter().chain(y).any(|v| !v.is_finite()) {
         return None;
     }
+    // Scaled by the largest magnitude first, as SciPy does, so that sums of huge (finite)
+    // values cannot overflow; r does not change under scaling.
+    let scaled = |v: &[f64]| {
+        let m = v.iter().fold(0.0f64, |m, a| m.max(a.abs()));
+        v.iter()
+            .map(|a| if m > 0.0 { a / m } else { *a })
+            .collect::<Vec<_>>()
+    };
+    let (x, y) = (&scaled(x)[..], &scaled(y)[..]);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / n as f64;
     let (mx, my) = (mean(x), mean(y));
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
@@ -33,9 +42,12 @@ pub fn pearson(x: &[f64], y: &[f64]) -> Option<Correlation> {
         return None;
     }
     let r = (sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0);
+    if !r.is_finite() {
+        return None;
+    }
     Some(Correlation {
         r,
-        p_value: p_value(r, n),
+        p_value: p_value(r, n)?,
         n,
     })
 }
@@ -69,13 +81,15 @@ pub fn ranks(v: &[f64]) -> Vec<f64> {
     out
 }
 
-fn p_value(r: f64, n: usize) -> f64 {
+fn p_value(r: f64, n: usize) -> Option<f64> {
     let df = (n - 2) as f64;
     let x = 1.0 - r * r;
     if x <= 0.0 {
-        return 0.0;
+        return Some(0.0);
     }
-    beta_reg(df / 2.0, 0.5, x).clamp(0.0, 1.0)
+    checked_beta_reg(df / 2.0, 0.5, x)
+        .ok()
+        .map(|p| p.clamp(0.0, 1.0))
 }
 
 #[cfg(test)]
@@ -90,6 +104,14 @@ mod tests {
         assert!(pearson(&x, &[1.0, 1.0, 1.0, 1.0]).is_none());
         assert!(pearson(&x[..2], &[1.0, 2.0]).is_none());
         assert!(pearson(&x, &[1.0, f64::NAN, 1.0, 2.0]).is_none());
+    }
+
+    #[test]
+    fn huge_finite_values_do_not_overflow() {
+        let c = pearson(&[1e308, -1e308, 5e307, 0.0], &[1.0, -1.0, 0.5, 0.0]).unwrap();
+        assert!((c.r - 1.0).abs() < 1e-12, "{c:?}");
+        let s = spearman(&[f64::MAX, 1.0, 2.0], &[3.0, 1.0, 2.0]).unwrap();
+        assert!((s.r - 1.0).abs() < 1e-12, "{s:?}");
     }
 
     #[test]

@@ -65,7 +65,13 @@ pub trait LearningStore: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError>;
-    async fn record_weights(&self, record: &WeightsRecord) -> Result<(), StoreError>;
+    /// Stores a computation; with `epoch` (a daemon), only while that epoch leads, checked
+    /// in the same transaction, so a deposed leader's row never becomes the next `current`.
+    async fn record_weights(
+        &self,
+        record: &WeightsRecord,
+        epoch: Option<i64>,
+    ) -> Result<(), StoreError>;
     /// The latest computation for `rollout` (by `computed_at`, then insertion order).
     async fn latest_weights(&self, rollout: &str) -> Result<Option<WeightsRecord>, StoreError>;
 }
@@ -257,7 +263,18 @@ macro_rules! impl_learning_store {
                 Ok(row.and_then(|r| r.0))
             }
 
-            async fn record_weights(&self, r: &WeightsRecord) -> Result<(), StoreError> {
+            async fn record_weights(&self, r: &WeightsRecord, epoch: Option<i64>) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                if let Some(epoch) = epoch {
+                    let rows = sqlx::query("UPDATE rollout_leader SET epoch = epoch WHERE id = 1 AND epoch = $1")
+                        .bind(epoch)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if rows != 1 {
+                        return Err(StoreError::Fenced { epoch });
+                    }
+                }
                 sqlx::query(concat!(
                     "INSERT INTO ", $h, " (rollout, computed_at, current, suggested, final_weights, fallback, \
                      reason, confidence, sample_size, regime, inputs) \
@@ -274,8 +291,9 @@ macro_rules! impl_learning_store {
                 .bind(r.sample_size as i64)
                 .bind(&r.regime)
                 .bind(Json(&r.inputs))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -363,8 +363,27 @@ async fn weights_flag_follows_the_stage(db: TestDb) {
     engine::tick_all(&*store, &c, &daemon, now).await.unwrap();
     assert_eq!(weights_flag(&*store).await, conservative);
 
+    // Three daily runs in shadow: the learned (unpublished) weights move.
+    for day in 0..2 {
+        learning::run(&*store, r, &daemon, now + Duration::days(day))
+            .await
+            .unwrap();
+    }
+    let now = now + Duration::days(2);
     let shadow = learning::run(&*store, r, &daemon, now).await.unwrap();
     assert_eq!(shadow.publication, "withheld", "{}", shadow.detail);
+    let live = &r.analysis.as_ref().unwrap().conservative_weights;
+    let drift = |w: &Weights| {
+        w.map()
+            .iter()
+            .map(|(f, v)| (v - live.get(f).unwrap()).abs())
+            .fold(0.0, f64::max)
+    };
+    assert!(
+        drift(&shadow.report.weights.next) > 0.01,
+        "{:?}",
+        shadow.report.weights.next
+    );
     assert!(!shadow.report.weights.fallback);
     assert_ne!(shadow.report.weights.next.to_json(), conservative);
     assert!(store
@@ -393,6 +412,13 @@ async fn weights_flag_follows_the_stage(db: TestDb) {
     assert_eq!(canary.publication, "published", "{}", canary.detail);
     let learned = canary.report.weights.next.to_json();
     assert_ne!(learned, conservative);
+    // Learning went on in shadow, but the flag moves from what was live (the conservative
+    // weights), by at most max_daily_change per day: an hour after the last run, 0.05 / 24.
+    assert!(
+        drift(&canary.report.weights.next) <= 0.05 / 24.0 + 1e-6,
+        "{:?}",
+        canary.report.weights.next
+    );
     assert_eq!(weights_flag(&*store).await, learned);
     let state = store.state(r.name.as_str()).await.unwrap().unwrap();
     assert_eq!(state.weights.as_deref(), Some(learned.as_str()));
@@ -463,6 +489,14 @@ async fn publication_is_fenced(db: TestDb) {
     assert!(err.to_string().contains("no longer the leader"), "{err}");
     let state = store.state(r.name.as_str()).await.unwrap().unwrap();
     assert_eq!(state.weights, None);
+    assert!(
+        store
+            .latest_weights(r.name.as_str())
+            .await
+            .unwrap()
+            .is_none(),
+        "a deposed leader's computation is not stored either"
+    );
 }
 
 on_both_stores!(
