@@ -6,7 +6,7 @@
 //! # async fn demo() -> Result<(), rollout::client::ClientError> {
 //! use rollout::client::{Client, Options};
 //! let client = Client::connect("http://127.0.0.1:8080", Options::default()
-//!     .default("LEARNING_APPLY_PARAMETERS", "false")).await?;
+//!     .with_default("LEARNING_APPLY_PARAMETERS", "false")).await?;
 //! let on = client.enabled_for("learning-intelligence", "AAPL");   // no I/O
 //! # Ok(()) }
 //! ```
@@ -118,7 +118,7 @@ impl Default for Options {
 }
 
 impl Options {
-    pub fn default(mut self, key: &str, value: &str) -> Options {
+    pub fn with_default(mut self, key: &str, value: &str) -> Options {
         self.defaults.insert(key.to_owned(), value.to_owned());
         self
     }
