@@ -40,7 +40,6 @@ rollouts:
 /// A running API server and what the test needs around it.
 pub struct Api {
     pub addr: SocketAddr,
-    pub state: AppState,
     pub store: Arc<dyn Store>,
     pub config: Config,
     stop: Option<oneshot::Sender<()>>,
@@ -84,7 +83,6 @@ impl Api {
         });
         Api {
             addr,
-            state,
             store,
             config,
             stop: Some(stop),
@@ -662,3 +660,79 @@ async fn shutdown_ends_open_streams() {
     .await;
     let _ = done;
 }
+
+/// The real daemon with `--listen 127.0.0.1:0`: it logs the bound address, leads, serves
+/// the flags, takes admin actions, and streams a CLI write made by another process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_serves_the_api_on_port_0() {
+    let db = TestDb::sqlite();
+    let config = db.config(CONFIG);
+    let log = db.dir.path().join("daemon.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = crate::support::bin()
+        .arg("--config")
+        .arg(&config)
+        .args(["daemon", "--listen", "127.0.0.1:0"])
+        .env("ROLLOUT_LOG", "info")
+        .env("ROLLOUT_ADMIN_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    let base = eventually(WAIT_LONG, "the daemon to log its HTTP address", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        async move {
+            let at = text.find("HTTP API listening on ")?;
+            let rest = &text[at + "HTTP API listening on ".len()..];
+            Some(rest.split_whitespace().next()?.to_owned())
+        }
+    })
+    .await;
+    assert!(!TOKEN.is_empty() && !std::fs::read_to_string(&log).unwrap().contains(TOKEN), "the token is never logged");
+    let c = http_client();
+    eventually(WAIT_LONG, "the daemon to lead and start the rollout", || {
+        let c = c.clone();
+        let base = base.clone();
+        async move {
+            let ready: Value = c.get(format!("{base}/readyz")).send().await.ok()?.json().await.ok()?;
+            let flags: Value = c.get(format!("{base}/v1/flags")).send().await.ok()?.json().await.ok()?;
+            (ready["role"] == "leader" && flags["version"].as_i64()? >= 1).then_some(())
+        }
+    })
+    .await;
+    let resp = c.get(format!("{base}/v1/flags/stream")).timeout(Duration::from_secs(60)).send().await.unwrap();
+    let mut s = Stream { resp, parser: Parser::default(), pending: Default::default() };
+    let snap = s.next().await;
+    assert_eq!(snap.event, "snapshot");
+    let resp = c
+        .post(format!("{base}/v1/rollouts/api/pause"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"reason": "over http"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let e = s.next().await;
+    let c1: Value = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(c1["changed"]["API_STATUS"], "paused");
+    // Another process writes (the CLI); the daemon's poll of the version picks it up.
+    let out = crate::support::run(&config, &["resume", "api", "--reason", "from the cli"]);
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    let e = s.next().await;
+    let c2: Value = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(c2["changed"]["API_STATUS"], "running");
+    assert_eq!(c2["version"].as_i64(), c1["version"].as_i64().map(|v| v + 1));
+    let metrics = c.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("rollout_ticks_total"), "{metrics}");
+    assert!(metrics.contains("rollout_transitions_total"), "{metrics}");
+}
+
+const WAIT_LONG: Duration = Duration::from_secs(60);
