@@ -41,7 +41,9 @@ async fn run(label: &str, url: &str, poke: bool) {
     store.migrate().await.expect("migrate");
     let config = config::parse("bench.yaml", YAML).expect("config").config;
     let w = Writer::person("bench");
-    engine::tick_all(&*store, &config, &w, Utc::now()).await.expect("tick");
+    engine::tick_all(&*store, &config, &w, Utc::now())
+        .await
+        .expect("tick");
     let state = AppState::new(http::Options {
         store: store.clone(),
         database_url: url.to_owned(),
@@ -51,7 +53,9 @@ async fn run(label: &str, url: &str, poke: bool) {
         admin_token: None,
         ingest_slots: 1,
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(http::serve(listener, state.clone(), async move {
@@ -64,7 +68,11 @@ async fn run(label: &str, url: &str, poke: bool) {
     let r = &config.rollouts[0];
     let mut samples = Vec::with_capacity(ROUNDS);
     for i in 0..ROUNDS {
-        let action = if i % 2 == 0 { ManualAction::Pause } else { ManualAction::Resume };
+        let action = if i % 2 == 0 {
+            ManualAction::Pause
+        } else {
+            ManualAction::Resume
+        };
         let start = Instant::now();
         let applied = engine::act(&*store, r, action, "bench", &w, Utc::now)
             .await

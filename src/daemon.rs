@@ -95,9 +95,9 @@ pub async fn run(
     let (http, stop_http, feed) = match opts.listen_override.or(config.listen) {
         Some(addr) => {
             let admin_token = crate::http::token_from_env().map_err(crate::Error::InvalidInput)?;
-            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                crate::Error::InvalidInput(format!("cannot listen on {addr}: {e}"))
-            })?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| crate::Error::InvalidInput(format!("cannot listen on {addr}: {e}")))?;
             let bound = listener
                 .local_addr()
                 .map_err(|e| crate::Error::InvalidInput(format!("cannot listen on {addr}: {e}")))?;
@@ -359,10 +359,7 @@ impl Runner {
 }
 
 /// The webhook sender: while this process leads, delivers the outbox every half second.
-fn spawn_background(
-    store: Arc<dyn Store>,
-    role: Arc<Role>,
-) -> tokio::task::JoinHandle<()> {
+fn spawn_background(store: Arc<dyn Store>, role: Arc<Role>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let http = crate::guardrails::http_client();
         let mut every = tokio::time::interval(Duration::from_millis(500));

@@ -156,8 +156,9 @@ impl Breaker {
     pub fn stats(&self) -> BreakerStats {
         let retry_in = {
             let s = self.lock();
-            s.opened_at
-                .map(|at| (at + self.config.reset_timeout).saturating_duration_since((self.clock)()))
+            s.opened_at.map(|at| {
+                (at + self.config.reset_timeout).saturating_duration_since((self.clock)())
+            })
         };
         BreakerStats {
             state: self.state(),

@@ -74,14 +74,18 @@ async fn stream(shared: Arc<Shared>) {
             continue;
         }
         let known = shared.snapshot.load().version();
-        let opened = match tokio::time::timeout(shared.opts.timeout, http.open_stream(known)).await {
+        let opened = match tokio::time::timeout(shared.opts.timeout, http.open_stream(known)).await
+        {
             Ok(r) => r,
             Err(_) => Err(ClientError::Timeout(shared.opts.timeout)),
         };
         match opened {
             Ok(resp) => {
                 shared.succeeded();
-                shared.counters.stream_connects.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .stream_connects
+                    .fetch_add(1, Ordering::Relaxed);
                 backoff.reset();
                 if let Err(e) = follow(&shared, resp, r.stream_read_timeout).await {
                     debug!(error = %e, "flag stream ended");
@@ -131,7 +135,8 @@ struct ChangeBody {
 }
 
 async fn apply(shared: &Shared, event: &Event) -> Result<(), ClientError> {
-    let bad = |e: serde_json::Error| ClientError::BadResponse(format!("{} event: {e}", event.event));
+    let bad =
+        |e: serde_json::Error| ClientError::BadResponse(format!("{} event: {e}", event.event));
     match event.event.as_str() {
         // The server's full state is authoritative, even at a lower version.
         "snapshot" => {
@@ -147,7 +152,10 @@ async fn apply(shared: &Shared, event: &Event) -> Result<(), ClientError> {
                 Some(t) if c.version == t.version + 1 => {
                     let mut next = t.clone();
                     next.apply(c.version, &c.rollout, &c.changed);
-                    shared.counters.changes_applied.fetch_add(1, Ordering::Relaxed);
+                    shared
+                        .counters
+                        .changes_applied
+                        .fetch_add(1, Ordering::Relaxed);
                     shared.install(next);
                 }
                 // A gap (or nothing loaded yet): never apply on top of it; read it all.

@@ -22,7 +22,12 @@ pub struct Table {
 
 impl Table {
     /// Applies one change (key → value, `None` removes) made by `rollout`.
-    pub fn apply(&mut self, version: i64, rollout: &str, changed: &BTreeMap<String, Option<String>>) {
+    pub fn apply(
+        &mut self,
+        version: i64,
+        rollout: &str,
+        changed: &BTreeMap<String, Option<String>>,
+    ) {
         for (key, value) in changed {
             match value {
                 Some(v) => {
@@ -95,7 +100,10 @@ impl Snapshot {
         if self.lookup(prefix, "APPLY_PARAMETERS") != Some("true") {
             return None;
         }
-        let version = self.lookup(prefix, "ASSIGNMENT_VERSION")?.parse::<u64>().ok()?;
+        let version = self
+            .lookup(prefix, "ASSIGNMENT_VERSION")?
+            .parse::<u64>()
+            .ok()?;
         if version != u64::from(ASSIGNMENT_VERSION) {
             return None;
         }
@@ -148,10 +156,8 @@ pub fn rollout_prefixes<'a>(rows: impl Iterator<Item = &'a Row>) -> HashMap<Stri
     }
     let mut out = HashMap::new();
     for (rollout, keys) in keys {
-        let mut candidates: Vec<&str> = keys
-            .iter()
-            .filter_map(|k| k.strip_suffix("MODE"))
-            .collect();
+        let mut candidates: Vec<&str> =
+            keys.iter().filter_map(|k| k.strip_suffix("MODE")).collect();
         candidates.sort_by_key(|c| c.len());
         if let Some(p) = candidates
             .into_iter()

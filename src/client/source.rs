@@ -30,7 +30,16 @@ macro_rules! read {
                 version,
                 rows: rows
                     .into_iter()
-                    .map(|(key, value, rollout, _)| (key.clone(), Row { key, value, rollout }))
+                    .map(|(key, value, rollout, _)| {
+                        (
+                            key.clone(),
+                            Row {
+                                key,
+                                value,
+                                rollout,
+                            },
+                        )
+                    })
                     .collect(),
             }))
         }
@@ -48,7 +57,7 @@ pub enum Load {
 pub enum Source {
     /// A new read-only connection per load: microseconds for a local file, and a moved or
     /// deleted file is noticed at once.
-    Sqlite(SqliteConnectOptions),
+    Sqlite(Box<SqliteConnectOptions>),
     /// One pooled connection, re-established after an error.
     Postgres(PgPool),
     Http(HttpSource),
@@ -63,7 +72,7 @@ impl Source {
                 .map_err(|e| bad(&e))?
                 .read_only(true)
                 .create_if_missing(false);
-            Ok(Source::Sqlite(opts))
+            Ok(Source::Sqlite(Box::new(opts)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url).map_err(|e| bad(&e))?;
             let pool = PgPoolOptions::new()
@@ -172,7 +181,10 @@ impl HttpSource {
 
     /// Opens `GET /v1/flags/stream`, resuming after `last_id`. `NoStream` when the server
     /// has none (404/405/406/501 or not `text/event-stream`).
-    pub async fn open_stream(&self, last_id: Option<i64>) -> Result<reqwest::Response, ClientError> {
+    pub async fn open_stream(
+        &self,
+        last_id: Option<i64>,
+    ) -> Result<reqwest::Response, ClientError> {
         let mut req = self
             .client
             .get(format!("{}/v1/flags/stream", self.base))

@@ -54,10 +54,7 @@ fn set_etag(resp: &mut Response, tag: &str) {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
 }
 
-pub async fn one(
-    State(s): State<AppState>,
-    Path(key): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn one(State(s): State<AppState>, Path(key): Path<String>) -> Result<Response, ApiError> {
     let table = s.store.flags().await?;
     match table.flags.into_iter().find(|f| f.key == key) {
         Some(row) => Ok(Json(row).into_response()),

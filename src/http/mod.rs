@@ -113,7 +113,11 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("post", "/v1/rollouts/{name}/pause", post(admin::pause)),
         ("post", "/v1/rollouts/{name}/resume", post(admin::resume)),
         ("post", "/v1/rollouts/{name}/promote", post(admin::promote)),
-        ("post", "/v1/rollouts/{name}/rollback", post(admin::rollback)),
+        (
+            "post",
+            "/v1/rollouts/{name}/rollback",
+            post(admin::rollback),
+        ),
         ("post", "/v1/rollouts/{name}/restart", post(admin::restart)),
         ("post", "/v1/observations", post(observations::ingest)),
         // The learning module's endpoints (`/learning/...`) are added here, on their branch.

@@ -113,7 +113,9 @@ async fn handle(
                 rolled_back = Some(a.transition.reason);
             }
             Ok(_) => {}
-            Err(e @ StoreError::Fenced { .. }) => warn!(error = %e, "ingest: not the leader any more"),
+            Err(e @ StoreError::Fenced { .. }) => {
+                warn!(error = %e, "ingest: not the leader any more")
+            }
             Err(e) => warn!(error = %e, rollout = %body.rollout, "judging new observations failed"),
         }
     }

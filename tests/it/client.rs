@@ -30,9 +30,12 @@ async fn wait_version(client: &Client, version: i64) {
 async fn reads_over_http_and_follows_the_stream(db: TestDb) {
     let api = Api::start(&db, None).await;
     api.start_rollout().await;
-    let client = Client::connect(&api.url(""), Options::default().with_default("API_EXTRA", "d"))
-        .await
-        .unwrap();
+    let client = Client::connect(
+        &api.url(""),
+        Options::default().with_default("API_EXTRA", "d"),
+    )
+    .await
+    .unwrap();
     let table = api.store.flags().await.unwrap();
     assert_eq!(client.version(), Some(table.version), "loaded at start-up");
     assert_eq!(client.flag("API_MODE").as_deref(), Some("shadow"));
@@ -126,21 +129,39 @@ async fn breaker_over_http_serves_last_known_good() {
     sw.down.store(true, Ordering::SeqCst);
     for _ in 0..3 {
         assert!(client.refresh().await.is_err());
-        assert_eq!(client.flag("API_MODE").as_deref(), Some("shadow"), "last known good");
+        assert_eq!(
+            client.flag("API_MODE").as_deref(),
+            Some("shadow"),
+            "last known good"
+        );
     }
-    assert_eq!(sw.requests.load(Ordering::SeqCst), 4, "three failed calls reached the server");
+    assert_eq!(
+        sw.requests.load(Ordering::SeqCst),
+        4,
+        "three failed calls reached the server"
+    );
     assert_eq!(client.breaker_state(), BreakerState::Open);
     for _ in 0..5 {
-        assert!(matches!(client.refresh().await, Err(ClientError::BreakerOpen)));
+        assert!(matches!(
+            client.refresh().await,
+            Err(ClientError::BreakerOpen)
+        ));
     }
-    assert_eq!(sw.requests.load(Ordering::SeqCst), 4, "an open breaker calls nobody");
+    assert_eq!(
+        sw.requests.load(Ordering::SeqCst),
+        4,
+        "an open breaker calls nobody"
+    );
     assert_eq!(client.version(), Some(good));
 
     // The server recovers; after reset_timeout one trial goes through and closes it.
     sw.down.store(false, Ordering::SeqCst);
     api.commit(ManualAction::Promote).await;
     clock.advance(Duration::from_secs(299));
-    assert!(matches!(client.refresh().await, Err(ClientError::BreakerOpen)));
+    assert!(matches!(
+        client.refresh().await,
+        Err(ClientError::BreakerOpen)
+    ));
     clock.advance(Duration::from_secs(1));
     assert!(client.refresh().await.unwrap(), "a new version");
     assert_eq!(sw.requests.load(Ordering::SeqCst), 5);
@@ -179,7 +200,10 @@ async fn breaker_over_sqlite_when_the_file_goes_away() {
     assert_eq!(client.version(), Some(good));
     assert_eq!(client.flag("API_MODE").as_deref(), Some("shadow"));
     std::fs::rename(&away, &path).unwrap();
-    assert!(matches!(client.refresh().await, Err(ClientError::BreakerOpen)));
+    assert!(matches!(
+        client.refresh().await,
+        Err(ClientError::BreakerOpen)
+    ));
     clock.advance(Duration::from_secs(300));
     client.refresh().await.unwrap();
     assert_eq!(client.breaker_state(), BreakerState::Closed);
@@ -196,7 +220,11 @@ async fn defaults_when_unreachable_at_start_up() {
     let client = Client::connect(&format!("http://{addr}"), opts.clone())
         .await
         .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(client.version(), None);
     assert!(client.stats().using_defaults);
     assert_eq!(client.flag("API_MODE").as_deref(), Some("shadow"));
@@ -207,7 +235,9 @@ async fn defaults_when_unreachable_at_start_up() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let client = Client::connect(&format!("http://{closed}"), opts.clone()).await.unwrap();
+    let client = Client::connect(&format!("http://{closed}"), opts.clone())
+        .await
+        .unwrap();
     assert_eq!(client.version(), None);
     assert_eq!(client.flag("API_MODE").as_deref(), Some("shadow"));
 

@@ -107,9 +107,16 @@ impl Api {
 
     pub async fn commit(&self, action: ManualAction) {
         let r = &self.config.rollouts[0];
-        engine::act(&*self.store, r, action, "test", &Writer::person("t@it"), Utc::now)
-            .await
-            .expect("manual action");
+        engine::act(
+            &*self.store,
+            r,
+            action,
+            "test",
+            &Writer::person("t@it"),
+            Utc::now,
+        )
+        .await
+        .expect("manual action");
     }
 
     /// The first tick: the rollout starts (flags written).
@@ -239,7 +246,11 @@ async fn stream_delivers_every_change_in_order_and_resumes(db: TestDb) {
     let v0 = body["version"].as_i64().unwrap();
     assert_eq!(snap.id, Some(v0.to_string()));
 
-    for a in [ManualAction::Pause, ManualAction::Resume, ManualAction::Promote] {
+    for a in [
+        ManualAction::Pause,
+        ManualAction::Resume,
+        ManualAction::Promote,
+    ] {
         api.commit(a).await;
     }
     let mut last = v0;
@@ -247,7 +258,11 @@ async fn stream_delivers_every_change_in_order_and_resumes(db: TestDb) {
         let e = s.next().await;
         assert_eq!(e.event, "change");
         let c: Value = serde_json::from_str(&e.data).unwrap();
-        assert_eq!(c["version"].as_i64(), Some(last + 1), "in order, none skipped");
+        assert_eq!(
+            c["version"].as_i64(),
+            Some(last + 1),
+            "in order, none skipped"
+        );
         assert_eq!(e.id, Some((last + 1).to_string()));
         assert_eq!(c["rollout"], "api");
         assert_eq!(c["changed"]["API_STATUS"], expect_status);
@@ -290,7 +305,12 @@ async fn admin_needs_the_token_and_is_recorded(db: TestDb) {
     api.start_rollout().await;
     let c = http_client();
     let pause = api.url("/v1/rollouts/api/pause");
-    let resp = c.post(&pause).json(&json!({"reason": "x"})).send().await.unwrap();
+    let resp = c
+        .post(&pause)
+        .json(&json!({"reason": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert!(resp.headers().contains_key("www-authenticate"));
     let resp = c
@@ -301,7 +321,16 @@ async fn admin_needs_the_token_and_is_recorded(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(api.store.state("api").await.unwrap().unwrap().status.as_str(), "running");
+    assert_eq!(
+        api.store
+            .state("api")
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            .as_str(),
+        "running"
+    );
 
     let resp = c
         .post(&pause)
@@ -328,7 +357,11 @@ async fn admin_needs_the_token_and_is_recorded(db: TestDb) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "rollback needs a reason");
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "rollback needs a reason"
+    );
     let resp = c
         .post(&rollback)
         .bearer_auth(TOKEN)
@@ -338,7 +371,10 @@ async fn admin_needs_the_token_and_is_recorded(db: TestDb) {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let last = api.store.history("api").await.unwrap().pop().unwrap();
-    assert_eq!((last.action.as_str(), last.actor.as_str()), ("rollback", "admin (http)"));
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("rollback", "admin (http)")
+    );
 
     let resp = c
         .post(api.url("/v1/rollouts/api/resume"))
@@ -347,7 +383,11 @@ async fn admin_needs_the_token_and_is_recorded(db: TestDb) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::CONFLICT, "resume of a rolled-back rollout");
+    assert_eq!(
+        resp.status(),
+        StatusCode::CONFLICT,
+        "resume of a rolled-back rollout"
+    );
     let resp = c
         .post(api.url("/v1/rollouts/nope/pause"))
         .bearer_auth(TOKEN)
@@ -363,7 +403,11 @@ async fn admin_needs_the_token_and_is_recorded(db: TestDb) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "unknown field");
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown field"
+    );
 
     // No token configured at all: the admin API is off.
     let off = Api::start(&db, None).await;
@@ -420,9 +464,12 @@ async fn bad_input_gets_its_4xx(db: TestDb) {
     assert!(b["error"].as_str().unwrap().contains("extra"));
 
     let (s, b) = status_and_error(
-        post_raw(json!({"rollout": "api", "observations": [row("a", "control", json!("1"))]}).to_string())
-            .await
-            .unwrap(),
+        post_raw(
+            json!({"rollout": "api", "observations": [row("a", "control", json!("1"))]})
+                .to_string(),
+        )
+        .await
+        .unwrap(),
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a string value: {b}");
@@ -459,9 +506,12 @@ async fn bad_input_gets_its_4xx(db: TestDb) {
     assert!(b["error"].as_str().unwrap().contains("blue"));
 
     let (s, _) = status_and_error(
-        post_raw(json!({"rollout": "nope", "observations": [row("a", "control", json!(1.0))]}).to_string())
-            .await
-            .unwrap(),
+        post_raw(
+            json!({"rollout": "nope", "observations": [row("a", "control", json!(1.0))]})
+                .to_string(),
+        )
+        .await
+        .unwrap(),
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "unknown rollout");
@@ -513,10 +563,24 @@ async fn rollouts_assign_health_and_metrics(db: TestDb) {
     let api = Api::start(&db, None).await;
     api.start_rollout().await;
     let c = http_client();
-    let list: Value = c.get(api.url("/v1/rollouts")).send().await.unwrap().json().await.unwrap();
+    let list: Value = c
+        .get(api.url("/v1/rollouts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list[0]["name"], "api");
     assert_eq!(list[0]["status"], "running");
-    let one: Value = c.get(api.url("/v1/rollouts/api")).send().await.unwrap().json().await.unwrap();
+    let one: Value = c
+        .get(api.url("/v1/rollouts/api"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(one["stage_kind"], "shadow");
     assert!(one["analysis"].is_object(), "{one}");
     assert!(one["guardrails"].is_array());
@@ -534,16 +598,41 @@ async fn rollouts_assign_health_and_metrics(db: TestDb) {
     let flags = api.store.rollout_flags("api").await.unwrap();
     let expected = rollout::status::unit_assignment(&api.config.rollouts[0], &flags, "AAPL");
     assert_eq!(a, serde_json::to_value(&expected).unwrap());
-    let resp = c.get(api.url("/v1/assign?rollout=api")).send().await.unwrap();
+    let resp = c
+        .get(api.url("/v1/assign?rollout=api"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let resp = c.get(api.url("/v1/assign?rollout=nope&unit=x")).send().await.unwrap();
+    let resp = c
+        .get(api.url("/v1/assign?rollout=nope&unit=x"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 
-    assert_eq!(c.get(api.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
-    let ready: Value = c.get(api.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        c.get(api.url("/healthz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let ready: Value = c
+        .get(api.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["role"], "standby");
-    let text = c.get(api.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = c
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("rollout_flags_version"), "{text}");
 }
 
@@ -653,12 +742,17 @@ async fn shutdown_ends_open_streams() {
     let first = resp.chunk().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("snapshot"));
     stop.send(()).unwrap();
-    let done = eventually(Duration::from_secs(10), "the server to stop", || {
+    // The open stream ends (rather than holding the graceful shutdown up), then the server.
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(_chunk) = resp.chunk().await.unwrap_or(None) {}
+    })
+    .await;
+    assert!(end.is_ok(), "the stream ended at shutdown");
+    eventually(Duration::from_secs(10), "the server to stop", || {
         let finished = server.is_finished();
         async move { finished.then_some(()) }
     })
     .await;
-    let _ = done;
 }
 
 /// The real daemon with `--listen 127.0.0.1:0`: it logs the bound address, leads, serves
@@ -696,20 +790,50 @@ async fn the_daemon_serves_the_api_on_port_0() {
         }
     })
     .await;
-    assert!(!TOKEN.is_empty() && !std::fs::read_to_string(&log).unwrap().contains(TOKEN), "the token is never logged");
+    assert!(
+        !TOKEN.is_empty() && !std::fs::read_to_string(&log).unwrap().contains(TOKEN),
+        "the token is never logged"
+    );
     let c = http_client();
-    eventually(WAIT_LONG, "the daemon to lead and start the rollout", || {
-        let c = c.clone();
-        let base = base.clone();
-        async move {
-            let ready: Value = c.get(format!("{base}/readyz")).send().await.ok()?.json().await.ok()?;
-            let flags: Value = c.get(format!("{base}/v1/flags")).send().await.ok()?.json().await.ok()?;
-            (ready["role"] == "leader" && flags["version"].as_i64()? >= 1).then_some(())
-        }
-    })
+    eventually(
+        WAIT_LONG,
+        "the daemon to lead and start the rollout",
+        || {
+            let c = c.clone();
+            let base = base.clone();
+            async move {
+                let ready: Value = c
+                    .get(format!("{base}/readyz"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                let flags: Value = c
+                    .get(format!("{base}/v1/flags"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                (ready["role"] == "leader" && flags["version"].as_i64()? >= 1).then_some(())
+            }
+        },
+    )
     .await;
-    let resp = c.get(format!("{base}/v1/flags/stream")).timeout(Duration::from_secs(60)).send().await.unwrap();
-    let mut s = Stream { resp, parser: Parser::default(), pending: Default::default() };
+    let resp = c
+        .get(format!("{base}/v1/flags/stream"))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap();
+    let mut s = Stream {
+        resp,
+        parser: Parser::default(),
+        pending: Default::default(),
+    };
     let snap = s.next().await;
     assert_eq!(snap.event, "snapshot");
     let resp = c
@@ -729,8 +853,18 @@ async fn the_daemon_serves_the_api_on_port_0() {
     let e = s.next().await;
     let c2: Value = serde_json::from_str(&e.data).unwrap();
     assert_eq!(c2["changed"]["API_STATUS"], "running");
-    assert_eq!(c2["version"].as_i64(), c1["version"].as_i64().map(|v| v + 1));
-    let metrics = c.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(
+        c2["version"].as_i64(),
+        c1["version"].as_i64().map(|v| v + 1)
+    );
+    let metrics = c
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("rollout_ticks_total"), "{metrics}");
     assert!(metrics.contains("rollout_transitions_total"), "{metrics}");
 }

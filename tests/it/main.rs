@@ -4,13 +4,13 @@ mod support;
 
 mod assignment;
 mod cli;
+mod client;
 mod config;
 mod daemon;
 mod experiment;
-mod client;
 mod guardrails;
-mod http;
 mod ha;
+mod http;
 mod stats;
 mod store;
 mod walk;
