@@ -57,13 +57,24 @@ impl Api {
         token: Option<&str>,
         wrap: impl FnOnce(axum::Router) -> axum::Router,
     ) -> Api {
-        let config = plan(CONFIG);
+        Api::launch(db, token, CONFIG, Arc::new(Role::default()), wrap).await
+    }
+
+    /// The API on the rollouts of `yaml`, as a process in `role`.
+    pub async fn launch(
+        db: &TestDb,
+        token: Option<&str>,
+        yaml: &str,
+        role: Arc<Role>,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> Api {
+        let config = plan(yaml);
         let store: Arc<dyn Store> = Arc::from(db.store().await);
         let state = AppState::new(Options {
             store: store.clone(),
             database_url: db.url.clone(),
             config: Arc::new(ArcSwap::from_pointee(config.clone())),
-            role: Arc::new(Role::default()),
+            role,
             actor: "daemon@test".into(),
             admin_token: token.and_then(AdminToken::new),
             ingest_slots: 2,
@@ -636,7 +647,62 @@ async fn rollouts_assign_health_and_metrics(db: TestDb) {
     assert!(text.contains("rollout_flags_version"), "{text}");
 }
 
+/// A leading daemon judges ingested data at once: a breaching batch is acknowledged with
+/// the rollback it caused, and the stream shows the rollback flags.
+async fn ingest_as_leader_rolls_back_at_once(db: TestDb) {
+    let yaml = "
+rollouts:
+  - name: gr
+    flag_prefix: GR_
+    seed: 3
+    stages:
+      - canary: { percentage: 5, duration: 1d }
+      - full: {}
+    guardrails:
+      - { name: drawdown, metric: return_pct, aggregate: mean, min: -2.0, window: 1h, min_samples: 20 }
+";
+    let store = db.store().await;
+    let role = Arc::new(Role::default());
+    role.set(Some(
+        store.new_epoch("daemon@test", Utc::now()).await.unwrap(),
+    ));
+    let api = Api::launch(&db, None, yaml, role, |r| r).await;
+    let w = Writer::person("t@it");
+    engine::tick_all(&*api.store, &api.config, &w, Utc::now())
+        .await
+        .unwrap();
+    let mut s = Stream::open(&api, None).await;
+    assert_eq!(s.next().await.event, "snapshot");
+    let bad: Vec<Value> = (0..30)
+        .map(|i| {
+            json!({"unit": format!("u{i}"), "variant": "treatment", "metric": "return_pct", "value": -10.0})
+        })
+        .collect();
+    let resp = http_client()
+        .post(api.url("/v1/observations"))
+        .json(&json!({"rollout": "gr", "observations": bad}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["inserted"], 30);
+    assert!(
+        body["rolled_back"].as_str().unwrap().contains("drawdown"),
+        "{body}"
+    );
+    let e = s.next().await;
+    let c: Value = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(c["changed"]["GR_MODE"], "rolled_back");
+    let last = api.store.history("gr").await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("rollback", "daemon@test")
+    );
+}
+
 on_both_stores!(
+    ingest_as_leader_rolls_back_at_once,
     flags_with_etag_and_304,
     stream_delivers_every_change_in_order_and_resumes,
     admin_needs_the_token_and_is_recorded,
