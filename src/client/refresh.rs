@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -23,12 +24,58 @@ pub(super) async fn run(shared: Arc<Shared>, mode: Mode) {
 }
 
 async fn poll(shared: Arc<Shared>) {
+    let wake = Arc::new(Notify::new());
+    // On PostgreSQL a NOTIFY wakes the poll at once; the interval stays as the net.
+    let _listener = match &shared.source {
+        Source::Postgres(pool) => Some(AbortOnDrop(tokio::spawn(listen(
+            pool.clone(),
+            wake.clone(),
+        )))),
+        _ => None,
+    };
     loop {
-        tokio::time::sleep(shared.opts.refresh.poll_interval).await;
+        tokio::select! {
+            _ = tokio::time::sleep(shared.opts.refresh.poll_interval) => {}
+            _ = wake.notified() => {}
+        }
         let known = shared.snapshot.load().version();
         if let Err(e) = shared.load(known).await {
             debug!(error = %e, "flag poll failed");
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// `LISTEN rollout_flags` on its own connection, waking the poll on every change; retried
+/// with backoff (1 s to 60 s) while the database is unreachable.
+async fn listen(pool: sqlx::PgPool, wake: Arc<Notify>) {
+    // Its own pool: the listener holds its connection, and loads must not wait for it.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    let mut backoff = Backoff {
+        next: Duration::from_secs(1),
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(60),
+    };
+    loop {
+        if let Ok(mut l) = sqlx::postgres::PgListener::connect_with(&pool).await {
+            if l.listen("rollout_flags").await.is_ok() {
+                backoff.reset();
+                // `Ok(None)`: the connection dropped; the next call reconnects.
+                while l.try_recv().await.is_ok() {
+                    wake.notify_one();
+                }
+            }
+        }
+        tokio::time::sleep(backoff.wait()).await;
     }
 }
 

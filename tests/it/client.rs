@@ -251,3 +251,39 @@ async fn defaults_when_unreachable_at_start_up() {
     ));
     drop(blackhole);
 }
+
+/// Reading PostgreSQL directly, a NOTIFY wakes the poll: a change arrives long before the
+/// (here one hour) poll interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_notify_wakes_the_direct_client() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let api = Api::start(&db, None).await;
+    api.start_rollout().await;
+    let mut opts = Options::default();
+    opts.refresh.poll_interval = Duration::from_secs(3600);
+    let client = &Client::connect(&db.url, opts).await.unwrap();
+    // The listener connects in the background; commit until one change is seen, then one more.
+    let mut action = ManualAction::Pause;
+    eventually(WAIT, "the listener to deliver a change", || {
+        let before = client.version();
+        let api = &api;
+        let a = action;
+        action = if a == ManualAction::Pause {
+            ManualAction::Resume
+        } else {
+            ManualAction::Pause
+        };
+        async move {
+            api.commit(a).await;
+            let v = api.store.flags_version().await.unwrap();
+            let mut versions = client.watch_version();
+            let seen =
+                tokio::time::timeout(Duration::from_secs(1), versions.wait_for(|x| *x >= Some(v)))
+                    .await;
+            (seen.is_ok() && client.version() > before).then_some(())
+        }
+    })
+    .await;
+}
