@@ -162,3 +162,53 @@ fn validate(rows: Vec<Row>, now: DateTime<Utc>) -> Result<Vec<Observation>, ApiE
     e.rows = bad;
     Err(e)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::daemon::Role;
+    use crate::http::{AppState, Options};
+
+    #[tokio::test]
+    async fn a_full_queue_answers_429_with_retry_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store: Arc<dyn crate::store::Store> = Arc::from(crate::store::open(&url).unwrap());
+        store.migrate().await.unwrap();
+        let yaml = "rollouts:\n  - name: r\n    flag_prefix: R_\n    seed: 1\n    stages:\n      - full: {}\n";
+        let config = crate::config::parse("t.yaml", yaml).unwrap().config;
+        let s = AppState::new(Options {
+            store,
+            database_url: url,
+            config: Arc::new(arc_swap::ArcSwap::from_pointee(config)),
+            role: Arc::new(Role::default()),
+            actor: "test".into(),
+            admin_token: None,
+            ingest_slots: 2,
+        });
+        let body = || {
+            Ok(Json(IngestBody {
+                rollout: "r".into(),
+                observations: vec![Row {
+                    unit: "u".into(),
+                    variant: "control".into(),
+                    metric: "m".into(),
+                    value: 1.0,
+                    observed_at: None,
+                    event_id: None,
+                }],
+            }))
+        };
+        let held = s.ingest.try_acquire_many(2).unwrap();
+        let e = handle(&s, body()).await.err().expect("refused");
+        assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(e.retry_after, Some(1));
+        drop(held);
+        let ok = handle(&s, body())
+            .await
+            .expect("accepted once a slot is free");
+        assert_eq!(ok.0.report.inserted, 1);
+    }
+}
