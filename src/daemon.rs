@@ -92,45 +92,32 @@ pub async fn run(
     let background = spawn_background(store.clone(), role.clone());
     crate::http::metrics::install();
     let shared = Arc::new(arc_swap::ArcSwap::from_pointee(config.clone()));
-    let (http, stop_http, feed) = match opts.listen_override.or(config.listen) {
+    let http = match opts.listen_override.or(config.listen) {
         Some(addr) => {
-            let admin_token = crate::http::token_from_env().map_err(crate::Error::InvalidInput)?;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| crate::Error::InvalidInput(format!("cannot listen on {addr}: {e}")))?;
-            let bound = listener
-                .local_addr()
-                .map_err(|e| crate::Error::InvalidInput(format!("cannot listen on {addr}: {e}")))?;
-            if admin_token.is_none() {
-                warn!("no ROLLOUT_ADMIN_TOKEN or ROLLOUT_ADMIN_TOKEN_FILE: the admin endpoints answer 503");
-            }
-            let state = crate::http::AppState::new(crate::http::Options {
+            let api = crate::http::Options {
                 store: store.clone(),
                 database_url: url.clone(),
                 config: shared.clone(),
                 role: role.clone(),
                 actor: actor.clone(),
-                admin_token,
+                admin_token: crate::http::token_from_env().map_err(crate::Error::InvalidInput)?,
                 ingest_slots: 4,
-            });
-            let feed = state.clone();
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            };
+            if api.admin_token.is_none() {
+                warn!("no ROLLOUT_ADMIN_TOKEN or ROLLOUT_ADMIN_TOKEN_FILE: the admin endpoints answer 503");
+            }
+            let running = crate::http::start(addr, api).await.map_err(|e| {
+                crate::Error::InvalidInput(format!("cannot serve HTTP on {addr}: {e}"))
+            })?;
+            let bound = running.address;
             info!(address = %bound, "HTTP API listening on http://{bound}");
-            let server = tokio::spawn(async move {
-                let shutdown = async move {
-                    let _ = stopped.await;
-                };
-                if let Err(e) = crate::http::serve(listener, state, shutdown).await {
-                    error!(error = %e, "the HTTP API stopped");
-                }
-            });
-            (Some(server), Some(stop), Some(feed))
+            Some(running)
         }
-        None => (None, None, None),
+        None => None,
     };
     let poke = || {
-        if let Some(f) = &feed {
-            f.feed().poke();
+        if let Some(h) = &http {
+            h.poke();
         }
     };
     let (data_tx, mut new_data) = mpsc::channel::<String>(64);
@@ -188,11 +175,9 @@ pub async fn run(
         }
     }
     info!("shutting down");
-    if let (Some(stop), Some(server)) = (stop_http, http) {
-        let _ = stop.send(());
-        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    if let Some(h) = http {
+        h.stop().await;
     }
-    drop(feed);
     background.abort();
     if let Some(l) = listener {
         l.abort();

@@ -136,6 +136,50 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The API running in the background (as the daemon runs it).
+pub struct Running {
+    pub address: std::net::SocketAddr,
+    state: AppState,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Something was committed in this process: stream it now rather than at the next poll.
+    pub fn poke(&self) {
+        self.state.feed.poke();
+    }
+
+    /// Stops accepting, ends the open streams and waits (at most 5 s) for requests in flight.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.task).await;
+    }
+}
+
+/// Binds `addr` and serves the API in the background.
+pub async fn start(addr: std::net::SocketAddr, opts: Options) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let address = listener.local_addr()?;
+    let state = AppState::new(opts);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = state.clone();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        if let Err(e) = serve(listener, serving, shutdown).await {
+            tracing::error!(error = %e, "the HTTP API stopped");
+        }
+    });
+    Ok(Running {
+        address,
+        state,
+        stop,
+        task,
+    })
+}
+
 /// Serves the API on `listener` until `shutdown` completes; open event streams are closed
 /// then, so that shutdown does not wait for them.
 pub async fn serve(
