@@ -108,10 +108,17 @@ pub async fn scrape(State(s): State<AppState>) -> Response {
         let Ok(state) = s.store.state(&name).await else {
             continue;
         };
+        // The analysis reads every observation's rank; only a running A/B stage pays it.
+        let in_ab = state.as_ref().is_some_and(|st| {
+            matches!(
+                r.stages.get(st.stage_index).map(|x| &x.kind),
+                Some(crate::config::StageKind::AbTest { .. })
+            )
+        });
+        if !in_ab {
+            continue;
+        }
         if let Ok(Some(a)) = crate::experiment::analyze(&*s.store, r, state.as_ref()).await {
-            if !a.stage.current {
-                continue;
-            }
             for m in &a.metrics {
                 if let Some(p) = m.p_value {
                     gauge!("rollout_ab_p_value", "rollout" => name.clone(), "metric" => m.metric.clone())
