@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,26 @@ pub struct DaemonOptions {
     pub config_path: PathBuf,
     /// `ROLLOUT_DATABASE_URL`, which overrides the config's `database`.
     pub database_override: Option<String>,
+    /// `--listen`, which overrides the config's `listen` (the HTTP API's address).
+    pub listen_override: Option<std::net::SocketAddr>,
+}
+
+/// Whether this process leads, and with which epoch; shared with the webhook sender and
+/// the HTTP API.
+#[derive(Debug, Default)]
+pub struct Role {
+    /// The leader epoch, or 0 while standing by (epochs start at 1).
+    epoch: AtomicI64,
+}
+
+impl Role {
+    pub fn epoch(&self) -> Option<i64> {
+        Some(self.epoch.load(Ordering::SeqCst)).filter(|e| *e > 0)
+    }
+
+    pub fn set(&self, epoch: Option<i64>) {
+        self.epoch.store(epoch.unwrap_or(0), Ordering::SeqCst);
+    }
 }
 
 /// Identifies this process in the history and in `rollout_leader`: `daemon@HOST:PID`.
@@ -68,8 +88,38 @@ pub async fn run(
     }
     backoff.reset();
 
-    let leading = Arc::new(AtomicBool::new(false));
-    let background = spawn_background(store.clone(), leading.clone());
+    let role = Arc::new(Role::default());
+    let background = spawn_background(store.clone(), role.clone());
+    crate::http::metrics::install();
+    let shared = Arc::new(arc_swap::ArcSwap::from_pointee(config.clone()));
+    let http = match opts.listen_override.or(config.listen) {
+        Some(addr) => {
+            let api = crate::http::Options {
+                store: store.clone(),
+                database_url: url.clone(),
+                config: shared.clone(),
+                role: role.clone(),
+                actor: actor.clone(),
+                admin_token: crate::http::token_from_env().map_err(crate::Error::InvalidInput)?,
+                ingest_slots: 4,
+            };
+            if api.admin_token.is_none() {
+                warn!("no ROLLOUT_ADMIN_TOKEN or ROLLOUT_ADMIN_TOKEN_FILE: the admin endpoints answer 503");
+            }
+            let running = crate::http::start(addr, api).await.map_err(|e| {
+                crate::Error::InvalidInput(format!("cannot serve HTTP on {addr}: {e}"))
+            })?;
+            let bound = running.address;
+            info!(address = %bound, "HTTP API listening on http://{bound}");
+            Some(running)
+        }
+        None => None,
+    };
+    let poke = || {
+        if let Some(h) = &http {
+            h.poke();
+        }
+    };
     let (data_tx, mut new_data) = mpsc::channel::<String>(64);
     let listener = spawn_listener(&url, data_tx);
     let (tx, mut ticks) = mpsc::channel::<()>(1);
@@ -88,7 +138,7 @@ pub async fn run(
         epoch: None,
         unparsable: None,
         last_rejection: None,
-        leading,
+        role,
     };
     // The first pass runs at once rather than at the first cron tick.
     let _ = tx.try_send(());
@@ -100,6 +150,7 @@ pub async fn run(
                 if let Err(e) = runner.on_new_data(&config, &name).await {
                     warn!(error = %e, rollout = %name, "evaluating new observations failed");
                 }
+                poke();
             }
             _ = hup.recv() => {
                 info!("SIGHUP: reloading the configuration");
@@ -107,6 +158,7 @@ pub async fn run(
                 if let Err(e) = analysis_jobs.update(&config).await {
                     error!("cannot reschedule the learning analysis: {e}");
                 }
+                publish(&shared, &config);
             }
             Some(name) = analysis_runs.recv() => runner.learn(&config, &name).await,
             Some(()) = ticks.recv() => {
@@ -118,7 +170,10 @@ pub async fn run(
                 if let Err(e) = analysis_jobs.update(&config).await {
                     error!("cannot reschedule the learning analysis: {e}");
                 }
-                match runner.tick(&config).await {
+                publish(&shared, &config);
+                let result = runner.tick(&config).await;
+                poke();
+                match result {
                     Ok(()) => { backoff.reset(); retry_at = None; }
                     Err(e) => {
                         let wait = backoff.next();
@@ -130,6 +185,9 @@ pub async fn run(
         }
     }
     info!("shutting down");
+    if let Some(h) = http {
+        h.stop().await;
+    }
     background.abort();
     if let Some(l) = listener {
         l.abort();
@@ -149,8 +207,8 @@ struct Runner {
     unparsable: Option<String>,
     /// The last incompatibility logged, so that it is logged once.
     last_rejection: Option<String>,
-    /// Whether this process leads (read by the webhook sender).
-    leading: Arc<AtomicBool>,
+    /// Whether this process leads (read by the webhook sender and the HTTP API).
+    role: Arc<Role>,
 }
 
 impl Runner {
@@ -280,7 +338,7 @@ impl Runner {
 
     async fn step_down(&mut self) {
         self.epoch = None;
-        self.leading.store(false, Ordering::SeqCst);
+        self.role.set(None);
         self.leadership.release().await;
     }
 
@@ -288,7 +346,7 @@ impl Runner {
         let now = Utc::now();
         let check = self.leadership.check().await;
         if !matches!(check, Ok(LeaderCheck::Leader { .. })) {
-            self.leading.store(false, Ordering::SeqCst);
+            self.role.set(None);
         }
         match check? {
             LeaderCheck::Standby => {
@@ -304,7 +362,7 @@ impl Runner {
                     info!(epoch, "became the leader");
                     self.epoch = Some(epoch);
                 }
-                self.leading.store(true, Ordering::SeqCst);
+                self.role.set(self.epoch);
             }
         }
         let writer = Writer {
@@ -314,6 +372,7 @@ impl Runner {
         match engine::tick_all(&*self.store, config, &writer, now).await {
             Ok(outcomes) => {
                 log_outcomes(&outcomes);
+                crate::http::metrics::tick(&outcomes);
                 Ok(())
             }
             Err(e) => self.fenced_is_fine(e).await,
@@ -322,17 +381,14 @@ impl Runner {
 }
 
 /// The webhook sender: while this process leads, delivers the outbox every half second.
-fn spawn_background(
-    store: Arc<dyn Store>,
-    leading: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<()> {
+fn spawn_background(store: Arc<dyn Store>, role: Arc<Role>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let http = crate::guardrails::http_client();
         let mut every = tokio::time::interval(Duration::from_millis(500));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            if !leading.load(Ordering::SeqCst) {
+            if role.epoch().is_none() {
                 continue;
             }
             if let Err(e) = crate::webhooks::deliver_due(&*store, http, Utc::now()).await {
@@ -374,6 +430,13 @@ async fn listen(
         let n = l.recv().await?;
         // A full channel already holds pending work; ticks catch up on the rest.
         let _ = tx.try_send(n.payload().to_owned());
+    }
+}
+
+/// Hands a reloaded configuration to the HTTP API.
+fn publish(shared: &arc_swap::ArcSwap<Config>, config: &Config) {
+    if **shared.load() != *config {
+        shared.store(Arc::new(config.clone()));
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod assignment;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod controller;
 pub mod daemon;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod experiment;
 pub mod flags;
 pub mod guardrails;
+pub mod http;
 pub mod learning;
 pub mod stats;
 pub mod status;

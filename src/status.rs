@@ -49,3 +49,44 @@ pub fn rollout_status(
         state_version: state.map(|s| s.version),
     }
 }
+
+/// One unit's assignment in a rollout, as `rollout assign --json` and `GET /v1/assign` show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitAssignment {
+    pub unit: String,
+    pub u_ab: f64,
+    /// The A/B split from the configuration (shown in every stage); `None` without an A/B stage.
+    pub variant: Option<&'static str>,
+    pub u_rollout: f64,
+    pub rollout_percentage: f64,
+    pub in_rollout: bool,
+    /// Whether the new path is on for the unit under the stored flags now.
+    pub enabled: bool,
+}
+
+/// `unit`'s draws and decisions under `rollout`'s configuration and its stored `flags`
+/// (key → value).
+pub fn unit_assignment(
+    rollout: &Rollout,
+    flags: &std::collections::BTreeMap<String, String>,
+    unit: &str,
+) -> UnitAssignment {
+    use crate::assignment::{self, PURPOSE_AB, PURPOSE_ROLLOUT};
+    let flag = |suffix: &str| flags.get(&rollout.flag_prefix.key(suffix)).cloned();
+    let ab_pct = rollout.stages.iter().find_map(|s| match &s.kind {
+        crate::config::StageKind::AbTest { percentage, .. } => Some(percentage.get()),
+        _ => None,
+    });
+    let rollout_pct = flag("ROLLOUT_PERCENTAGE")
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    UnitAssignment {
+        unit: unit.to_owned(),
+        u_ab: assignment::draw(rollout.seed, PURPOSE_AB, unit),
+        variant: ab_pct.map(|p| assignment::variant(rollout.seed, unit, p).as_str()),
+        u_rollout: assignment::draw(rollout.seed, PURPOSE_ROLLOUT, unit),
+        rollout_percentage: rollout_pct,
+        in_rollout: assignment::in_rollout(rollout.seed, unit, rollout_pct),
+        enabled: assignment::enabled_for(flag, unit),
+    }
+}

@@ -51,8 +51,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Runs the controller: ticks on the `tick` schedule until SIGTERM or SIGINT.
-    Daemon,
+    /// Runs the controller: ticks on the `tick` schedule until SIGTERM or SIGINT, and
+    /// serves the HTTP API on `listen` (if set).
+    Daemon {
+        /// Serves the HTTP API on this address (overrides `listen`; port 0 picks a free
+        /// port, logged as "HTTP API listening on http://ADDR").
+        #[arg(long, env = "ROLLOUT_LISTEN")]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Runs one evaluation pass, then exits.
     Tick {
         #[arg(long)]

@@ -45,7 +45,7 @@ pub fn main() -> std::process::ExitCode {
     };
     init_tracing(
         cli.log_format,
-        matches!(cli.command, Command::Daemon | Command::Tick { .. }),
+        matches!(cli.command, Command::Daemon { .. } | Command::Tick { .. }),
     );
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -80,10 +80,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Validate { file } => validate(file.as_deref().unwrap_or(&cli.config)),
         Command::Plan { json } => plan(&load(&cli.config)?, *json),
-        Command::Daemon => {
+        Command::Daemon { listen } => {
             let opts = DaemonOptions {
                 config_path: cli.config.clone(),
                 database_override: cli.database.clone(),
+                listen_override: *listen,
             };
             daemon::run(opts, shutdown_signal()).await
         }
@@ -335,39 +336,12 @@ async fn flags(cli: &Cli, json: bool) -> Result<(), Error> {
 }
 
 async fn assign(cli: &Cli, name: &str, units: &[String], json: bool) -> Result<(), Error> {
-    use crate::assignment::{self, PURPOSE_AB, PURPOSE_ROLLOUT};
     let (config, store, _) = open(cli).await?;
     let r = rollout(&config, name)?;
     let flags = store.rollout_flags(name).await?;
-    let flag = |suffix: &str| flags.get(&r.flag_prefix.key(suffix)).cloned();
-    let ab_pct = r.stages.iter().find_map(|s| match &s.kind {
-        crate::config::StageKind::AbTest { percentage, .. } => Some(percentage.get()),
-        _ => None,
-    });
-    let rollout_pct = flag("ROLLOUT_PERCENTAGE")
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    #[derive(Serialize)]
-    struct View<'a> {
-        unit: &'a str,
-        u_ab: f64,
-        variant: Option<&'static str>,
-        u_rollout: f64,
-        rollout_percentage: f64,
-        in_rollout: bool,
-        enabled: bool,
-    }
-    let views: Vec<View> = units
+    let views: Vec<_> = units
         .iter()
-        .map(|u| View {
-            unit: u,
-            u_ab: assignment::draw(r.seed, PURPOSE_AB, u),
-            variant: ab_pct.map(|p| assignment::variant(r.seed, u, p).as_str()),
-            u_rollout: assignment::draw(r.seed, PURPOSE_ROLLOUT, u),
-            rollout_percentage: rollout_pct,
-            in_rollout: assignment::in_rollout(r.seed, u, rollout_pct),
-            enabled: assignment::enabled_for(flag, u),
-        })
+        .map(|u| crate::status::unit_assignment(r, &flags, u))
         .collect();
     if json {
         print_json(&views);

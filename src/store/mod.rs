@@ -112,6 +112,16 @@ pub struct EventRow {
     pub flags: BTreeMap<String, Option<String>>,
 }
 
+/// One committed change of the flags table, as the event stream sends it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagChange {
+    /// The table version after the change.
+    pub version: i64,
+    pub rollout: String,
+    /// Key → new value, or `None` for a removed key.
+    pub changed: BTreeMap<String, Option<String>>,
+}
+
 /// What a commit wrote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Committed {
@@ -153,6 +163,15 @@ pub trait Store: LearningStore + Send + Sync {
     /// The stored flags of one rollout, key → value.
     async fn rollout_flags(&self, rollout: &str) -> Result<BTreeMap<String, String>, StoreError>;
     async fn history(&self, rollout: &str) -> Result<Vec<EventRow>, StoreError>;
+    /// The table-wide flags version (`rollout_flags_version`).
+    async fn flags_version(&self) -> Result<i64, StoreError>;
+    /// The committed flag changes with a version above `version`, oldest first, at most
+    /// `limit` history rows read; from the history, so a change is never missed.
+    async fn flag_changes_since(
+        &self,
+        version: i64,
+        limit: i64,
+    ) -> Result<Vec<FlagChange>, StoreError>;
     /// Starts a new leader epoch for `holder` and returns it; writes fenced by older epochs fail.
     async fn new_epoch(&self, holder: &str, now: DateTime<Utc>) -> Result<i64, StoreError>;
     /// A cheap round trip, to tell whether the store is reachable.

@@ -369,6 +369,35 @@ macro_rules! impl_sql_store {
                     .collect())
             }
 
+            async fn flags_version(&self) -> Result<i64, $crate::store::StoreError> {
+                let v: i64 = sqlx::query_scalar("SELECT version FROM rollout_flags_version WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(v)
+            }
+
+            async fn flag_changes_since(
+                &self,
+                version: i64,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::FlagChange>, $crate::store::StoreError> {
+                // Commits that changed no flag share the previous version; they are skipped.
+                let rows: Vec<(i64, String, sqlx::types::Json<std::collections::BTreeMap<String, Option<String>>>)> =
+                    sqlx::query_as(
+                        "SELECT flags_version, rollout, flags FROM rollout_events WHERE flags_version > $1 \
+                         ORDER BY flags_version, id LIMIT $2",
+                    )
+                    .bind(version)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .filter(|(_, _, changed)| !changed.0.is_empty())
+                    .map(|(version, rollout, changed)| $crate::store::FlagChange { version, rollout, changed: changed.0 })
+                    .collect())
+            }
+
             async fn new_epoch(&self, holder: &str, now: chrono::DateTime<chrono::Utc>) -> Result<i64, $crate::store::StoreError> {
                 let epoch: i64 = sqlx::query_scalar(
                     "UPDATE rollout_leader SET epoch = epoch + 1, holder = $1, acquired_at = $2 WHERE id = 1 RETURNING epoch",

@@ -4,11 +4,13 @@ mod support;
 
 mod assignment;
 mod cli;
+mod client;
 mod config;
 mod daemon;
 mod experiment;
 mod guardrails;
 mod ha;
+mod http;
 mod learning;
 mod stats;
 mod store;

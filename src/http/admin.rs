@@ -1,0 +1,175 @@
+//! `POST /v1/rollouts/{name}/{pause|resume|promote|rollback|restart}`: manual actions
+//! behind a bearer token (`ROLLOUT_ADMIN_TOKEN` or the file `ROLLOUT_ADMIN_TOKEN_FILE`).
+//! No token configured: 503 (admin disabled); a missing or wrong token: 401.
+
+use std::collections::BTreeMap;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tracing::info;
+
+use super::{ApiError, AppState};
+use crate::controller::ManualAction;
+use crate::engine::{self, ActionError};
+use crate::status::{rollout_status, RolloutStatus};
+use crate::store::Writer;
+
+/// The admin bearer token. Kept as a digest; never printed.
+#[derive(Clone)]
+pub struct AdminToken([u8; 32]);
+
+impl AdminToken {
+    /// `None` for an empty token: an empty secret would let anyone in.
+    pub fn new(token: &str) -> Option<AdminToken> {
+        let token = token.trim();
+        (!token.is_empty()).then(|| AdminToken(Sha256::digest(token.as_bytes()).into()))
+    }
+
+    /// Constant-time comparison (of digests, so the length does not leak either).
+    pub fn verify(&self, given: &str) -> bool {
+        let d: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+        d.ct_eq(&self.0).into()
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(***)")
+    }
+}
+
+/// The token from `ROLLOUT_ADMIN_TOKEN`, else from the file named by
+/// `ROLLOUT_ADMIN_TOKEN_FILE`; `Ok(None)` when neither is set (admin disabled).
+pub fn token_from_env() -> Result<Option<AdminToken>, String> {
+    if let Ok(t) = std::env::var("ROLLOUT_ADMIN_TOKEN") {
+        return AdminToken::new(&t)
+            .map(Some)
+            .ok_or_else(|| "ROLLOUT_ADMIN_TOKEN is empty".to_owned());
+    }
+    let Ok(path) = std::env::var("ROLLOUT_ADMIN_TOKEN_FILE") else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read ROLLOUT_ADMIN_TOKEN_FILE {path}: {e}"))?;
+    AdminToken::new(&text)
+        .map(Some)
+        .ok_or_else(|| format!("ROLLOUT_ADMIN_TOKEN_FILE {path} is empty"))
+}
+
+fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &s.admin_token else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the admin API is disabled: set ROLLOUT_ADMIN_TOKEN or ROLLOUT_ADMIN_TOKEN_FILE",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(g) if token.verify(g.trim()) => Ok(()),
+        _ => {
+            let mut e = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "a valid `Authorization: Bearer TOKEN` header is required",
+            );
+            e.authenticate = true;
+            Err(e)
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    #[serde(default)]
+    reason: String,
+    /// Who asks, for the history (default `admin`); recorded as `<actor> (http)`.
+    #[serde(default)]
+    actor: Option<String>,
+}
+
+/// What an action did; the same fields as `rollout <action> --json`.
+#[derive(Serialize)]
+pub struct ActionView {
+    rollout: String,
+    action: &'static str,
+    changed: bool,
+    status: RolloutStatus,
+    flags_version: Option<i64>,
+    flags: BTreeMap<String, Option<String>>,
+}
+
+async fn act(
+    s: AppState,
+    headers: HeaderMap,
+    name: String,
+    action: ManualAction,
+    body: Result<Json<ActionBody>, JsonRejection>,
+) -> Result<Json<ActionView>, ApiError> {
+    authorize(&s, &headers)?;
+    let Json(body) = body?;
+    let config = s.config.load_full();
+    let r = config
+        .rollout(&name)
+        .ok_or_else(|| ApiError::unknown_rollout(&name))?;
+    if action == ManualAction::Rollback && body.reason.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "`reason` must say why the rollout is rolled back",
+        ));
+    }
+    let who = body
+        .actor
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .unwrap_or("admin");
+    let writer = Writer::person(format!("{who} (http)"));
+    let applied = engine::act(&*s.store, r, action, &body.reason, &writer, Utc::now)
+        .await
+        .map_err(|e| match e {
+            ActionError::NotAllowed(e) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            ActionError::Store(e) => e.into(),
+        })?;
+    if let Some(a) = &applied {
+        s.feed.poke();
+        super::metrics::transition(&name, a.transition.action.as_str());
+        info!(rollout = %name, action = action.as_str(), actor = %writer.actor, "admin action over HTTP");
+    }
+    let state = s.store.state(&name).await?;
+    Ok(Json(ActionView {
+        rollout: name,
+        action: action.as_str(),
+        changed: applied.is_some(),
+        status: rollout_status(r, state.as_ref(), Utc::now()),
+        flags_version: applied.as_ref().map(|a| a.committed.flags_version),
+        flags: applied.map(|a| a.committed.changed).unwrap_or_default(),
+    }))
+}
+
+macro_rules! action_handler {
+    ($name:ident, $action:expr) => {
+        pub async fn $name(
+            State(s): State<AppState>,
+            Path(name): Path<String>,
+            headers: HeaderMap,
+            body: Result<Json<ActionBody>, JsonRejection>,
+        ) -> Result<Json<ActionView>, ApiError> {
+            act(s, headers, name, $action, body).await
+        }
+    };
+}
+
+action_handler!(pause, ManualAction::Pause);
+action_handler!(resume, ManualAction::Resume);
+action_handler!(promote, ManualAction::Promote);
+action_handler!(rollback, ManualAction::Rollback);
+action_handler!(restart, ManualAction::Restart);

@@ -1,0 +1,140 @@
+//! The change feed behind `/v1/flags/stream`: reads committed flag changes from the
+//! history in version order and broadcasts them inside the process.
+//!
+//! It wakes on `NOTIFY rollout_flags` (PostgreSQL), on [`Feed::poke`] after an in-process
+//! commit, and on a poll of the table version (every 200 ms on SQLite, where other
+//! processes such as the CLI write without notifying; every 5 s on PostgreSQL as a net).
+//! Subscribers that lag re-read from the store by version; nothing is skipped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, Notify};
+use tokio::task::JoinHandle;
+use tracing::{debug, info};
+
+use crate::store::{FlagChange, Store};
+
+/// History rows read per query.
+pub const PAGE: i64 = 1000;
+
+pub struct Feed {
+    tx: broadcast::Sender<Arc<FlagChange>>,
+    poke: Arc<Notify>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Feed {
+    /// Starts the feed's tasks on the current tokio runtime.
+    pub fn start(store: Arc<dyn Store>, database_url: &str) -> Feed {
+        let (tx, _) = broadcast::channel(1024);
+        let poke = Arc::new(Notify::new());
+        let postgres =
+            database_url.starts_with("postgres://") || database_url.starts_with("postgresql://");
+        let poll = if postgres {
+            Duration::from_secs(5)
+        } else {
+            Duration::from_millis(200)
+        };
+        let mut tasks = vec![tokio::spawn(run(store, tx.clone(), poke.clone(), poll))];
+        if postgres {
+            tasks.push(tokio::spawn(listen(database_url.to_owned(), poke.clone())));
+        }
+        Feed { tx, poke, tasks }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<FlagChange>> {
+        self.tx.subscribe()
+    }
+
+    /// Something may have been committed: look now rather than at the next poll.
+    pub fn poke(&self) {
+        self.poke.notify_one();
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    tx: broadcast::Sender<Arc<FlagChange>>,
+    poke: Arc<Notify>,
+    poll: Duration,
+) {
+    let mut last = loop {
+        match store.flags_version().await {
+            Ok(v) => break v,
+            Err(e) => {
+                debug!(error = %e, "change feed: store not ready");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = poke.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+        }
+        match store.flags_version().await {
+            Ok(v) if v == last => continue,
+            Ok(v) if v < last => {
+                // A restored database: start over from its version; streams resync by snapshot.
+                last = v;
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                debug!(error = %e, "change feed: cannot read the flags version");
+                continue;
+            }
+        }
+        loop {
+            match store.flag_changes_since(last, PAGE).await {
+                Ok(changes) if changes.is_empty() => break,
+                Ok(changes) => {
+                    for c in changes {
+                        last = c.version;
+                        // No subscriber is fine: nobody is streaming.
+                        let _ = tx.send(Arc::new(c));
+                    }
+                }
+                Err(e) => {
+                    debug!(error = %e, "change feed: cannot read the history");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// `LISTEN rollout_flags`, poking the feed on every notification and after each
+/// (re)connection, so that nothing committed while disconnected is missed.
+async fn listen(url: String, poke: Arc<Notify>) {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match listen_once(&url, &poke).await {
+            Ok(()) => {}
+            Err(e) => debug!(error = %e, retry_in = ?wait, "flag listener lost its connection"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+}
+
+async fn listen_once(url: &str, poke: &Notify) -> Result<(), sqlx::Error> {
+    let mut l = sqlx::postgres::PgListener::connect(url).await?;
+    l.listen("rollout_flags").await?;
+    info!("listening for flag changes");
+    poke.notify_one();
+    loop {
+        // `None`: the connection dropped (the next call reconnects); catch up anyway.
+        let _ = l.try_recv().await?;
+        poke.notify_one();
+    }
+}

@@ -1,0 +1,139 @@
+//! `GET /healthz`, `GET /readyz` and `GET /metrics` (Prometheus text, via the `metrics`
+//! facade and its Prometheus exporter), plus the recording helpers the daemon calls.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde_json::json;
+
+use super::AppState;
+use crate::engine::Outcome;
+
+/// The process-wide Prometheus recorder; installed on first use. `None` if another
+/// recorder was installed first.
+pub fn install() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .as_ref()
+}
+
+/// One daemon evaluation pass and what it did.
+pub fn tick(outcomes: &[(String, Outcome)]) {
+    counter!("rollout_ticks_total").increment(1);
+    for (name, o) in outcomes {
+        if let Outcome::Applied(a) = o {
+            transition(name, a.transition.action.as_str());
+        }
+    }
+}
+
+/// A committed transition.
+pub fn transition(rollout: &str, action: &str) {
+    counter!("rollout_transitions_total", "rollout" => rollout.to_owned(), "action" => action.to_owned())
+        .increment(1);
+    if action == "rollback" {
+        counter!("rollout_rollbacks_total", "rollout" => rollout.to_owned()).increment(1);
+    }
+}
+
+/// One `POST /v1/observations` request: its status and latency.
+pub fn ingest(status: u16, elapsed: Duration) {
+    counter!("rollout_ingest_requests_total", "status" => status.to_string()).increment(1);
+    histogram!("rollout_ingest_seconds").record(elapsed.as_secs_f64());
+}
+
+pub fn ingested(rollout: &str, rows: u64) {
+    counter!("rollout_observations_ingested_total", "rollout" => rollout.to_owned())
+        .increment(rows);
+}
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Ready when the store answers; the body says whether this process leads.
+pub async fn readyz(State(s): State<AppState>) -> Response {
+    let role = if s.role.epoch().is_some() {
+        "leader"
+    } else {
+        "standby"
+    };
+    match tokio::time::timeout(Duration::from_secs(2), s.store.ping()).await {
+        Ok(Ok(())) => Json(json!({"status": "ready", "role": role})).into_response(),
+        Ok(Err(e)) => unready(role, &e.to_string()),
+        Err(_) => unready(role, "the store did not answer within 2 s"),
+    }
+}
+
+fn unready(role: &str, error: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"status": "unavailable", "role": role, "error": error})),
+    )
+        .into_response()
+}
+
+/// Prometheus text. Gauges read from the store (flags version, guardrail readings, A/B
+/// p-values of rollouts in their A/B stage) are refreshed at each scrape.
+pub async fn scrape(State(s): State<AppState>) -> Response {
+    let Some(handle) = install() else {
+        return super::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "another metrics recorder is installed",
+        )
+        .into_response();
+    };
+    gauge!("rollout_leader").set(if s.role.epoch().is_some() { 1.0 } else { 0.0 });
+    if let Ok(v) = s.store.flags_version().await {
+        gauge!("rollout_flags_version").set(v as f64);
+    }
+    let config = s.config.load_full();
+    for r in &config.rollouts {
+        let name = r.name.to_string();
+        if let Ok(readings) = s.store.guardrail_status(&name).await {
+            for g in readings {
+                if let Some(v) = g.value {
+                    gauge!("rollout_guardrail_value", "rollout" => name.clone(), "guardrail" => g.guardrail.clone())
+                        .set(v);
+                }
+            }
+        }
+        let Ok(state) = s.store.state(&name).await else {
+            continue;
+        };
+        // The analysis reads every observation's rank; only a running A/B stage pays it.
+        let in_ab = state.as_ref().is_some_and(|st| {
+            matches!(
+                r.stages.get(st.stage_index).map(|x| &x.kind),
+                Some(crate::config::StageKind::AbTest { .. })
+            )
+        });
+        if !in_ab {
+            continue;
+        }
+        if let Ok(Some(a)) = crate::experiment::analyze(&*s.store, r, state.as_ref()).await {
+            for m in &a.metrics {
+                if let Some(p) = m.p_value {
+                    gauge!("rollout_ab_p_value", "rollout" => name.clone(), "metric" => m.metric.clone())
+                        .set(p);
+                }
+                if let Some(p) = m.sequential_p_value {
+                    gauge!("rollout_ab_sequential_p_value", "rollout" => name.clone(), "metric" => m.metric.clone())
+                        .set(p);
+                }
+            }
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response()
+}

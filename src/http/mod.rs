@@ -1,0 +1,198 @@
+//! The HTTP API of `rollout daemon` (axum): flags and their event stream, rollouts,
+//! assignment, admin actions, observation ingest, health and metrics. The contract is in
+//! `openapi.yaml` and `clients/python/README.md` ("The HTTP contract").
+
+mod admin;
+mod error;
+mod feed;
+mod flags;
+pub mod metrics;
+mod observations;
+mod rollouts;
+mod stream;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use tokio::sync::{watch, Semaphore};
+
+use crate::config::Config;
+use crate::daemon::Role;
+use crate::store::Store;
+
+pub use admin::{token_from_env, AdminToken};
+pub use error::ApiError;
+pub use feed::Feed;
+pub use observations::MAX_ROWS;
+
+/// The largest request body accepted (bytes); larger ones get 413.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// The configuration the daemon runs, replaced when it reloads.
+pub type SharedConfig = Arc<ArcSwap<Config>>;
+
+/// What the server needs; built once by the daemon (or a test).
+pub struct Options {
+    pub store: Arc<dyn Store>,
+    /// The database URL, for `LISTEN rollout_flags` on PostgreSQL.
+    pub database_url: String,
+    pub config: SharedConfig,
+    /// Whether this process leads, and its epoch: ingest judges new data with it.
+    pub role: Arc<Role>,
+    /// The daemon's actor (`daemon@HOST:PID`), for writes made as the leader.
+    pub actor: String,
+    /// `None` disables the admin endpoints (503).
+    pub admin_token: Option<AdminToken>,
+    /// Ingest requests processed at once; more get 429.
+    pub ingest_slots: usize,
+}
+
+/// The state every handler shares.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The shared state behind [`AppState`].
+pub struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: SharedConfig,
+    pub(crate) role: Arc<Role>,
+    pub(crate) actor: String,
+    pub(crate) admin_token: Option<AdminToken>,
+    pub(crate) ingest: Semaphore,
+    pub(crate) feed: Feed,
+    /// Becomes true when the server shuts down: open event streams end.
+    pub(crate) closing: watch::Sender<bool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state and starts the change feed (it needs a tokio runtime).
+    pub fn new(opts: Options) -> AppState {
+        let feed = Feed::start(opts.store.clone(), &opts.database_url);
+        AppState(Arc::new(Inner {
+            store: opts.store,
+            config: opts.config,
+            role: opts.role,
+            actor: opts.actor,
+            admin_token: opts.admin_token,
+            ingest: Semaphore::new(opts.ingest_slots.max(1)),
+            feed,
+            closing: watch::channel(false).0,
+        }))
+    }
+
+    /// The change feed; call [`Feed::poke`] after an in-process commit.
+    pub fn feed(&self) -> &Feed {
+        &self.feed
+    }
+}
+
+/// Every route: method, path (as in `openapi.yaml`) and handler. [`router`] is built from
+/// this list, so a test can compare it with the spec.
+pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+    vec![
+        ("get", "/healthz", get(metrics::healthz)),
+        ("get", "/readyz", get(metrics::readyz)),
+        ("get", "/metrics", get(metrics::scrape)),
+        ("get", "/v1/flags", get(flags::all)),
+        ("get", "/v1/flags/stream", get(stream::stream)),
+        ("get", "/v1/flags/{key}", get(flags::one)),
+        ("get", "/v1/rollouts", get(rollouts::list)),
+        ("get", "/v1/rollouts/{name}", get(rollouts::one)),
+        ("get", "/v1/assign", get(rollouts::assign)),
+        ("post", "/v1/rollouts/{name}/pause", post(admin::pause)),
+        ("post", "/v1/rollouts/{name}/resume", post(admin::resume)),
+        ("post", "/v1/rollouts/{name}/promote", post(admin::promote)),
+        (
+            "post",
+            "/v1/rollouts/{name}/rollback",
+            post(admin::rollback),
+        ),
+        ("post", "/v1/rollouts/{name}/restart", post(admin::restart)),
+        ("post", "/v1/observations", post(observations::ingest)),
+        // The learning module's endpoints (`/learning/...`) are added here, on their branch.
+    ]
+}
+
+/// The API as an axum router.
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new();
+    for (_, path, handler) in routes() {
+        app = app.route(path, handler);
+    }
+    app.fallback(error::no_route)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// The API running in the background (as the daemon runs it).
+pub struct Running {
+    pub address: std::net::SocketAddr,
+    state: AppState,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Something was committed in this process: stream it now rather than at the next poll.
+    pub fn poke(&self) {
+        self.state.feed.poke();
+    }
+
+    /// Stops accepting, ends the open streams and waits (at most 5 s) for requests in flight.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.task).await;
+    }
+}
+
+/// Binds `addr` and serves the API in the background.
+pub async fn start(addr: std::net::SocketAddr, opts: Options) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let address = listener.local_addr()?;
+    let state = AppState::new(opts);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = state.clone();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        if let Err(e) = serve(listener, serving, shutdown).await {
+            tracing::error!(error = %e, "the HTTP API stopped");
+        }
+    });
+    Ok(Running {
+        address,
+        state,
+        stop,
+        task,
+    })
+}
+
+/// Serves the API on `listener` until `shutdown` completes; open event streams are closed
+/// then, so that shutdown does not wait for them.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let closing = state.clone();
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.closing.send_replace(true);
+        })
+        .await
+}

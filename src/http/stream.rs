@@ -1,0 +1,157 @@
+//! `GET /v1/flags/stream`: Server-Sent Events. A `snapshot` first (or, with
+//! `Last-Event-ID: N`, a replay of every change after N), then one `change` per committed
+//! change, in order; `id` is the table version. `: keepalive` every 15 s.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+use tracing::debug;
+
+use super::feed::PAGE;
+use super::AppState;
+use crate::store::{FlagChange, StoreError};
+
+pub const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// A replay longer than this is replaced by a snapshot.
+const MAX_REPLAY: usize = 10_000;
+
+pub async fn stream(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let last_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    // Subscribe before reading the store, so that nothing committed in between is lost.
+    let rx = s.feed.subscribe();
+    let (tx, out) = mpsc::channel::<Event>(64);
+    tokio::spawn(async move {
+        if let Err(e) = pump(&s, last_id, rx, &tx).await {
+            debug!(error = %e, "event stream ended by a store error; the client resumes");
+        }
+    });
+    let events = futures_util::stream::unfold(out, |mut out| async move {
+        out.recv().await.map(|e| (Ok::<_, Infallible>(e), out))
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEPALIVE).text("keepalive"))
+        .into_response()
+}
+
+/// Feeds one client until it goes away, the server shuts down or the store fails.
+async fn pump(
+    s: &AppState,
+    last_id: Option<i64>,
+    mut rx: broadcast::Receiver<Arc<FlagChange>>,
+    tx: &mpsc::Sender<Event>,
+) -> Result<(), StoreError> {
+    let mut closing = s.closing.subscribe();
+    if *closing.borrow_and_update() {
+        return Ok(());
+    }
+    let mut sent = match last_id {
+        Some(n) => match replay(s, n).await? {
+            Some(changes) => {
+                let mut sent = n;
+                for c in &changes {
+                    if !send(tx, change(c)).await {
+                        return Ok(());
+                    }
+                    sent = c.version;
+                }
+                sent
+            }
+            None => snapshot(s, tx).await?,
+        },
+        None => snapshot(s, tx).await?,
+    };
+    loop {
+        let next = tokio::select! {
+            _ = tx.closed() => return Ok(()),
+            _ = closing.changed() => return Ok(()),
+            r = rx.recv() => r,
+        };
+        let pending = match next {
+            Ok(c) if c.version <= sent => continue,
+            Ok(c) if c.version == sent + 1 => vec![(*c).clone()],
+            // A gap or a lag: read what was missed from the store, by version.
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => match replay(s, sent).await? {
+                Some(changes) => changes,
+                None => {
+                    sent = snapshot(s, tx).await?;
+                    continue;
+                }
+            },
+            Err(broadcast::error::RecvError::Closed) => return Ok(()),
+        };
+        for c in &pending {
+            if c.version <= sent {
+                continue;
+            }
+            if !send(tx, change(c)).await {
+                return Ok(());
+            }
+            sent = c.version;
+        }
+    }
+}
+
+/// Every change after version `n`, contiguous, or `None` if the history cannot show them
+/// all (too many, a gap, or `n` ahead of the store): then a snapshot is due.
+async fn replay(s: &AppState, n: i64) -> Result<Option<Vec<FlagChange>>, StoreError> {
+    let current = s.store.flags_version().await?;
+    if n > current || n < 0 {
+        return Ok(None);
+    }
+    let mut out: Vec<FlagChange> = Vec::new();
+    let mut at = n;
+    while at < current {
+        let page = s.store.flag_changes_since(at, PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
+        for c in page {
+            if c.version != at + 1 {
+                return Ok(None);
+            }
+            at = c.version;
+            out.push(c);
+        }
+        if out.len() > MAX_REPLAY {
+            return Ok(None);
+        }
+    }
+    Ok((at >= current).then_some(out))
+}
+
+async fn snapshot(s: &AppState, tx: &mpsc::Sender<Event>) -> Result<i64, StoreError> {
+    let table = s.store.flags().await?;
+    let event = Event::default()
+        .event("snapshot")
+        .id(table.version.to_string())
+        .data(json(&table));
+    send(tx, event).await;
+    Ok(table.version)
+}
+
+fn change(c: &FlagChange) -> Event {
+    Event::default()
+        .event("change")
+        .id(c.version.to_string())
+        .data(json(c))
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    // Serialising plain strings, numbers and maps cannot fail.
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
+}
+
+async fn send(tx: &mpsc::Sender<Event>, event: Event) -> bool {
+    tx.send(event).await.is_ok()
+}

@@ -1,0 +1,938 @@
+//! The HTTP API on a real socket (port 0): flags and ETags, the event stream (every change,
+//! in order, resumable), admin auth and history, bad input, and the spec in `openapi.yaml`.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use chrono::Utc;
+use reqwest::StatusCode;
+use rollout::client::sse::{Event, Parser};
+use rollout::config::Config;
+use rollout::controller::ManualAction;
+use rollout::daemon::Role;
+use rollout::engine;
+use rollout::http::{self, AdminToken, AppState, Options};
+use rollout::store::{Store, Writer};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::on_both_stores;
+use crate::support::{eventually, TestDb};
+use crate::walk::{plan, t0};
+
+pub const TOKEN: &str = "s3cret-token";
+
+pub const CONFIG: &str = "
+rollouts:
+  - name: api
+    flag_prefix: API_
+    seed: 7
+    stages:
+      - shadow: { duration: 1h }
+      - ab_test: { percentage: 50, duration: 1h }
+      - canary: { percentage: 5, duration: 1h }
+      - full: {}
+";
+
+/// A running API server and what the test needs around it.
+pub struct Api {
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    pub config: Config,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Api {
+    pub async fn start(db: &TestDb, token: Option<&str>) -> Api {
+        Api::start_with(db, token, |r| r).await
+    }
+
+    /// Starts the API; `wrap` may add layers to the router (a test switch, a counter).
+    pub async fn start_with(
+        db: &TestDb,
+        token: Option<&str>,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> Api {
+        Api::launch(db, token, CONFIG, Arc::new(Role::default()), wrap).await
+    }
+
+    /// The API on the rollouts of `yaml`, as a process in `role`.
+    pub async fn launch(
+        db: &TestDb,
+        token: Option<&str>,
+        yaml: &str,
+        role: Arc<Role>,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> Api {
+        let config = plan(yaml);
+        let store: Arc<dyn Store> = Arc::from(db.store().await);
+        let state = AppState::new(Options {
+            store: store.clone(),
+            database_url: db.url.clone(),
+            config: Arc::new(ArcSwap::from_pointee(config.clone())),
+            role,
+            actor: "daemon@test".into(),
+            admin_token: token.and_then(AdminToken::new),
+            ingest_slots: 2,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = wrap(http::router(state.clone()));
+        let closing = state.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                    drop(closing);
+                })
+                .await
+        });
+        Api {
+            addr,
+            store,
+            config,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the server (graceful shutdown closes idle keep-alive connections too): the
+    /// port refuses connections afterwards.
+    pub async fn kill(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+
+    pub async fn commit(&self, action: ManualAction) {
+        let r = &self.config.rollouts[0];
+        engine::act(
+            &*self.store,
+            r,
+            action,
+            "test",
+            &Writer::person("t@it"),
+            Utc::now,
+        )
+        .await
+        .expect("manual action");
+    }
+
+    /// The first tick: the rollout starts (flags written).
+    pub async fn start_rollout(&self) {
+        let w = Writer::person("t@it");
+        engine::tick_all(&*self.store, &self.config, &w, t0())
+            .await
+            .unwrap();
+    }
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+async fn flags_with_etag_and_304(db: TestDb) {
+    let api = Api::start(&db, None).await;
+    api.start_rollout().await;
+    let c = http_client();
+    let resp = c.get(api.url("/v1/flags")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+    let body: Value = resp.json().await.unwrap();
+    let version = body["version"].as_i64().unwrap();
+    assert!(version >= 1);
+    assert_eq!(etag, format!("\"{version}\""));
+    let mode = body["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "API_MODE")
+        .expect("API_MODE row");
+    assert_eq!(mode["value"], "shadow");
+    assert_eq!(mode["rollout"], "api");
+    for field in ["version", "updated_at", "updated_by", "reason"] {
+        assert!(mode.get(field).is_some(), "row field {field}");
+    }
+
+    let resp = c
+        .get(api.url("/v1/flags"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(resp.headers()["etag"], etag.as_str());
+    assert!(resp.bytes().await.unwrap().is_empty());
+
+    api.commit(ManualAction::Pause).await;
+    let resp = c
+        .get(api.url("/v1/flags"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "the version moved");
+
+    let one: Value = c
+        .get(api.url("/v1/flags/API_STATUS"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["value"], "paused");
+    let resp = c.get(api.url("/v1/flags/NOPE")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let err: Value = resp.json().await.unwrap();
+    assert!(err["error"].as_str().unwrap().contains("NOPE"));
+}
+
+/// An open event stream, read incrementally.
+pub struct Stream {
+    resp: reqwest::Response,
+    parser: Parser,
+    pending: std::collections::VecDeque<Event>,
+}
+
+impl Stream {
+    pub async fn open(api: &Api, last_id: Option<i64>) -> Stream {
+        let mut req = http_client()
+            .get(api.url("/v1/flags/stream"))
+            .timeout(Duration::from_secs(600));
+        if let Some(id) = last_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        Stream {
+            resp,
+            parser: Parser::default(),
+            pending: Default::default(),
+        }
+    }
+
+    /// The next event; fails the test after 20 s of silence.
+    pub async fn next(&mut self) -> Event {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return e;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), self.resp.chunk())
+                .await
+                .expect("an event within 20 s")
+                .unwrap()
+                .expect("the stream stays open");
+            self.pending.extend(self.parser.feed(&chunk));
+        }
+    }
+}
+
+async fn stream_delivers_every_change_in_order_and_resumes(db: TestDb) {
+    let api = Api::start(&db, None).await;
+    api.start_rollout().await;
+    let mut s = Stream::open(&api, None).await;
+    let snap = s.next().await;
+    assert_eq!(snap.event, "snapshot");
+    let body: Value = serde_json::from_str(&snap.data).unwrap();
+    let v0 = body["version"].as_i64().unwrap();
+    assert_eq!(snap.id, Some(v0.to_string()));
+
+    for a in [
+        ManualAction::Pause,
+        ManualAction::Resume,
+        ManualAction::Promote,
+    ] {
+        api.commit(a).await;
+    }
+    let mut last = v0;
+    for expect_status in ["paused", "running"] {
+        let e = s.next().await;
+        assert_eq!(e.event, "change");
+        let c: Value = serde_json::from_str(&e.data).unwrap();
+        assert_eq!(
+            c["version"].as_i64(),
+            Some(last + 1),
+            "in order, none skipped"
+        );
+        assert_eq!(e.id, Some((last + 1).to_string()));
+        assert_eq!(c["rollout"], "api");
+        assert_eq!(c["changed"]["API_STATUS"], expect_status);
+        last += 1;
+    }
+    let e = s.next().await;
+    let c: Value = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(c["version"].as_i64(), Some(last + 1));
+    assert_eq!(c["changed"]["API_MODE"], "ab_test");
+    last += 1;
+    drop(s);
+
+    // Changes while disconnected are replayed after Last-Event-ID, then live ones follow.
+    api.commit(ManualAction::Pause).await;
+    api.commit(ManualAction::Resume).await;
+    let mut s = Stream::open(&api, Some(last)).await;
+    for expect_status in ["paused", "running"] {
+        let e = s.next().await;
+        assert_eq!(e.event, "change", "a replay, not a snapshot");
+        let c: Value = serde_json::from_str(&e.data).unwrap();
+        assert_eq!(c["version"].as_i64(), Some(last + 1));
+        assert_eq!(c["changed"]["API_STATUS"], expect_status);
+        last += 1;
+    }
+    api.commit(ManualAction::Rollback).await;
+    let e = s.next().await;
+    let c: Value = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(c["version"].as_i64(), Some(last + 1));
+    assert_eq!(c["changed"]["API_MODE"], "rolled_back");
+
+    // A Last-Event-ID the server cannot replay from gets a fresh snapshot.
+    let mut s = Stream::open(&api, Some(last + 1000)).await;
+    let e = s.next().await;
+    assert_eq!(e.event, "snapshot");
+    assert_eq!(e.id, Some((last + 1).to_string()));
+}
+
+async fn admin_needs_the_token_and_is_recorded(db: TestDb) {
+    let api = Api::start(&db, Some(TOKEN)).await;
+    api.start_rollout().await;
+    let c = http_client();
+    let pause = api.url("/v1/rollouts/api/pause");
+    let resp = c
+        .post(&pause)
+        .json(&json!({"reason": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(resp.headers().contains_key("www-authenticate"));
+    let resp = c
+        .post(&pause)
+        .bearer_auth("wrong")
+        .json(&json!({"reason": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api.store
+            .state("api")
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            .as_str(),
+        "running"
+    );
+
+    let resp = c
+        .post(&pause)
+        .bearer_auth(TOKEN)
+        .json(&json!({"reason": "market open", "actor": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["changed"], true);
+    assert_eq!(body["status"]["status"], "paused");
+    assert_eq!(body["flags"]["API_STATUS"], "paused");
+    let last = api.store.history("api").await.unwrap().pop().unwrap();
+    assert_eq!(last.action, "pause");
+    assert_eq!(last.actor, "alice (http)");
+    assert_eq!(last.reason, "market open");
+
+    let rollback = api.url("/v1/rollouts/api/rollback");
+    let resp = c
+        .post(&rollback)
+        .bearer_auth(TOKEN)
+        .json(&json!({"reason": "  "}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "rollback needs a reason"
+    );
+    let resp = c
+        .post(&rollback)
+        .bearer_auth(TOKEN)
+        .json(&json!({"reason": "bad fills"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let last = api.store.history("api").await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("rollback", "admin (http)")
+    );
+
+    let resp = c
+        .post(api.url("/v1/rollouts/api/resume"))
+        .bearer_auth(TOKEN)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::CONFLICT,
+        "resume of a rolled-back rollout"
+    );
+    let resp = c
+        .post(api.url("/v1/rollouts/nope/pause"))
+        .bearer_auth(TOKEN)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = c
+        .post(api.url("/v1/rollouts/api/restart"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"reason": "fixed", "sudo": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown field"
+    );
+
+    // No token configured at all: the admin API is off.
+    let off = Api::start(&db, None).await;
+    let resp = c
+        .post(off.url("/v1/rollouts/api/pause"))
+        .bearer_auth(TOKEN)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+fn row(unit: &str, variant: &str, value: Value) -> Value {
+    json!({"unit": unit, "variant": variant, "metric": "return_pct", "value": value})
+}
+
+async fn bad_input_gets_its_4xx(db: TestDb) {
+    let api = Api::start(&db, None).await;
+    api.start_rollout().await;
+    let c = http_client();
+    let url = api.url("/v1/observations");
+    let post_raw = |body: String| {
+        c.post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let status_and_error = |resp: reqwest::Response| async move {
+        let status = resp.status();
+        let body: Value = resp.json().await.expect("a JSON error body");
+        (status, body)
+    };
+
+    let (s, b) = status_and_error(post_raw("{not json".into()).await.unwrap()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b["error"].is_string());
+
+    let (s, _) = status_and_error(
+        post_raw(r#"{"rollout":"api","observations":[{"unit":"a","variant":"control","metric":"m","value":NaN}]}"#.into())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "NaN is not JSON");
+
+    let (s, b) = status_and_error(
+        post_raw(json!({"rollout": "api", "observations": [row("a", "control", json!(1.0))], "extra": 1}).to_string())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "unknown field: {b}");
+    assert!(b["error"].as_str().unwrap().contains("extra"));
+
+    let (s, b) = status_and_error(
+        post_raw(
+            json!({"rollout": "api", "observations": [row("a", "control", json!("1"))]})
+                .to_string(),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a string value: {b}");
+
+    let (s, _) = status_and_error(
+        post_raw(r#"{"rollout":"api","observations":[{"unit":"a","variant":"control","metric":"m","value":1e999}]}"#.into())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(s.is_client_error(), "an infinite value: {s}");
+
+    let (s, b) = status_and_error(
+        post_raw(
+            json!({"rollout": "api", "observations": [
+                row("a", "control", json!(1.0)),
+                row("b", "blue", json!(1.0)),
+                row("", "treatment", json!(1.0)),
+            ]})
+            .to_string(),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let rows: Vec<i64> = b["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["row"].as_i64().unwrap())
+        .collect();
+    assert_eq!(rows, vec![1, 2], "every bad row is listed: {b}");
+    assert!(b["error"].as_str().unwrap().contains("blue"));
+
+    let (s, _) = status_and_error(
+        post_raw(
+            json!({"rollout": "nope", "observations": [row("a", "control", json!(1.0))]})
+                .to_string(),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "unknown rollout");
+
+    let many: Vec<Value> = (0..=rollout::http::MAX_ROWS)
+        .map(|i| row(&format!("u{i}"), "control", json!(1.0)))
+        .collect();
+    let (s, _) = status_and_error(
+        post_raw(json!({"rollout": "api", "observations": many}).to_string())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "too many rows");
+
+    let huge = format!(
+        r#"{{"rollout":"api","observations":[{{"unit":"{}","variant":"control","metric":"m","value":1}}]}}"#,
+        "x".repeat(rollout::http::MAX_BODY + 1)
+    );
+    let (s, _) = status_and_error(post_raw(huge).await.unwrap()).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "oversize body");
+
+    // Nothing above was written; a good request is, and is acknowledged with the report.
+    let (s, b) = status_and_error(
+        post_raw(
+            json!({"rollout": "api", "observations": [
+                row("a", "control", json!(1.5)),
+                {"unit": "b", "variant": "treatment", "metric": "return_pct", "value": 2.0,
+                 "observed_at": "2026-01-05T09:00:00Z", "event_id": "e-1"},
+            ]})
+            .to_string(),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["inserted"], 2);
+    let m = api.store.moments("api", "return_pct").await.unwrap();
+    assert_eq!((m.control.n, m.treatment.n), (1, 1));
+
+    let resp = c.get(api.url("/v1/nothing-here")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = c.delete(api.url("/v1/flags")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+async fn rollouts_assign_health_and_metrics(db: TestDb) {
+    let api = Api::start(&db, None).await;
+    api.start_rollout().await;
+    let c = http_client();
+    let list: Value = c
+        .get(api.url("/v1/rollouts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["name"], "api");
+    assert_eq!(list[0]["status"], "running");
+    let one: Value = c
+        .get(api.url("/v1/rollouts/api"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["stage_kind"], "shadow");
+    assert!(one["analysis"].is_object(), "{one}");
+    assert!(one["guardrails"].is_array());
+    let resp = c.get(api.url("/v1/rollouts/nope")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    let a: Value = c
+        .get(api.url("/v1/assign?rollout=api&unit=AAPL"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let flags = api.store.rollout_flags("api").await.unwrap();
+    let expected = rollout::status::unit_assignment(&api.config.rollouts[0], &flags, "AAPL");
+    assert_eq!(a, serde_json::to_value(&expected).unwrap());
+    let resp = c
+        .get(api.url("/v1/assign?rollout=api"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = c
+        .get(api.url("/v1/assign?rollout=nope&unit=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    assert_eq!(
+        c.get(api.url("/healthz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let ready: Value = c
+        .get(api.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["role"], "standby");
+    let text = c
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("rollout_flags_version"), "{text}");
+}
+
+/// A leading daemon judges ingested data at once: a breaching batch is acknowledged with
+/// the rollback it caused, and the stream shows the rollback flags.
+async fn ingest_as_leader_rolls_back_at_once(db: TestDb) {
+    let yaml = "
+rollouts:
+  - name: gr
+    flag_prefix: GR_
+    seed: 3
+    stages:
+      - canary: { percentage: 5, duration: 1d }
+      - full: {}
+    guardrails:
+      - { name: drawdown, metric: return_pct, aggregate: mean, min: -2.0, window: 1h, min_samples: 20 }
+";
+    let store = db.store().await;
+    let role = Arc::new(Role::default());
+    role.set(Some(
+        store.new_epoch("daemon@test", Utc::now()).await.unwrap(),
+    ));
+    let api = Api::launch(&db, None, yaml, role, |r| r).await;
+    let w = Writer::person("t@it");
+    engine::tick_all(&*api.store, &api.config, &w, Utc::now())
+        .await
+        .unwrap();
+    let mut s = Stream::open(&api, None).await;
+    assert_eq!(s.next().await.event, "snapshot");
+    let bad: Vec<Value> = (0..30)
+        .map(|i| {
+            json!({"unit": format!("u{i}"), "variant": "treatment", "metric": "return_pct", "value": -10.0})
+        })
+        .collect();
+    let resp = http_client()
+        .post(api.url("/v1/observations"))
+        .json(&json!({"rollout": "gr", "observations": bad}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["inserted"], 30);
+    assert!(
+        body["rolled_back"].as_str().unwrap().contains("drawdown"),
+        "{body}"
+    );
+    let e = s.next().await;
+    let c: Value = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(c["changed"]["GR_MODE"], "rolled_back");
+    let last = api.store.history("gr").await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("rollback", "daemon@test")
+    );
+}
+
+on_both_stores!(
+    ingest_as_leader_rolls_back_at_once,
+    flags_with_etag_and_304,
+    stream_delivers_every_change_in_order_and_resumes,
+    admin_needs_the_token_and_is_recorded,
+    bad_input_gets_its_4xx,
+    rollouts_assign_health_and_metrics,
+);
+
+/// Every (method, path, status) the tests above rely on.
+const STATUSES_USED: &[(&str, &str, u16)] = &[
+    ("get", "/v1/flags", 200),
+    ("get", "/v1/flags", 304),
+    ("get", "/v1/flags/{key}", 200),
+    ("get", "/v1/flags/{key}", 404),
+    ("get", "/v1/flags/stream", 200),
+    ("post", "/v1/rollouts/{name}/pause", 200),
+    ("post", "/v1/rollouts/{name}/pause", 401),
+    ("post", "/v1/rollouts/{name}/pause", 404),
+    ("post", "/v1/rollouts/{name}/pause", 503),
+    ("post", "/v1/rollouts/{name}/rollback", 200),
+    ("post", "/v1/rollouts/{name}/rollback", 422),
+    ("post", "/v1/rollouts/{name}/resume", 409),
+    ("post", "/v1/rollouts/{name}/restart", 422),
+    ("post", "/v1/observations", 200),
+    ("post", "/v1/observations", 400),
+    ("post", "/v1/observations", 404),
+    ("post", "/v1/observations", 413),
+    ("post", "/v1/observations", 422),
+    ("get", "/v1/rollouts", 200),
+    ("get", "/v1/rollouts/{name}", 200),
+    ("get", "/v1/rollouts/{name}", 404),
+    ("get", "/v1/assign", 200),
+    ("get", "/v1/assign", 400),
+    ("get", "/v1/assign", 404),
+    ("get", "/healthz", 200),
+    ("get", "/readyz", 200),
+    ("get", "/metrics", 200),
+];
+
+#[test]
+fn openapi_matches_the_router() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
+        .expect("openapi.yaml at the repo root");
+    let spec: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
+    let paths = spec["paths"].as_mapping().expect("paths");
+    let mut in_spec = BTreeSet::new();
+    for (path, item) in paths {
+        let path = path.as_str().unwrap();
+        for (method, _) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if ["get", "post", "put", "patch", "delete", "head", "options"].contains(&method) {
+                in_spec.insert((method.to_owned(), path.to_owned()));
+            }
+        }
+    }
+    let in_router: BTreeSet<(String, String)> = http::routes()
+        .into_iter()
+        .map(|(m, p, _)| (m.to_owned(), p.to_owned()))
+        .collect();
+    assert_eq!(
+        in_router.difference(&in_spec).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "routes missing from openapi.yaml"
+    );
+    assert_eq!(
+        in_spec.difference(&in_router).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "openapi.yaml paths the router does not serve"
+    );
+    for (method, path, status) in STATUSES_USED {
+        let responses = &paths[*path][*method]["responses"];
+        assert!(
+            !responses[status.to_string().as_str()].is_null(),
+            "{method} {path}: status {status} is not in openapi.yaml"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_open_streams() {
+    let db = TestDb::sqlite();
+    let config = plan(CONFIG);
+    let store: Arc<dyn Store> = Arc::from(db.store().await);
+    let state = AppState::new(Options {
+        store,
+        database_url: db.url.clone(),
+        config: Arc::new(ArcSwap::from_pointee(config)),
+        role: Arc::new(Role::default()),
+        actor: "daemon@test".into(),
+        admin_token: None,
+        ingest_slots: 1,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(http::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let mut resp = http_client()
+        .get(format!("http://{addr}/v1/flags/stream"))
+        .send()
+        .await
+        .unwrap();
+    let first = resp.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("snapshot"));
+    stop.send(()).unwrap();
+    // The open stream ends (rather than holding the graceful shutdown up), then the server.
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(_chunk) = resp.chunk().await.unwrap_or(None) {}
+    })
+    .await;
+    assert!(end.is_ok(), "the stream ended at shutdown");
+    eventually(Duration::from_secs(10), "the server to stop", || {
+        let finished = server.is_finished();
+        async move { finished.then_some(()) }
+    })
+    .await;
+}
+
+/// The real daemon with `--listen 127.0.0.1:0`: it logs the bound address, leads, serves
+/// the flags, takes admin actions, and streams a CLI write made by another process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_serves_the_api_on_port_0() {
+    let db = TestDb::sqlite();
+    let config = db.config(CONFIG);
+    let log = db.dir.path().join("daemon.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = crate::support::bin()
+        .arg("--config")
+        .arg(&config)
+        .args(["daemon", "--listen", "127.0.0.1:0"])
+        .env("ROLLOUT_LOG", "info")
+        .env("ROLLOUT_ADMIN_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    let base = eventually(WAIT_LONG, "the daemon to log its HTTP address", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        async move {
+            let at = text.find("HTTP API listening on ")?;
+            let rest = &text[at + "HTTP API listening on ".len()..];
+            Some(rest.split_whitespace().next()?.to_owned())
+        }
+    })
+    .await;
+    assert!(
+        !TOKEN.is_empty() && !std::fs::read_to_string(&log).unwrap().contains(TOKEN),
+        "the token is never logged"
+    );
+    let c = http_client();
+    eventually(
+        WAIT_LONG,
+        "the daemon to lead and start the rollout",
+        || {
+            let c = c.clone();
+            let base = base.clone();
+            async move {
+                let ready: Value = c
+                    .get(format!("{base}/readyz"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                let flags: Value = c
+                    .get(format!("{base}/v1/flags"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                (ready["role"] == "leader" && flags["version"].as_i64()? >= 1).then_some(())
+            }
+        },
+    )
+    .await;
+    let resp = c
+        .get(format!("{base}/v1/flags/stream"))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap();
+    let mut s = Stream {
+        resp,
+        parser: Parser::default(),
+        pending: Default::default(),
+    };
+    let snap = s.next().await;
+    assert_eq!(snap.event, "snapshot");
+    let resp = c
+        .post(format!("{base}/v1/rollouts/api/pause"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"reason": "over http"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let e = s.next().await;
+    let c1: Value = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(c1["changed"]["API_STATUS"], "paused");
+    // Another process writes (the CLI); the daemon's poll of the version picks it up.
+    let out = crate::support::run(&config, &["resume", "api", "--reason", "from the cli"]);
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    let e = s.next().await;
+    let c2: Value = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(c2["changed"]["API_STATUS"], "running");
+    assert_eq!(
+        c2["version"].as_i64(),
+        c1["version"].as_i64().map(|v| v + 1)
+    );
+    let metrics = c
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("rollout_ticks_total"), "{metrics}");
+    assert!(metrics.contains("rollout_transitions_total"), "{metrics}");
+}
+
+const WAIT_LONG: Duration = Duration::from_secs(60);
