@@ -6,6 +6,7 @@ mod admin;
 mod error;
 mod feed;
 mod flags;
+mod learning;
 pub mod metrics;
 mod observations;
 mod rollouts;
@@ -120,7 +121,31 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ),
         ("post", "/v1/rollouts/{name}/restart", post(admin::restart)),
         ("post", "/v1/observations", post(observations::ingest)),
-        // The learning module's endpoints (`/learning/...`) are added here, on their branch.
+        (
+            "post",
+            "/learning/collect/discovery-data",
+            post(learning::discovery),
+        ),
+        (
+            "post",
+            "/learning/collect/thesis-decision",
+            post(learning::thesis),
+        ),
+        (
+            "post",
+            "/learning/collect/trade-outcome",
+            post(learning::outcome),
+        ),
+        (
+            "get",
+            "/learning/intelligence/discovery-parameters",
+            get(learning::discovery_parameters),
+        ),
+        (
+            "get",
+            "/learning/intelligence/market-insights",
+            get(learning::market_insights),
+        ),
     ]
 }
 

@@ -119,6 +119,16 @@ pub enum Rows {
 }
 
 impl Rows {
+    /// Appends `other`'s rows if they are of the same kind (they are: one kind per request).
+    pub fn extend(&mut self, other: Rows) {
+        match (self, other) {
+            (Rows::Discovery(a), Rows::Discovery(b)) => a.extend(b),
+            (Rows::Thesis(a), Rows::Thesis(b)) => a.extend(b),
+            (Rows::Outcome(a), Rows::Outcome(b)) => a.extend(b),
+            _ => {}
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Rows::Discovery(v) => v.len(),

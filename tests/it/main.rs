@@ -12,6 +12,7 @@ mod guardrails;
 mod ha;
 mod http;
 mod learning;
+mod learning_api;
 mod stats;
 mod store;
 mod walk;
