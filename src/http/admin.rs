@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
@@ -159,10 +159,11 @@ macro_rules! action_handler {
     ($name:ident, $action:expr) => {
         pub async fn $name(
             State(s): State<AppState>,
-            Path(name): Path<String>,
+            name: Result<Path<String>, PathRejection>,
             headers: HeaderMap,
             body: Result<Json<ActionBody>, JsonRejection>,
         ) -> Result<Json<ActionView>, ApiError> {
+            let Path(name) = name?;
             act(s, headers, name, $action, body).await
         }
     };

@@ -1,6 +1,6 @@
 //! API errors: a status and a JSON body `{"error": reason}` (plus `rows` for bad input rows).
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -94,6 +94,12 @@ impl From<StoreError> for ApiError {
 /// a missing `Content-Type: application/json` 415, a body over the limit 413.
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
+        ApiError::new(e.status(), e.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> Self {
         ApiError::new(e.status(), e.body_text())
     }
 }

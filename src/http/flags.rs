@@ -1,5 +1,6 @@
 //! `GET /v1/flags` (with `ETag` / `If-None-Match`) and `GET /v1/flags/{key}`.
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -54,7 +55,11 @@ fn set_etag(resp: &mut Response, tag: &str) {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
 }
 
-pub async fn one(State(s): State<AppState>, Path(key): Path<String>) -> Result<Response, ApiError> {
+pub async fn one(
+    State(s): State<AppState>,
+    key: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(key) = key?;
     let table = s.store.flags().await?;
     match table.flags.into_iter().find(|f| f.key == key) {
         Some(row) => Ok(Json(row).into_response()),

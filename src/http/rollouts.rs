@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::Utc;
@@ -44,8 +44,9 @@ pub struct RolloutView {
 
 pub async fn one(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<RolloutView>, ApiError> {
+    let Path(name) = name?;
     let config = s.config.load_full();
     let r = config
         .rollout(&name)

@@ -155,3 +155,79 @@ fn json<T: Serialize>(value: &T) -> String {
 async fn send(tx: &mpsc::Sender<Event>, event: Event) -> bool {
     tx.send(event).await.is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::controller::ManualAction;
+    use crate::daemon::Role;
+    use crate::http::Options;
+    use crate::store::Writer;
+
+    /// The `id` line of an event, read from its debug form (axum keeps the wire bytes).
+    fn id(e: &Event) -> Option<i64> {
+        let text = format!("{e:?}");
+        let at = text.find("id: ")? + 4;
+        let digits: String = text[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_rereads_the_store_and_skips_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store: Arc<dyn crate::store::Store> = Arc::from(crate::store::open(&url).unwrap());
+        store.migrate().await.unwrap();
+        let yaml = "rollouts:\n  - name: r\n    flag_prefix: R_\n    seed: 1\n    stages:\n      - canary: { percentage: 5, duration: 1d }\n      - full: {}\n";
+        let config = crate::config::parse("t.yaml", yaml).unwrap().config;
+        let w = Writer::person("t");
+        crate::engine::tick_all(&*store, &config, &w, Utc::now())
+            .await
+            .unwrap();
+        let s = AppState::new(Options {
+            store: store.clone(),
+            database_url: url,
+            config: Arc::new(arc_swap::ArcSwap::from_pointee(config.clone())),
+            role: Arc::new(Role::default()),
+            actor: "test".into(),
+            admin_token: None,
+            ingest_slots: 1,
+        });
+        // A broadcast of two slots, fed by hand: five changes make the subscriber lag.
+        let (btx, brx) = broadcast::channel(2);
+        let (tx, mut out) = mpsc::channel(100);
+        let pumped = s.clone();
+        let task = tokio::spawn(async move { pump(&pumped, None, brx, &tx).await });
+        let snapshot = out.recv().await.unwrap();
+        assert_eq!(id(&snapshot), Some(1));
+        let r = &config.rollouts[0];
+        for i in 0..5 {
+            let a = if i % 2 == 0 {
+                ManualAction::Pause
+            } else {
+                ManualAction::Resume
+            };
+            crate::engine::act(&*store, r, a, "t", &w, Utc::now)
+                .await
+                .unwrap();
+        }
+        let changes = store.flag_changes_since(1, 100).await.unwrap();
+        assert_eq!(changes.len(), 5);
+        for c in changes {
+            btx.send(Arc::new(c)).unwrap();
+        }
+        let mut got = Vec::new();
+        while got.len() < 5 {
+            got.push(id(&out.recv().await.unwrap()).unwrap());
+        }
+        assert_eq!(got, vec![2, 3, 4, 5, 6], "every change once, in order");
+        drop(out);
+        drop(btx);
+        task.await.unwrap().unwrap();
+    }
+}

@@ -287,3 +287,118 @@ async fn postgres_notify_wakes_the_direct_client() {
     })
     .await;
 }
+
+/// A TCP proxy in front of PostgreSQL that can cut the database off: while down, it
+/// closes every forwarded connection and refuses new ones (after accepting them, which
+/// is how it counts connection attempts).
+struct Proxy {
+    addr: std::net::SocketAddr,
+    down: Arc<AtomicBool>,
+    accepted: Arc<AtomicUsize>,
+    conns: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let down = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let conns = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (d, a, c) = (down.clone(), accepted.clone(), conns.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                if d.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let target = target.clone();
+                c.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                }));
+            }
+        });
+        Proxy {
+            addr,
+            down,
+            accepted,
+            conns,
+            task,
+        }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.cut();
+    }
+}
+
+/// Reading PostgreSQL directly through a proxy that cuts it off: last-known-good, the
+/// breaker opens after 3 failures and then makes no connection attempt, and closes after
+/// recovery once the (injected) clock passes the reset timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaker_over_postgres_when_the_database_is_unreachable() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let api = Api::start(&db, None).await;
+    api.start_rollout().await;
+    let (head, rest) = db.url.split_once('@').expect("user@host in the URL");
+    let (hostport, path) = rest.split_once('/').expect("a database in the URL");
+    let proxy = Proxy::start(hostport.to_owned()).await;
+    let url = format!("{head}@{}/{path}", proxy.addr);
+    let clock = ManualClock::default();
+    let mut opts = Options {
+        clock: clock.clock(),
+        ..Options::default().mode(Mode::Off)
+    };
+    opts.timeout = Duration::from_secs(1);
+    let client = Client::connect(&url, opts).await.unwrap();
+    let good = client.version().expect("loaded through the proxy");
+
+    proxy.cut();
+    for _ in 0..3 {
+        assert!(client.refresh().await.is_err(), "the database is cut off");
+        assert_eq!(client.flag("API_MODE").as_deref(), Some("shadow"));
+    }
+    assert_eq!(client.breaker_state(), BreakerState::Open);
+    let attempts = proxy.accepted.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        assert!(matches!(
+            client.refresh().await,
+            Err(ClientError::BreakerOpen)
+        ));
+    }
+    assert_eq!(
+        proxy.accepted.load(Ordering::SeqCst),
+        attempts,
+        "an open breaker makes no connection attempt"
+    );
+    assert_eq!(client.version(), Some(good));
+
+    proxy.restore();
+    api.commit(ManualAction::Promote).await;
+    clock.advance(Duration::from_secs(300));
+    assert!(
+        client.refresh().await.unwrap(),
+        "a new version after recovery"
+    );
+    assert_eq!(client.breaker_state(), BreakerState::Closed);
+    assert_eq!(client.flag("API_MODE").as_deref(), Some("ab_test"));
+}

@@ -568,6 +568,8 @@ async fn bad_input_gets_its_4xx(db: TestDb) {
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let resp = c.delete(api.url("/v1/flags")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let (s, b) = status_and_error(c.get(api.url("/v1/flags/%FF")).send().await.unwrap()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a key that is not UTF-8: {b}");
 }
 
 async fn rollouts_assign_health_and_metrics(db: TestDb) {
@@ -715,6 +717,7 @@ const STATUSES_USED: &[(&str, &str, u16)] = &[
     ("get", "/v1/flags", 200),
     ("get", "/v1/flags", 304),
     ("get", "/v1/flags/{key}", 200),
+    ("get", "/v1/flags/{key}", 400),
     ("get", "/v1/flags/{key}", 404),
     ("get", "/v1/flags/stream", 200),
     ("post", "/v1/rollouts/{name}/pause", 200),
