@@ -17,12 +17,36 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import wait_until
+from conftest import ManualClock, wait_until
 from test_e2e import CONFIG, rollout_bin, run
 
-from rollout_client import RolloutClient
+from rollout_client import CircuitBreaker, RolloutClient
 
 ADDRESS = re.compile(r"HTTP API listening on (http://[0-9.:]+)")
+
+
+def start_daemon(binary: Path, cfg: Path, db: Path, log: Path, listen: str) -> tuple[subprocess.Popen, str]:
+    """Starts `rollout daemon --listen LISTEN` and returns it with the address it bound."""
+    log.write_bytes(b"")
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [str(binary), "--config", str(cfg), "--database", f"sqlite://{db}", "daemon", "--listen", listen],
+            stdout=subprocess.DEVNULL, stderr=err,
+            env={**os.environ, "ROLLOUT_LOG": "info", "ROLLOUT_ACTOR": "pytest@http"},
+        )
+    found: list[str] = []
+
+    def bound() -> bool:
+        m = ADDRESS.search(log.read_text(errors="replace"))
+        if m:
+            found.append(m.group(1))
+        return bool(m) or proc.poll() is not None
+
+    wait_until(bound, timeout=30, what="the daemon's HTTP address")
+    if not found:
+        proc.wait(timeout=10)
+        raise AssertionError(f"the daemon exited:\n{log.read_text(errors='replace')}")
+    return proc, found[0]
 
 
 @pytest.fixture
@@ -31,25 +55,9 @@ def daemon(tmp_path: Path) -> Iterator[tuple[str, Path, Path, Path]]:
     cfg = tmp_path / "rollout.yaml"
     cfg.write_text(CONFIG)
     db = tmp_path / "rollout.db"
-    log = tmp_path / "daemon.log"
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(
-            [str(binary), "--config", str(cfg), "--database", f"sqlite://{db}", "daemon", "--listen", "127.0.0.1:0"],
-            stdout=subprocess.DEVNULL, stderr=err,
-            env={**os.environ, "ROLLOUT_LOG": "info", "ROLLOUT_ACTOR": "pytest@http"},
-        )
+    proc, url = start_daemon(binary, cfg, db, tmp_path / "daemon.log", "127.0.0.1:0")
     try:
-        found: list[str] = []
-
-        def bound() -> bool:
-            m = ADDRESS.search(log.read_text(errors="replace"))
-            if m:
-                found.append(m.group(1))
-            return bool(m) or proc.poll() is not None
-
-        wait_until(bound, timeout=30, what="the daemon's HTTP address")
-        assert found, f"the daemon exited:\n{log.read_text(errors='replace')}"
-        yield found[0], binary, cfg, db
+        yield url, binary, cfg, db
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -80,3 +88,39 @@ def test_client_follows_the_real_daemon(daemon: tuple[str, Path, Path, Path]) ->
         assert stats["changes_applied"] >= 2, stats
         assert stats["gaps"] == 0, stats
         assert client.version == get_json(f"{url}/v1/flags")["version"]
+
+
+def test_client_keeps_the_last_flags_while_the_daemon_is_down(tmp_path: Path, clock: ManualClock) -> None:
+    binary = rollout_bin()
+    cfg = tmp_path / "rollout.yaml"
+    cfg.write_text(CONFIG)
+    db = tmp_path / "rollout.db"
+    proc, url = start_daemon(binary, cfg, db, tmp_path / "a.log", "127.0.0.1:0")
+    try:
+        wait_until(lambda: get_json(f"{url}/v1/flags")["version"] >= 1, timeout=30, what="the first tick")
+        breaker = CircuitBreaker(failure_threshold=3, reset_timeout=300.0, clock=clock)
+        with RolloutClient(url, breaker=breaker, refresh="off") as client:
+            assert client.flag("LEARNING_MODE") == "shadow"
+            proc.terminate()
+            proc.wait(timeout=10)
+            for _ in range(3):
+                assert not client.refresh()
+            assert breaker.state == "open"
+            calls = breaker.calls
+            assert not client.refresh(), "an open breaker does not call the dead daemon"
+            assert breaker.calls == calls
+            assert client.flag("LEARNING_MODE") == "shadow", "last-known-good flags"
+
+            # The daemon comes back on the same address; after the reset timeout one trial
+            # call goes through and closes the breaker.
+            proc, _ = start_daemon(binary, cfg, db, tmp_path / "b.log", url.removeprefix("http://"))
+            run(binary, cfg, db, "promote", "learning-intelligence", "--reason", "while the client was cut off")
+            assert not client.refresh(), "still open before the reset timeout"
+            clock.advance(301)
+            assert breaker.state == "half_open"
+            assert client.refresh()
+            assert breaker.state == "closed"
+            assert client.flag("LEARNING_MODE") == "ab_test"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
