@@ -34,7 +34,11 @@ fn rows(batch: usize) -> Vec<(String, &'static str, f64, String)> {
     (0..BATCH)
         .map(|i| {
             let n = batch * BATCH + i;
-            let variant = if n % 4 == 0 { "treatment" } else { "control" };
+            let variant = if n.is_multiple_of(4) {
+                "treatment"
+            } else {
+                "control"
+            };
             (
                 format!("u{n}"),
                 variant,
