@@ -160,7 +160,10 @@ pub async fn run(
                 }
                 publish(&shared, &config);
             }
-            Some(name) = analysis_runs.recv() => runner.learn(&config, &name).await,
+            Some(name) = analysis_runs.recv() => {
+                runner.learn(&config, &name).await;
+                poke();
+            }
             Some(()) = ticks.recv() => {
                 if retry_at.is_some_and(|at| tokio::time::Instant::now() < at) {
                     debug!("backing off after a store error; tick skipped");
