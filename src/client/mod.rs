@@ -180,6 +180,27 @@ impl Shared {
         self.version_tx.send_replace(Some(version));
     }
 
+    /// Installs a table loaded when the cache held version `known`, unless the cache has
+    /// moved past it meanwhile (a load that started before the stream applied a change must
+    /// not take the cache back). A cache that did not move takes any version, lower ones
+    /// too: the store's full state is authoritative (a restored database).
+    fn install_loaded(&self, table: Table, known: Option<i64>) {
+        let version = table.version;
+        let fresh = Arc::new(Snapshot::new(&self.opts.defaults, Some(table)));
+        let previous = self.snapshot.rcu(|current| {
+            let moved = current.version() != known;
+            if moved && current.version().is_some_and(|v| v > version) {
+                current.clone()
+            } else {
+                fresh.clone()
+            }
+        });
+        let kept = previous.version() != known && previous.version().is_some_and(|v| v > version);
+        if !kept {
+            self.version_tx.send_replace(Some(version));
+        }
+    }
+
     fn times(&self) -> std::sync::MutexGuard<'_, Times> {
         self.times.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -216,7 +237,7 @@ impl Shared {
             Ok(Load::Table(t)) => {
                 self.succeeded();
                 self.counters.full_loads.fetch_add(1, Ordering::Relaxed);
-                self.install(t);
+                self.install_loaded(t, known);
                 Ok(true)
             }
             Err(e) => {

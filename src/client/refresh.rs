@@ -128,14 +128,26 @@ async fn stream(shared: Arc<Shared>) {
         };
         match opened {
             Ok(resp) => {
-                shared.succeeded();
                 shared
                     .counters
                     .stream_connects
                     .fetch_add(1, Ordering::Relaxed);
-                backoff.reset();
-                if let Err(e) = follow(&shared, resp, r.stream_read_timeout).await {
+                let mut events = 0usize;
+                let opened_at = Instant::now();
+                if let Err(e) = follow(&shared, resp, r.stream_read_timeout, &mut events).await {
                     debug!(error = %e, "flag stream ended");
+                }
+                // Only a stream that delivered something, or stayed up a while (a resumed
+                // stream with nothing new sends only keepalives), counts as a success: a
+                // server that answers 200 and hangs up at once must open the breaker and
+                // back off, not be reconnected to at full speed.
+                if events > 0 || opened_at.elapsed() >= Duration::from_secs(5) {
+                    shared.succeeded();
+                    backoff.reset();
+                } else {
+                    shared.failed(&ClientError::BadResponse(
+                        "the flag stream ended before its first event".into(),
+                    ));
                 }
             }
             Err(ClientError::NoStream(status)) => {
@@ -158,6 +170,7 @@ async fn follow(
     shared: &Shared,
     mut resp: reqwest::Response,
     read_timeout: Duration,
+    events: &mut usize,
 ) -> Result<(), ClientError> {
     let mut parser = Parser::default();
     loop {
@@ -170,6 +183,7 @@ async fn follow(
         };
         for event in parser.feed(&bytes) {
             apply(shared, &event).await?;
+            *events += 1;
         }
     }
 }

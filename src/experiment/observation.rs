@@ -47,9 +47,28 @@ impl std::fmt::Display for InputErrors {
 }
 
 /// Checks one observation's fields; shared by the CSV and JSON inputs.
-pub fn check(unit: &str, variant: &str, metric: &str, value: f64) -> Result<Variant, String> {
+pub fn check(
+    unit: &str,
+    variant: &str,
+    metric: &str,
+    value: f64,
+    event_id: Option<&str>,
+) -> Result<Variant, String> {
     if unit.is_empty() {
         return Err("unit is missing".into());
+    }
+    // PostgreSQL text cannot hold U+0000; refused on every store alike.
+    for (name, v) in [
+        ("unit", unit),
+        ("metric", metric),
+        ("event_id", event_id.unwrap_or("")),
+    ] {
+        if v.contains('\0') {
+            return Err(format!("{name} contains a NUL character"));
+        }
+    }
+    if event_id.is_some_and(|e| e.len() > 256) {
+        return Err("event_id is longer than 256 bytes".into());
     }
     if unit.len() > 256 {
         return Err("unit is longer than 256 bytes".into());
@@ -148,14 +167,15 @@ fn row(r: &csv::StringRecord, columns: usize, now: DateTime<Utc>) -> Result<Obse
     let value: f64 = field(3)
         .parse()
         .map_err(|_| format!("value must be a number, got {:?}", field(3)))?;
-    let variant = check(field(0), field(1), field(2), value)?;
+    let event_id = Some(field(5)).filter(|s| !s.is_empty());
+    let variant = check(field(0), field(1), field(2), value, event_id)?;
     let observed_at = match field(4) {
         "" => now,
         t => DateTime::parse_from_rfc3339(t)
             .map_err(|e| format!("observed_at must be RFC 3339 ({e}), got {t:?}"))?
             .with_timezone(&Utc),
     };
-    let event_id = Some(field(5)).filter(|s| !s.is_empty()).map(str::to_owned);
+    let event_id = event_id.map(str::to_owned);
     Ok(Observation {
         unit: field(0).to_owned(),
         variant,

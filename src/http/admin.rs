@@ -72,7 +72,11 @@ fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| {
+            // The scheme is case-insensitive (RFC 7235).
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token)
+        });
     match given {
         Some(g) if token.verify(g.trim()) => Ok(()),
         _ => {
@@ -120,6 +124,17 @@ async fn act(
     let r = config
         .rollout(&name)
         .ok_or_else(|| ApiError::unknown_rollout(&name))?;
+    for (field, text, max) in [
+        ("reason", body.reason.as_str(), 1000),
+        ("actor", body.actor.as_deref().unwrap_or(""), 64),
+    ] {
+        if text.contains('\0') || text.chars().count() > max {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("`{field}` must be at most {max} characters, without NUL"),
+            ));
+        }
+    }
     if action == ManualAction::Rollback && body.reason.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -142,9 +157,14 @@ async fn act(
     if let Some(a) = &applied {
         s.feed.poke();
         super::metrics::transition(&name, a.transition.action.as_str());
-        info!(rollout = %name, action = action.as_str(), actor = %writer.actor, "admin action over HTTP");
+        info!(rollout = %name, action = action.as_str(), actor = ?writer.actor, "admin action over HTTP");
     }
-    let state = s.store.state(&name).await?;
+    // After a commit the answer comes from what was committed: a failing re-read must not
+    // turn a done action into an error that a client would retry.
+    let state = match &applied {
+        Some(a) => Some(a.transition.to.clone()),
+        None => s.store.state(&name).await?,
+    };
     Ok(Json(ActionView {
         rollout: name,
         action: action.as_str(),

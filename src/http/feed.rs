@@ -116,9 +116,10 @@ async fn run(
 /// `LISTEN rollout_flags`, poking the feed on every notification and after each
 /// (re)connection, so that nothing committed while disconnected is missed.
 async fn listen(url: String, poke: Arc<Notify>) {
-    let mut wait = Duration::from_millis(500);
+    const FIRST: Duration = Duration::from_millis(500);
+    let mut wait = FIRST;
     loop {
-        match listen_once(&url, &poke).await {
+        match listen_once(&url, &poke, &mut wait).await {
             Ok(()) => {}
             Err(e) => debug!(error = %e, retry_in = ?wait, "flag listener lost its connection"),
         }
@@ -127,9 +128,12 @@ async fn listen(url: String, poke: Arc<Notify>) {
     }
 }
 
-async fn listen_once(url: &str, poke: &Notify) -> Result<(), sqlx::Error> {
+/// Listens until the connection fails; `wait` (the reconnect backoff) starts again once a
+/// connection is up.
+async fn listen_once(url: &str, poke: &Notify, wait: &mut Duration) -> Result<(), sqlx::Error> {
     let mut l = sqlx::postgres::PgListener::connect(url).await?;
     l.listen("rollout_flags").await?;
+    *wait = Duration::from_millis(500);
     info!("listening for flag changes");
     poke.notify_one();
     loop {

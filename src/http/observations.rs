@@ -130,7 +130,8 @@ fn validate(rows: Vec<Row>, now: DateTime<Utc>) -> Result<Vec<Observation>, ApiE
     let mut out = Vec::with_capacity(rows.len());
     let mut bad = Vec::new();
     for (i, row) in rows.into_iter().enumerate() {
-        match crate::experiment::check(&row.unit, &row.variant, &row.metric, row.value) {
+        let event_id = row.event_id.as_deref().filter(|e| !e.is_empty());
+        match crate::experiment::check(&row.unit, &row.variant, &row.metric, row.value, event_id) {
             Ok(variant) => out.push(Observation {
                 unit: row.unit,
                 variant,

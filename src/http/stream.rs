@@ -166,6 +166,14 @@ mod tests {
     use crate::http::Options;
     use crate::store::Writer;
 
+    /// The next event; a stream that stalls fails the test instead of hanging it.
+    async fn next(out: &mut mpsc::Receiver<Event>) -> Event {
+        tokio::time::timeout(std::time::Duration::from_secs(30), out.recv())
+            .await
+            .expect("the stream stalled")
+            .expect("the stream ended")
+    }
+
     /// The `id` line of an event, read from its debug form (axum keeps the wire bytes).
     fn id(e: &Event) -> Option<i64> {
         let text = format!("{e:?}");
@@ -203,7 +211,7 @@ mod tests {
         let (tx, mut out) = mpsc::channel(100);
         let pumped = s.clone();
         let task = tokio::spawn(async move { pump(&pumped, None, brx, &tx).await });
-        let snapshot = out.recv().await.unwrap();
+        let snapshot = next(&mut out).await;
         assert_eq!(id(&snapshot), Some(1));
         let r = &config.rollouts[0];
         for i in 0..5 {
@@ -223,7 +231,7 @@ mod tests {
         }
         let mut got = Vec::new();
         while got.len() < 5 {
-            got.push(id(&out.recv().await.unwrap()).unwrap());
+            got.push(id(&next(&mut out).await).unwrap());
         }
         assert_eq!(got, vec![2, 3, 4, 5, 6], "every change once, in order");
         drop(out);

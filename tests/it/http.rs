@@ -457,6 +457,20 @@ async fn bad_input_gets_its_4xx(db: TestDb) {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     assert!(b["error"].is_string());
 
+    // What PostgreSQL could not store is refused on both stores alike, with the row.
+    let nul = json!({"rollout": "api", "observations": [
+        row("ok", "control", json!(1.0)),
+        {"unit": "a\u{0}b", "variant": "control", "metric": "m", "value": 1.0},
+        {"unit": "c", "variant": "control", "metric": "m", "value": 1.0, "event_id": "e".repeat(300)},
+    ]});
+    let (s, b) = status_and_error(post_raw(nul.to_string()).await.unwrap()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(
+        (b["rows"][0]["row"].as_u64(), b["rows"][1]["row"].as_u64()),
+        (Some(1), Some(2)),
+        "{b}"
+    );
+
     let (s, _) = status_and_error(
         post_raw(r#"{"rollout":"api","observations":[{"unit":"a","variant":"control","metric":"m","value":NaN}]}"#.into())
             .await
