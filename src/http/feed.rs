@@ -4,7 +4,9 @@
 //! It wakes on `NOTIFY rollout_flags` (PostgreSQL), on [`Feed::poke`] after an in-process
 //! commit, and on a poll of the table version (every 200 ms on SQLite, where other
 //! processes such as the CLI write without notifying; every 5 s on PostgreSQL as a net).
-//! Subscribers that lag re-read from the store by version; nothing is skipped.
+//! Subscribers that lag re-read from the store by version; nothing is skipped. A version
+//! that went down (a restored database) is broadcast as a change without a rollout, which
+//! streams answer with a snapshot.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,8 +86,14 @@ async fn run(
         match store.flags_version().await {
             Ok(v) if v == last => continue,
             Ok(v) if v < last => {
-                // A restored database: start over from its version; streams resync by snapshot.
+                // A restored database: start over from its version, and tell the streams,
+                // which answer with a snapshot (see `stream::pump`).
                 last = v;
+                let _ = tx.send(Arc::new(FlagChange {
+                    version: v,
+                    rollout: String::new(),
+                    changed: Default::default(),
+                }));
                 continue;
             }
             Ok(_) => {}

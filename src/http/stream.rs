@@ -30,9 +30,23 @@ pub async fn stream(State(s): State<AppState>, headers: HeaderMap) -> Response {
         .and_then(|v| v.trim().parse::<i64>().ok());
     // Subscribe before reading the store, so that nothing committed in between is lost.
     let rx = s.feed.subscribe();
-    let (tx, out) = mpsc::channel::<Event>(64);
+    // The first read happens before the answer: a store that is down gets 503 with
+    // Retry-After, not a 200 that ends at once (which clients would reconnect to at once).
+    let (first, sent) = match first_events(&s, last_id).await {
+        Ok(x) => x,
+        Err(e) => {
+            let mut err = super::ApiError::from(e);
+            err.retry_after = Some(5);
+            return err.into_response();
+        }
+    };
+    let (tx, out) = mpsc::channel::<Event>(64.max(first.len() + 1));
+    for e in first {
+        // The channel has room for all of them.
+        let _ = tx.try_send(e);
+    }
     tokio::spawn(async move {
-        if let Err(e) = pump(&s, last_id, rx, &tx).await {
+        if let Err(e) = pump(&s, sent, rx, &tx).await {
             debug!(error = %e, "event stream ended by a store error; the client resumes");
         }
     });
@@ -44,10 +58,24 @@ pub async fn stream(State(s): State<AppState>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-/// Feeds one client until it goes away, the server shuts down or the store fails.
+/// The events a new stream starts with, and the version they bring the client to: the
+/// replay of every change after `Last-Event-ID`, or a snapshot.
+async fn first_events(s: &AppState, last_id: Option<i64>) -> Result<(Vec<Event>, i64), StoreError> {
+    if let Some(n) = last_id {
+        if let Some(changes) = replay(s, n).await? {
+            let sent = changes.last().map_or(n, |c| c.version);
+            return Ok((changes.iter().map(change).collect(), sent));
+        }
+    }
+    let table = s.store.flags().await?;
+    Ok((vec![snapshot_event(&table)], table.version))
+}
+
+/// Feeds one client, from version `sent` on, until it goes away, the server shuts down or
+/// the store fails.
 async fn pump(
     s: &AppState,
-    last_id: Option<i64>,
+    mut sent: i64,
     mut rx: broadcast::Receiver<Arc<FlagChange>>,
     tx: &mpsc::Sender<Event>,
 ) -> Result<(), StoreError> {
@@ -55,22 +83,6 @@ async fn pump(
     if *closing.borrow_and_update() {
         return Ok(());
     }
-    let mut sent = match last_id {
-        Some(n) => match replay(s, n).await? {
-            Some(changes) => {
-                let mut sent = n;
-                for c in &changes {
-                    if !send(tx, change(c)).await {
-                        return Ok(());
-                    }
-                    sent = c.version;
-                }
-                sent
-            }
-            None => snapshot(s, tx).await?,
-        },
-        None => snapshot(s, tx).await?,
-    };
     loop {
         let next = tokio::select! {
             _ = tx.closed() => return Ok(()),
@@ -78,7 +90,19 @@ async fn pump(
             r = rx.recv() => r,
         };
         let pending = match next {
-            Ok(c) if c.version <= sent => continue,
+            // The feed saw the version go down: only a snapshot is right.
+            Ok(c) if c.rollout.is_empty() => {
+                sent = snapshot(s, tx).await?;
+                continue;
+            }
+            Ok(c) if c.version <= sent => {
+                // Usually a change the client has already; but if the store's version went
+                // below what was sent (a restored database), only a snapshot is right.
+                if s.store.flags_version().await? < sent {
+                    sent = snapshot(s, tx).await?;
+                }
+                continue;
+            }
             Ok(c) if c.version == sent + 1 => vec![(*c).clone()],
             // A gap or a lag: read what was missed from the store, by version.
             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => match replay(s, sent).await? {
@@ -132,12 +156,15 @@ async fn replay(s: &AppState, n: i64) -> Result<Option<Vec<FlagChange>>, StoreEr
 
 async fn snapshot(s: &AppState, tx: &mpsc::Sender<Event>) -> Result<i64, StoreError> {
     let table = s.store.flags().await?;
-    let event = Event::default()
+    send(tx, snapshot_event(&table)).await;
+    Ok(table.version)
+}
+
+fn snapshot_event(table: &crate::store::FlagTable) -> Event {
+    Event::default()
         .event("snapshot")
         .id(table.version.to_string())
-        .data(json(&table));
-    send(tx, event).await;
-    Ok(table.version)
+        .data(json(table))
 }
 
 fn change(c: &FlagChange) -> Event {
@@ -210,7 +237,11 @@ mod tests {
         let (btx, brx) = broadcast::channel(2);
         let (tx, mut out) = mpsc::channel(100);
         let pumped = s.clone();
-        let task = tokio::spawn(async move { pump(&pumped, None, brx, &tx).await });
+        let (first, sent) = first_events(&s, None).await.unwrap();
+        for e in first {
+            tx.send(e).await.unwrap();
+        }
+        let task = tokio::spawn(async move { pump(&pumped, sent, brx, &tx).await });
         let snapshot = next(&mut out).await;
         assert_eq!(id(&snapshot), Some(1));
         let r = &config.rollouts[0];

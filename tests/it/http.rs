@@ -231,13 +231,14 @@ impl Stream {
         }
     }
 
-    /// The next event; fails the test after 20 s of silence.
+    /// The next event; fails the test after 20 s without one (keepalives do not count).
     pub async fn next(&mut self) -> Event {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(e) = self.pending.pop_front() {
                 return e;
             }
-            let chunk = tokio::time::timeout(Duration::from_secs(20), self.resp.chunk())
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk())
                 .await
                 .expect("an event within 20 s")
                 .unwrap()
@@ -953,3 +954,61 @@ async fn the_daemon_serves_the_api_on_port_0() {
 }
 
 const WAIT_LONG: Duration = Duration::from_secs(60);
+
+/// A restored database (its flags version went back): an open stream does not apply the
+/// new changes on top of the old state, it sends a fresh snapshot.
+async fn a_restored_database_gets_a_snapshot(db: TestDb) {
+    let api = Api::start(&db, None).await;
+    api.start_rollout().await;
+    api.commit(ManualAction::Pause).await;
+    api.commit(ManualAction::Resume).await;
+    let mut s = Stream::open(&api, None).await;
+    let snap = s.next().await;
+    let before: i64 = snap.id.unwrap().parse().unwrap();
+    assert!(before >= 3, "{before}");
+    crate::walk::sqlx_exec(&db, "UPDATE rollout_flags_version SET version = 1").await;
+    api.commit(ManualAction::Pause).await;
+    let next = s.next().await;
+    assert_eq!(next.event, "snapshot", "{next:?}");
+    let body: Value = serde_json::from_str(&next.data).unwrap();
+    assert_eq!(body["version"], 2);
+    let status = body["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "API_STATUS")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(status, "paused");
+}
+
+on_both_stores!(a_restored_database_gets_a_snapshot);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_without_a_store_is_503_with_retry_after() {
+    // Nothing listens on port 1: every query fails as unavailable.
+    let store: Arc<dyn Store> =
+        Arc::from(rollout::store::open("postgres://postgres@127.0.0.1:1/none").unwrap());
+    let running = http::start(
+        "127.0.0.1:0".parse().unwrap(),
+        Options {
+            store,
+            database_url: "postgres://postgres@127.0.0.1:1/none".into(),
+            config: Arc::new(ArcSwap::from_pointee(plan(CONFIG))),
+            role: Arc::new(Role::default()),
+            actor: "test".into(),
+            admin_token: None,
+            ingest_slots: 1,
+        },
+    )
+    .await
+    .unwrap();
+    let resp = http_client()
+        .get(format!("http://{}/v1/flags/stream", running.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(resp.headers()["retry-after"], "5");
+    running.stop().await;
+}
