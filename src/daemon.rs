@@ -100,15 +100,15 @@ pub async fn run(
                 config: shared.clone(),
                 role: role.clone(),
                 actor: actor.clone(),
-                admin_token: crate::http::token_from_env().map_err(crate::Error::InvalidInput)?,
+                admin_token: crate::http::token_from_env().map_err(crate::Error::invalid_input)?,
                 ingest_slots: 4,
             };
             if api.admin_token.is_none() {
                 warn!("no ROLLOUT_ADMIN_TOKEN or ROLLOUT_ADMIN_TOKEN_FILE: the admin endpoints answer 503");
             }
-            let running = crate::http::start(addr, api).await.map_err(|e| {
-                crate::Error::InvalidInput(format!("cannot serve HTTP on {addr}: {e}"))
-            })?;
+            let running = crate::http::start(addr, api)
+                .await
+                .map_err(|e| crate::Error::Runtime(format!("cannot serve HTTP on {addr}: {e}")))?;
             let bound = running.address;
             info!(address = %bound, "HTTP API listening on http://{bound}");
             Some(running)
@@ -124,13 +124,11 @@ pub async fn run(
     let listener = spawn_listener(&url, data_tx);
     let (tx, mut ticks) = mpsc::channel::<()>(1);
     let mut scheduler = new_scheduler(&config.tick, tx.clone()).await?;
-    let (mut analysis_jobs, mut analysis_runs) = crate::learning::schedule::Jobs::start(&config)
+    let (mut analysis_jobs, mut analysis_runs) = crate::schedule::Jobs::start(&config)
         .await
-        .map_err(|e| crate::Error::InvalidInput(format!("scheduler: {e}")))?;
-    let mut hup =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| {
-            crate::Error::InvalidInput(format!("cannot install the SIGHUP handler: {e}"))
-        })?;
+        .map_err(|e| crate::Error::Runtime(format!("scheduler: {e}")))?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| crate::Error::Runtime(format!("cannot install the SIGHUP handler: {e}")))?;
     let mut runner = Runner {
         store,
         leadership,
@@ -305,13 +303,7 @@ impl Runner {
             debug!(rollout = %name, "standby: the leader runs the learning analysis");
             return;
         };
-        let run = crate::learning::schedule::run_scheduled(
-            &*self.store,
-            config,
-            name,
-            &writer,
-            Utc::now(),
-        );
+        let run = crate::schedule::run_scheduled(&*self.store, config, name, &writer, Utc::now());
         if let Err(e) = run.await {
             if let Err(e) = self.fenced_is_fine(e).await {
                 warn!(error = %e, rollout = %name, "learning analysis failed");
@@ -463,7 +455,7 @@ fn log_outcomes(outcomes: &[(String, Outcome)]) {
 
 async fn new_scheduler(cron: &str, tx: mpsc::Sender<()>) -> Result<JobScheduler, crate::Error> {
     let fail = |e: tokio_cron_scheduler::JobSchedulerError| {
-        crate::Error::InvalidInput(format!("scheduler: {e}"))
+        crate::Error::Runtime(format!("scheduler: {e}"))
     };
     let scheduler = JobScheduler::new().await.map_err(fail)?;
     let job = Job::new_async(cron, move |_, _| {

@@ -1,36 +1,47 @@
-//! The library's error type and the process exit codes derived from it.
+//! The binary's error type and the process exit codes derived from it, in one place.
 
-use crate::config::ConfigErrors;
-use crate::controller::NotAllowed;
-use crate::engine::ActionError;
-use crate::store::StoreError;
+use rollout_app::engine::ActionError;
+use rollout_store::StoreError;
+
+pub use rollout_app::Error as AppError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
-    Config(#[from] ConfigErrors),
-    #[error("{0}")]
-    InvalidInput(String),
-    #[error("no rollout named {0:?} in the configuration")]
-    UnknownRollout(String),
+    /// A use case failed: bad input, a rule, the store.
     #[error(transparent)]
-    NotAllowed(#[from] NotAllowed),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("another process holds the leadership lock; {0}")]
-    NotLeader(String),
+    App(#[from] AppError),
+    /// The process itself could not run: an address it cannot bind, the scheduler, a signal
+    /// handler. Not the user's input.
     #[error("{0}")]
-    Input(#[from] crate::experiment::InputErrors),
-    #[error("{0}")]
-    ChecksFailed(String),
+    Runtime(String),
 }
+
+impl Error {
+    pub fn invalid_input(msg: impl Into<String>) -> Error {
+        Error::App(AppError::InvalidInput(msg.into()))
+    }
+}
+
+macro_rules! via_app {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::App(e.into())
+            }
+        }
+    )*};
+}
+via_app!(
+    StoreError,
+    rollout_core::config::ConfigErrors,
+    rollout_core::controller::NotAllowed,
+    rollout_core::experiment::InputErrors,
+    rollout_core::Error
+);
 
 impl From<ActionError> for Error {
     fn from(e: ActionError) -> Self {
-        match e {
-            ActionError::NotAllowed(e) => Error::NotAllowed(e),
-            ActionError::Store(e) => Error::Store(e),
-        }
+        Error::App(e.into())
     }
 }
 
@@ -46,21 +57,30 @@ pub enum ExitCode {
     Conflict = 5,
     /// `rollout check`: a safety check failed or a guardrail is breached.
     ChecksFailed = 6,
+    /// The process could not run (cannot bind its HTTP address, start its scheduler, ...).
+    Runtime = 7,
 }
 
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
-        match self {
-            Error::Config(_) | Error::InvalidInput(_) | Error::Input(_) => ExitCode::InvalidInput,
-            Error::UnknownRollout(_) => ExitCode::NotFound,
-            Error::NotAllowed(_) => ExitCode::NotAllowed,
-            Error::NotLeader(_) => ExitCode::Conflict,
-            Error::ChecksFailed(_) => ExitCode::ChecksFailed,
-            Error::Store(StoreError::Conflict { .. } | StoreError::Fenced { .. }) => {
+        let app = match self {
+            Error::Runtime(_) => return ExitCode::Runtime,
+            Error::App(e) => e,
+        };
+        match app {
+            AppError::Config(_)
+            | AppError::InvalidInput(_)
+            | AppError::Input(_)
+            | AppError::Domain(_) => ExitCode::InvalidInput,
+            AppError::UnknownRollout(_) => ExitCode::NotFound,
+            AppError::NotAllowed(_) => ExitCode::NotAllowed,
+            AppError::NotLeader(_) => ExitCode::Conflict,
+            AppError::ChecksFailed(_) => ExitCode::ChecksFailed,
+            AppError::Store(StoreError::Conflict { .. } | StoreError::Fenced { .. }) => {
                 ExitCode::Conflict
             }
-            Error::Store(StoreError::BadUrl(_)) => ExitCode::InvalidInput,
-            Error::Store(_) => ExitCode::StoreUnavailable,
+            AppError::Store(StoreError::BadUrl(_)) => ExitCode::InvalidInput,
+            AppError::Store(_) => ExitCode::StoreUnavailable,
         }
     }
 }

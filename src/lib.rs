@@ -1,24 +1,38 @@
 //! rollout: drives the learning system's staged release by writing flags to SQL.
 //!
-//! See `ARCHITECTURE.md` for the map. The controller core ([`controller`]) is pure; the
-//! [`store`], [`engine`], [`daemon`] and [`cli`] are adapters around it.
+//! This crate is the binary's wiring (the CLI, the daemon and the HTTP API) on top of the
+//! workspace's layers: [`rollout_core`] (pure), [`rollout_store`] (persistence),
+//! [`rollout_app`] (the use cases) and [`rollout_client`] (what trading services link).
+//! See `ARCHITECTURE.md` for the map. The re-exports below keep one path per item for the
+//! tests, benches and examples.
 
-pub mod assignment;
 pub mod cli;
-pub mod client;
-pub mod config;
-pub mod controller;
 pub mod daemon;
-pub mod engine;
 pub mod error;
-pub mod experiment;
-pub mod flags;
-pub mod guardrails;
 pub mod http;
-pub mod learning;
-pub mod stats;
-pub mod status;
-pub mod store;
-pub mod webhooks;
+pub mod schedule;
 
 pub use error::{Error, ExitCode};
+pub use rollout_app::{engine, webhooks};
+pub use rollout_client as client;
+pub use rollout_core::controller::flags;
+pub use rollout_core::{assignment, config, controller, stats, status};
+pub use rollout_store as store;
+
+/// The A/B experiment: the core's pure analysis and the application layer's reads.
+pub mod experiment {
+    pub use rollout_app::experiment::{analyze, signals};
+    pub use rollout_core::experiment::*;
+}
+
+/// Guardrails: the core's judgement and the application layer's measurements and checks.
+pub mod guardrails {
+    pub use rollout_app::guardrails::*;
+    pub use rollout_core::guardrails::*;
+}
+
+/// The learning module: the core's pure analysis and the application layer's scheduled pass.
+pub mod learning {
+    pub use rollout_app::learning::{analyze, run, RunReport};
+    pub use rollout_core::learning::*;
+}

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{open, person, print_json, rollout, Cli, LearningCommand};
 use crate::config::{Config, Rollout};
-use crate::error::Error;
+use crate::error::{AppError, Error};
 use crate::learning::{self, FeatureStatus, Kind, Report, Weights};
 use crate::store::Writer;
 
@@ -36,16 +36,18 @@ fn analysed<'a>(config: &'a Config, name: Option<&str>) -> Result<&'a Rollout, E
         .collect();
     match with.as_slice() {
         [r] => Ok(r),
-        [] => Err(Error::InvalidInput(
+        [] => Err(AppError::InvalidInput(
             "no rollout has an `analysis:` block in the configuration".into(),
-        )),
-        many => Err(Error::InvalidInput(format!(
+        )
+        .into()),
+        many => Err(AppError::InvalidInput(format!(
             "several rollouts have an `analysis:` block ({}); name one",
             many.iter()
                 .map(|r| r.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        ))),
+        ))
+        .into()),
     }
 }
 

@@ -19,7 +19,7 @@ use crate::config::{self, Config, Rollout};
 use crate::controller::{ManualAction, RolloutState, Status};
 use crate::daemon::{self, DaemonOptions};
 use crate::engine::{self, Outcome};
-use crate::error::{Error, ExitCode};
+use crate::error::{AppError, Error, ExitCode};
 use crate::status::rollout_status;
 use crate::store::{self, LeaderCheck, Leadership, Store, Writer};
 
@@ -103,9 +103,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Learning { command } => learning::run(&cli, command).await,
         Command::Rollback { name, reason, json } => {
             if reason.trim().is_empty() {
-                return Err(Error::InvalidInput(
+                return Err(AppError::InvalidInput(
                     "--reason must say why the rollout is rolled back".into(),
-                ));
+                )
+                .into());
             }
             act(&cli, name, ManualAction::Rollback, reason, *json).await
         }
@@ -171,7 +172,7 @@ async fn open(cli: &Cli) -> Result<(Config, Box<dyn Store>, String), Error> {
 fn rollout<'a>(config: &'a Config, name: &str) -> Result<&'a Rollout, Error> {
     config
         .rollout(name)
-        .ok_or_else(|| Error::UnknownRollout(name.to_owned()))
+        .ok_or_else(|| AppError::UnknownRollout(name.to_owned()).into())
 }
 
 fn person(cli: &Cli) -> String {
@@ -235,9 +236,7 @@ async fn tick(cli: &Cli, json: bool) -> Result<(), Error> {
     let (config, store, url) = open(cli).await?;
     let mut leadership = Leadership::for_url(&url)?;
     if leadership.check().await? == LeaderCheck::Standby {
-        return Err(Error::NotLeader(
-            "a daemon is running; it does the ticking".into(),
-        ));
+        return Err(AppError::NotLeader("a daemon is running; it does the ticking".into()).into());
     }
     let actor = format!("tick:{}", person(cli));
     let now = Utc::now();
@@ -312,7 +311,7 @@ async fn history(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
     let (config, store, _) = open(cli).await?;
     let rows = store.history(name).await?;
     if rows.is_empty() && config.rollout(name).is_none() {
-        return Err(Error::UnknownRollout(name.to_owned()));
+        return Err(AppError::UnknownRollout(name.to_owned()).into());
     }
     if json {
         print_json(&rows);
@@ -370,11 +369,11 @@ pub(crate) fn read_input(file: &Path) -> Result<(String, Vec<u8>), Error> {
     if file.as_os_str() == "-" {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .map_err(|e| Error::InvalidInput(format!("cannot read stdin: {e}")))?;
+            .map_err(|e| AppError::InvalidInput(format!("cannot read stdin: {e}")))?;
         Ok(("stdin".to_owned(), buf))
     } else {
         let data = std::fs::read(file)
-            .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", file.display())))?;
+            .map_err(|e| AppError::InvalidInput(format!("cannot read {}: {e}", file.display())))?;
         Ok((file.display().to_string(), data))
     }
 }
@@ -479,9 +478,7 @@ async fn check(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
         print!("{}", render::checks(name, &checks, &pass));
     }
     if failed > 0 {
-        return Err(Error::ChecksFailed(format!(
-            "{name}: {failed} check(s) failed"
-        )));
+        return Err(AppError::ChecksFailed(format!("{name}: {failed} check(s) failed")).into());
     }
     Ok(())
 }
@@ -491,9 +488,7 @@ async fn analyze(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
     let r = rollout(&config, name)?;
     let state = store.state(name).await?;
     let Some(a) = crate::experiment::analyze(&*store, r, state.as_ref()).await? else {
-        return Err(Error::InvalidInput(format!(
-            "rollout {name} has no ab_test stage"
-        )));
+        return Err(AppError::InvalidInput(format!("rollout {name} has no ab_test stage")).into());
     };
     if json {
         print_json(&a);
@@ -586,7 +581,7 @@ pub fn plan_steps(rollout: &Rollout) -> Vec<PlanStep> {
                 duration_secs: duration,
                 starts_after_days: offset as f64 / 86_400.0,
                 summary: render::stage_summary(&stage.kind),
-                flags: crate::flags::desired(rollout, &state),
+                flags: crate::controller::flags::desired(rollout, &state),
                 sample_size: sample_size(&stage.kind),
             };
             offset += duration.unwrap_or(0);
@@ -608,7 +603,7 @@ fn rollback_flags(rollout: &Rollout) -> BTreeMap<String, String> {
         version: 1,
         weights: None,
     };
-    crate::flags::desired(rollout, &state)
+    crate::controller::flags::desired(rollout, &state)
 }
 
 fn plan(config: &Config, json: bool) -> Result<(), Error> {

@@ -1,0 +1,217 @@
+//! Runs the pure controller against a store: one evaluation pass, and manual actions.
+
+use chrono::{DateTime, Utc};
+
+use crate::experiment;
+use crate::guardrails;
+use rollout_core::config::{Config, Rollout};
+use rollout_core::controller::{
+    self, Decision, ManualAction, NotAllowed, RolloutState, Signals, Transition,
+};
+use rollout_store::{Committed, Store, StoreError, Writer};
+
+/// A committed transition, for logs and CLI output.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub transition: Transition,
+    pub committed: Committed,
+}
+
+/// What one pass did for one rollout.
+#[derive(Debug)]
+pub enum Outcome {
+    Unchanged {
+        state: Option<RolloutState>,
+    },
+    Applied(Box<Applied>),
+    /// The state changed under us (a manual action won); the decision was discarded.
+    Discarded(StoreError),
+}
+
+/// Evaluates one rollout at `now` and commits what the controller decides. A decision
+/// made stale by a concurrent change (a manual action, a publication) is made again from
+/// the new state, so that a rollback is not put off to the next tick.
+pub async fn tick_rollout(
+    store: &dyn Store,
+    rollout: &Rollout,
+    writer: &Writer,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    const ATTEMPTS: usize = 3;
+    let mut readings = Readings::Record;
+    let mut outcome = Outcome::Unchanged { state: None };
+    for _ in 0..ATTEMPTS {
+        outcome = tick_once(store, rollout, writer, now, readings).await?;
+        if !matches!(outcome, Outcome::Discarded(_)) {
+            break;
+        }
+        // The readings of this tick are stored already: judge again without counting.
+        readings = Readings::JudgeOnly;
+    }
+    Ok(outcome)
+}
+
+async fn tick_once(
+    store: &dyn Store,
+    rollout: &Rollout,
+    writer: &Writer,
+    now: DateTime<Utc>,
+    readings: Readings,
+) -> Result<Outcome, StoreError> {
+    let state = store.state(rollout.name.as_str()).await?;
+    let mut signals = signals(store, rollout, state.as_ref(), now, readings).await?;
+    let mut decision = controller::decide(rollout, state.as_ref(), now, &signals);
+    if controller::enters_stage(&decision) && !rollout.safety_checks.is_empty() {
+        let checks = guardrails::run_checks(store, guardrails::http_client(), rollout, now).await?;
+        if let Some(failed) = guardrails::first_failure(&checks) {
+            signals.preflight = Some(failed);
+            decision = controller::decide(rollout, state.as_ref(), now, &signals);
+        }
+    }
+    let t = match controller::transition(rollout, state.as_ref(), decision, now) {
+        Some(t) => t,
+        None => {
+            let Some(s) = state.as_ref() else {
+                return Ok(Outcome::Unchanged { state });
+            };
+            let stored = store.rollout_flags(rollout.name.as_str()).await?;
+            match controller::sync(rollout, s, &stored) {
+                Some(t) => t,
+                None => return Ok(Outcome::Unchanged { state }),
+            }
+        }
+    };
+    commit(store, t, writer, now).await
+}
+
+/// Whether a pass stores its guardrail readings. Only ticks do: `consecutive` counts ticks,
+/// not the bursts of evaluations that arriving data triggers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readings {
+    Record,
+    JudgeOnly,
+}
+
+/// Everything the controller needs to know about a rollout at `now`: the A/B verdict,
+/// SRM, guardrails and silence.
+pub async fn signals(
+    store: &dyn Store,
+    rollout: &Rollout,
+    state: Option<&RolloutState>,
+    now: DateTime<Utc>,
+    readings: Readings,
+) -> Result<Signals, StoreError> {
+    let mut signals = experiment::signals(store, rollout, state).await?;
+    let pass = match readings {
+        Readings::Record => guardrails::evaluate_and_record(store, rollout, state, now).await?,
+        Readings::JudgeOnly => guardrails::evaluate(store, rollout, state, now).await?,
+    };
+    signals.critical.extend(pass.critical);
+    signals.warnings.extend(pass.warnings);
+    Ok(signals)
+}
+
+/// The evaluation new observations trigger: rolls `rollout` back if they reveal a
+/// critical issue, and does nothing else (stage moves stay with the daemon's ticks). A
+/// concurrent change is re-read and judged again, so the rollback is not lost to it.
+pub async fn on_new_data(
+    store: &dyn Store,
+    rollout: &Rollout,
+    writer: &Writer,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    const ATTEMPTS: usize = 3;
+    let mut outcome = Outcome::Unchanged { state: None };
+    for _ in 0..ATTEMPTS {
+        let state = store.state(rollout.name.as_str()).await?;
+        if !rollout_core::guardrails::watched(state.as_ref()) {
+            return Ok(Outcome::Unchanged { state });
+        }
+        let signals = signals(store, rollout, state.as_ref(), now, Readings::JudgeOnly).await?;
+        let decision = controller::decide(rollout, state.as_ref(), now, &signals);
+        if !matches!(decision, Decision::RollBack { .. }) {
+            return Ok(Outcome::Unchanged { state });
+        }
+        let Some(t) = controller::transition(rollout, state.as_ref(), decision, now) else {
+            return Ok(Outcome::Unchanged { state });
+        };
+        outcome = commit(store, t, writer, now).await?;
+        if !matches!(outcome, Outcome::Discarded(_)) {
+            break;
+        }
+    }
+    Ok(outcome)
+}
+
+/// Commits `t`; a compare-and-set conflict is an outcome (the decision was stale), not an error.
+async fn commit(
+    store: &dyn Store,
+    t: Transition,
+    writer: &Writer,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    match store.commit(&t, writer, now).await {
+        Ok(committed) => Ok(Outcome::Applied(Box::new(Applied {
+            transition: t,
+            committed,
+        }))),
+        Err(e @ StoreError::Conflict { .. }) => Ok(Outcome::Discarded(e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// One evaluation pass over every configured rollout. Stops at the first store error
+/// (the caller backs off); a fenced writer stops too.
+pub async fn tick_all(
+    store: &dyn Store,
+    config: &Config,
+    writer: &Writer,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, Outcome)>, StoreError> {
+    let mut out = Vec::new();
+    for r in &config.rollouts {
+        let outcome = tick_rollout(store, r, writer, now).await?;
+        out.push((r.name.to_string(), outcome));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    NotAllowed(#[from] NotAllowed),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies a manual action, retrying on a concurrent change so that it is not lost to a
+/// daemon tick that committed in between. `Ok(None)`: already in the requested state.
+pub async fn act(
+    store: &dyn Store,
+    rollout: &Rollout,
+    action: ManualAction,
+    reason: &str,
+    writer: &Writer,
+    now: impl Fn() -> DateTime<Utc>,
+) -> Result<Option<Applied>, ActionError> {
+    const ATTEMPTS: usize = 20;
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let at = now();
+        let state = store.state(rollout.name.as_str()).await?;
+        let Some(t) = controller::manual(rollout, state.as_ref(), action, reason, at)? else {
+            return Ok(None);
+        };
+        match store.commit(&t, writer, at).await {
+            Ok(committed) => {
+                return Ok(Some(Applied {
+                    transition: t,
+                    committed,
+                }))
+            }
+            Err(e @ StoreError::Conflict { .. }) => last = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last.expect("the loop ran at least once").into())
+}

@@ -1,0 +1,12 @@
+//! rollout's application layer: the use cases the CLI, the HTTP API and the dashboard share.
+//! It runs the pure core against a store; time comes in as an argument or from the injected
+//! clock, never from `Utc::now()` inside a use case.
+
+pub mod engine;
+pub mod error;
+pub mod experiment;
+pub mod guardrails;
+pub mod learning;
+pub mod webhooks;
+
+pub use error::{Error, Result};

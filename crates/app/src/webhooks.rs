@@ -1,0 +1,76 @@
+//! Delivers the webhook outbox: a JSON POST per history row and URL, in order per URL,
+//! retried with backoff until the receiver answers 2xx. Rows are queued in the same
+//! transaction as the change they announce, so no event is lost. Each row is claimed with a
+//! lease before its POST, so two daemons that both believe they lead do not both send it;
+//! a receiver may still see an event twice if a sender dies between its POST and the
+//! bookkeeping, so the body and the `Idempotency-Key` header carry the event id.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tracing::{debug, warn};
+
+use rollout_store::{OutboxRow, Store, StoreError};
+
+/// Each POST must answer within this.
+pub const POST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The wait before attempt `attempts + 1`: 1 s doubling to 5 minutes.
+pub fn backoff(attempts: i64) -> chrono::Duration {
+    chrono::Duration::seconds(1i64 << attempts.clamp(0, 9)).min(chrono::Duration::minutes(5))
+}
+
+/// Delivers what is due at `now`; returns how many were delivered.
+pub async fn deliver_due(
+    store: &dyn Store,
+    http: &reqwest::Client,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut delivered = 0;
+    let lease = chrono::Duration::from_std(POST_TIMEOUT * 2).unwrap_or_default();
+    for row in store.claim_webhooks(now, now + lease).await? {
+        let outcome = post(http, &row).await;
+        match &outcome {
+            Ok(()) => {
+                delivered += 1;
+                debug!(url = %row.url, event = row.event_id, "webhook delivered");
+            }
+            Err(e) => {
+                warn!(url = %row.url, event = row.event_id, attempts = row.attempts + 1, "webhook failed: {e}")
+            }
+        }
+        store
+            .webhook_attempt(row.id, outcome, now, now + backoff(row.attempts))
+            .await?;
+    }
+    Ok(delivered)
+}
+
+async fn post(http: &reqwest::Client, row: &OutboxRow) -> Result<(), String> {
+    let resp = http
+        .post(&row.url)
+        .timeout(POST_TIMEOUT)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("Idempotency-Key", row.event_id.to_string())
+        .body(row.payload.clone())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("HTTP {}", resp.status()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_doubles_up_to_five_minutes() {
+        assert_eq!(backoff(0).num_seconds(), 1);
+        assert_eq!(backoff(3).num_seconds(), 8);
+        assert_eq!(backoff(30).num_seconds(), 300);
+    }
+}

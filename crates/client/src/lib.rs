@@ -1,0 +1,365 @@
+//! The Rust client of the flags the controller writes: reads them from SQLite or
+//! PostgreSQL directly, or from the daemon over HTTP (event stream, or polling with
+//! `If-None-Match`), keeps them in memory and answers from there.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), rollout::client::ClientError> {
+//! use rollout::client::{Client, Options};
+//! let client = Client::connect("http://127.0.0.1:8080", Options::default()
+//!     .with_default("LEARNING_APPLY_PARAMETERS", "false")).await?;
+//! let on = client.enabled_for("learning-intelligence", "AAPL");   // no I/O
+//! # Ok(()) }
+//! ```
+//!
+//! Every call to the source is bounded by `timeout` and goes through a circuit breaker;
+//! while the source is down, reads serve the last flags loaded, or the defaults.
+
+mod breaker;
+mod refresh;
+mod snapshot;
+mod source;
+pub mod sse;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::watch;
+
+pub use breaker::{
+    system_clock, Breaker, BreakerConfig, BreakerState, BreakerStats, Clock, ManualClock,
+};
+pub use rollout_core::assignment::Variant;
+pub use snapshot::{rollout_prefixes, Row, Snapshot, Table};
+pub use source::{Load, Source};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("bad source: {0}")]
+    BadSource(String),
+    #[error("the source did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("the circuit breaker is open; the source is not called")]
+    BreakerOpen,
+    #[error("SQL: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("HTTP status {0}")]
+    Status(u16),
+    #[error("the server has no event stream (status {0})")]
+    NoStream(u16),
+    #[error("unexpected response: {0}")]
+    BadResponse(String),
+}
+
+/// How the cache is kept fresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Stream over HTTP, poll over SQL.
+    Auto,
+    Stream,
+    Poll,
+    /// No background refresh: call [`Client::refresh`].
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct Refresh {
+    pub mode: Mode,
+    pub poll_interval: Duration,
+    /// Stream reconnects back off from `backoff_initial` to `backoff_max`, with jitter in [½, 1].
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// A stream silent this long is dead (the server sends a keepalive every 15 s).
+    pub stream_read_timeout: Duration,
+    /// How often to try the stream again after the server said it has none.
+    pub stream_retry_interval: Duration,
+}
+
+impl Default for Refresh {
+    fn default() -> Self {
+        Refresh {
+            mode: Mode::Auto,
+            poll_interval: Duration::from_secs(1),
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            stream_read_timeout: Duration::from_secs(45),
+            stream_retry_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Options {
+    /// Values for keys the table does not have; all there is before the first load.
+    pub defaults: HashMap<String, String>,
+    /// Bounds start-up and every call to the source.
+    pub timeout: Duration,
+    pub breaker: BreakerConfig,
+    pub clock: Clock,
+    pub refresh: Refresh,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            defaults: HashMap::new(),
+            timeout: Duration::from_millis(1500),
+            breaker: BreakerConfig::default(),
+            clock: system_clock(),
+            refresh: Refresh::default(),
+        }
+    }
+}
+
+impl Options {
+    pub fn with_default(mut self, key: &str, value: &str) -> Options {
+        self.defaults.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    pub fn mode(mut self, mode: Mode) -> Options {
+        self.refresh.mode = mode;
+        self
+    }
+}
+
+/// Counters and times for a health endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub kind: &'static str,
+    pub version: Option<i64>,
+    pub using_defaults: bool,
+    pub breaker: BreakerStats,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub full_loads: u64,
+    pub not_modified: u64,
+    pub changes_applied: u64,
+    pub stream_connects: u64,
+    pub gaps: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    full_loads: AtomicU64,
+    not_modified: AtomicU64,
+    changes_applied: AtomicU64,
+    stream_connects: AtomicU64,
+    gaps: AtomicU64,
+}
+
+#[derive(Default)]
+struct Times {
+    last_success_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    last_error_at: Option<DateTime<Utc>>,
+}
+
+pub(crate) struct Shared {
+    source: Source,
+    opts: Options,
+    breaker: Breaker,
+    snapshot: ArcSwap<Snapshot>,
+    version_tx: watch::Sender<Option<i64>>,
+    counters: Counters,
+    times: Mutex<Times>,
+}
+
+impl Shared {
+    fn install(&self, table: Table) {
+        let version = table.version;
+        self.snapshot
+            .store(Arc::new(Snapshot::new(&self.opts.defaults, Some(table))));
+        self.version_tx.send_replace(Some(version));
+    }
+
+    /// Installs a table loaded when the cache held version `known`, unless the cache has
+    /// moved past it meanwhile (a load that started before the stream applied a change must
+    /// not take the cache back). A cache that did not move takes any version, lower ones
+    /// too: the store's full state is authoritative (a restored database).
+    fn install_loaded(&self, table: Table, known: Option<i64>) {
+        let version = table.version;
+        let fresh = Arc::new(Snapshot::new(&self.opts.defaults, Some(table)));
+        let previous = self.snapshot.rcu(|current| {
+            let moved = current.version() != known;
+            if moved && current.version().is_some_and(|v| v > version) {
+                current.clone()
+            } else {
+                fresh.clone()
+            }
+        });
+        let kept = previous.version() != known && previous.version().is_some_and(|v| v > version);
+        if !kept {
+            self.version_tx.send_replace(Some(version));
+        }
+    }
+
+    fn times(&self) -> std::sync::MutexGuard<'_, Times> {
+        self.times.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn succeeded(&self) {
+        self.breaker.success();
+        self.times().last_success_at = Some(Utc::now());
+    }
+
+    fn failed(&self, e: &ClientError) {
+        self.breaker.failure();
+        let mut t = self.times();
+        t.last_error = Some(e.to_string());
+        t.last_error_at = Some(Utc::now());
+    }
+
+    /// One load through the breaker, bounded by the timeout. `known`: the version the
+    /// caller has (`None` forces a full read). `Ok(true)` when a new table was installed.
+    async fn load(&self, known: Option<i64>) -> Result<bool, ClientError> {
+        if !self.breaker.allow() {
+            return Err(ClientError::BreakerOpen);
+        }
+        let timeout = self.opts.timeout;
+        let result = match tokio::time::timeout(timeout, self.source.load(known, timeout)).await {
+            Ok(r) => r,
+            Err(_) => Err(ClientError::Timeout(timeout)),
+        };
+        match result {
+            Ok(Load::Unchanged) => {
+                self.succeeded();
+                self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
+                Ok(false)
+            }
+            Ok(Load::Table(t)) => {
+                self.succeeded();
+                self.counters.full_loads.fetch_add(1, Ordering::Relaxed);
+                self.install_loaded(t, known);
+                Ok(true)
+            }
+            Err(e) => {
+                self.failed(&e);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The client. Reads are lock-free loads of an immutable snapshot; a background task
+/// (see [`Mode`]) replaces it. Dropping the client stops the task.
+pub struct Client {
+    shared: Arc<Shared>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Client {
+    /// Connects to `source` (`sqlite://PATH`, `postgres://...`, `http(s)://HOST:PORT`) and
+    /// loads the flags, waiting at most `opts.timeout`: if the source is unreachable the
+    /// client starts on the defaults and keeps trying. Fails only on a malformed source.
+    /// Needs a tokio runtime.
+    pub async fn connect(source: &str, opts: Options) -> Result<Client, ClientError> {
+        let source = Source::parse(source, opts.timeout)?;
+        let mode = match (opts.refresh.mode, &source) {
+            (Mode::Auto, Source::Http(_)) => Mode::Stream,
+            (Mode::Auto, _) | (Mode::Stream, Source::Sqlite(_) | Source::Postgres(_)) => Mode::Poll,
+            (m, _) => m,
+        };
+        let shared = Arc::new(Shared {
+            breaker: Breaker::new(opts.breaker, opts.clock.clone()),
+            snapshot: ArcSwap::from_pointee(Snapshot::new(&opts.defaults, None)),
+            version_tx: watch::channel(None).0,
+            counters: Counters::default(),
+            times: Mutex::new(Times::default()),
+            source,
+            opts,
+        });
+        let _ = shared.load(None).await;
+        let task = (mode != Mode::Off).then(|| tokio::spawn(refresh::run(shared.clone(), mode)));
+        Ok(Client { shared, task })
+    }
+
+    /// The value of `key`: the table's, else the default's.
+    pub fn flag(&self, key: &str) -> Option<String> {
+        self.shared.snapshot.load().values.get(key).cloned()
+    }
+
+    /// Calls `f` with the value of `key` without copying it.
+    pub fn with_flag<R>(&self, key: &str, f: impl FnOnce(Option<&str>) -> R) -> R {
+        let snap = self.shared.snapshot.load();
+        f(snap.values.get(key).map(String::as_str))
+    }
+
+    /// Every value: the defaults with the table laid over them.
+    pub fn flags(&self) -> BTreeMap<String, String> {
+        self.shared
+            .snapshot
+            .load()
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Whether the new path is on for `unit` (`docs/assignment.md`). `rollout` is a rollout
+    /// name or a flag prefix such as `LEARNING_`; anything unknown or unreadable is off.
+    pub fn enabled_for(&self, rollout: &str, unit: &str) -> bool {
+        self.shared.snapshot.load().enabled_for(rollout, unit)
+    }
+
+    /// The A/B variant of `unit` while the rollout is in its A/B stage, else `None`.
+    pub fn variant(&self, rollout: &str, unit: &str) -> Option<Variant> {
+        self.shared.snapshot.load().variant(rollout, unit)
+    }
+
+    /// The table version of the cache; `None` while only defaults are known.
+    pub fn version(&self) -> Option<i64> {
+        self.shared.snapshot.load().version()
+    }
+
+    /// Follows the cache's version (for waiting on a change).
+    pub fn watch_version(&self) -> watch::Receiver<Option<i64>> {
+        self.shared.version_tx.subscribe()
+    }
+
+    /// Loads now, through the breaker and the timeout. `Ok(true)`: a new version.
+    pub async fn refresh(&self) -> Result<bool, ClientError> {
+        let known = self.version();
+        self.shared.load(known).await
+    }
+
+    pub fn breaker_state(&self) -> BreakerState {
+        self.shared.breaker.state()
+    }
+
+    pub fn stats(&self) -> Stats {
+        let s = &self.shared;
+        let c = &s.counters;
+        let t = s.times();
+        let version = self.version();
+        Stats {
+            kind: s.source.kind(),
+            version,
+            using_defaults: version.is_none(),
+            breaker: s.breaker.stats(),
+            last_success_at: t.last_success_at,
+            last_error: t.last_error.clone(),
+            last_error_at: t.last_error_at,
+            full_loads: c.full_loads.load(Ordering::Relaxed),
+            not_modified: c.not_modified.load(Ordering::Relaxed),
+            changes_applied: c.changes_applied.load(Ordering::Relaxed),
+            stream_connects: c.stream_connects.load(Ordering::Relaxed),
+            gaps: c.gaps.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! `rollout.yaml`: its model, parsing and validation.
+
+pub mod analysis;
+mod cron;
+mod diagnostic;
+pub mod domain;
+mod flag_names;
+mod guardrails;
+mod load;
+mod model;
+mod raw;
+mod spans;
+
+pub use analysis::AnalysisConfig;
+pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
+pub use flag_names::{OVERRIDABLE_ON_ROLLBACK, STANDARD_SUFFIXES};
+pub use guardrails::*;
+pub use load::{flag_strings, load_file, parse, Loaded};
+pub use model::*;
+pub use spans::Location;

@@ -1,0 +1,231 @@
+//! The records rollout persists and reads back: flags, history, guardrail readings,
+//! configured-query values, the webhook outbox, learning counts and weights history.
+//! Plain data: the store crate reads and writes them, everything above uses them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::weights::Weights;
+
+/// An aggregate over a window: how many observations, and the value (if any).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct WindowValue {
+    pub n: u64,
+    pub value: Option<f64>,
+}
+
+/// A value bound to a configured query's placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryParam {
+    Text(String),
+    Time(DateTime<Utc>),
+}
+
+/// A cell returned by a configured query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SqlValue {
+    Null,
+    Bool(bool),
+    Number(f64),
+    Text(String),
+}
+
+impl SqlValue {
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            SqlValue::Number(v) => Some(*v),
+            SqlValue::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+            SqlValue::Text(t) => t.trim().parse().ok(),
+            SqlValue::Null => None,
+        }
+    }
+}
+
+impl fmt::Display for SqlValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SqlValue::Null => f.write_str("NULL"),
+            SqlValue::Bool(b) => write!(f, "{b}"),
+            SqlValue::Number(v) => write!(f, "{v}"),
+            SqlValue::Text(t) => write!(f, "{t:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadingStatus {
+    Ok,
+    Breach,
+    InsufficientData,
+    /// The value could not be measured (a failing query).
+    Error,
+}
+
+impl ReadingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadingStatus::Ok => "ok",
+            ReadingStatus::Breach => "breach",
+            ReadingStatus::InsufficientData => "insufficient_data",
+            ReadingStatus::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReadingStatus> {
+        Some(match s {
+            "ok" => ReadingStatus::Ok,
+            "breach" => ReadingStatus::Breach,
+            "insufficient_data" => ReadingStatus::InsufficientData,
+            "error" => ReadingStatus::Error,
+            _ => return None,
+        })
+    }
+}
+
+/// One evaluation of one guardrail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuardrailReading {
+    pub guardrail: String,
+    pub status: ReadingStatus,
+    /// Breaches in a row, this one included.
+    pub consecutive: u32,
+    /// The treatment's value (or the query's number).
+    pub value: Option<f64>,
+    /// Control's value, for relative guardrails.
+    pub control_value: Option<f64>,
+    pub n: u64,
+    pub detail: String,
+    pub evaluated_at: DateTime<Utc>,
+}
+
+/// A queued webhook delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub event_id: i64,
+    pub rollout: String,
+    pub url: String,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+/// A row of `rollout_flags`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagRow {
+    pub key: String,
+    pub value: String,
+    pub rollout: String,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+    pub reason: String,
+}
+
+/// All flags, read in one snapshot, with the table version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagTable {
+    pub version: i64,
+    pub flags: Vec<FlagRow>,
+}
+
+/// A row of `rollout_events`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRow {
+    pub id: i64,
+    pub rollout: String,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub reason: String,
+    pub from_stage: Option<i64>,
+    pub to_stage: i64,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub state_version: i64,
+    pub flags_version: i64,
+    /// Key → new value, or `None` for a removed key.
+    pub flags: BTreeMap<String, Option<String>>,
+}
+
+/// One committed change of the flags table, as the event stream sends it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagChange {
+    /// The table version after the change.
+    pub version: i64,
+    pub rollout: String,
+    /// Key → new value, or `None` for a removed key.
+    pub changed: BTreeMap<String, Option<String>>,
+}
+
+/// What a commit wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    pub state_version: i64,
+    pub flags_version: i64,
+    pub changed: BTreeMap<String, Option<String>>,
+}
+
+/// Who writes: the daemon (fenced by its leader epoch) or a person at the CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writer {
+    pub actor: String,
+    pub epoch: Option<i64>,
+}
+
+impl Writer {
+    pub fn person(actor: impl Into<String>) -> Writer {
+        Writer {
+            actor: actor.into(),
+            epoch: None,
+        }
+    }
+}
+
+/// One value per A/B variant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PerVariant<T> {
+    pub control: T,
+    pub treatment: T,
+}
+
+impl<T> PerVariant<T> {
+    pub fn get_mut(&mut self, variant: &str) -> Option<&mut T> {
+        match variant {
+            "control" => Some(&mut self.control),
+            "treatment" => Some(&mut self.treatment),
+            _ => None,
+        }
+    }
+}
+
+/// Row counts of one analysis window, for the inputs summary and the success rate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LearningCounts {
+    pub discoveries: u64,
+    pub theses: u64,
+    /// Trades closed in the window with a return.
+    pub outcomes: u64,
+    /// Of those, the ones with return > 0.
+    pub positive_outcomes: u64,
+}
+
+/// A row of the weights history: one computation, published or not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightsRecord {
+    pub rollout: String,
+    pub computed_at: DateTime<Utc>,
+    pub current: Weights,
+    pub suggested: Weights,
+    pub final_weights: Weights,
+    pub fallback: bool,
+    pub reason: String,
+    pub confidence: Option<f64>,
+    pub sample_size: u64,
+    pub regime: Option<String>,
+    pub inputs: serde_json::Value,
+}
