@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,30 +15,14 @@ use crate::controller::incompatibilities;
 use crate::engine::{self, Outcome};
 use crate::store::{self, LeaderCheck, Leadership, Store, StoreError, Writer};
 
+pub use crate::role::Role;
+
 pub struct DaemonOptions {
     pub config_path: PathBuf,
     /// `ROLLOUT_DATABASE_URL`, which overrides the config's `database`.
     pub database_override: Option<String>,
     /// `--listen`, which overrides the config's `listen` (the HTTP API's address).
     pub listen_override: Option<std::net::SocketAddr>,
-}
-
-/// Whether this process leads, and with which epoch; shared with the webhook sender and
-/// the HTTP API.
-#[derive(Debug, Default)]
-pub struct Role {
-    /// The leader epoch, or 0 while standing by (epochs start at 1).
-    epoch: AtomicI64,
-}
-
-impl Role {
-    pub fn epoch(&self) -> Option<i64> {
-        Some(self.epoch.load(Ordering::SeqCst)).filter(|e| *e > 0)
-    }
-
-    pub fn set(&self, epoch: Option<i64>) {
-        self.epoch.store(epoch.unwrap_or(0), Ordering::SeqCst);
-    }
 }
 
 /// Identifies this process in the history and in `rollout_leader`: `daemon@HOST:PID`.

@@ -72,7 +72,7 @@ impl Error {
             | AppError::InvalidInput(_)
             | AppError::Input(_)
             | AppError::Domain(_) => ExitCode::InvalidInput,
-            AppError::UnknownRollout(_) => ExitCode::NotFound,
+            AppError::UnknownRollout(_) | AppError::NotFound(_) => ExitCode::NotFound,
             AppError::NotAllowed(_) => ExitCode::NotAllowed,
             AppError::NotLeader(_) => ExitCode::Conflict,
             AppError::ChecksFailed(_) => ExitCode::ChecksFailed,

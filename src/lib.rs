@@ -10,13 +10,14 @@ pub mod cli;
 pub mod daemon;
 pub mod error;
 pub mod http;
+pub mod role;
 pub mod schedule;
 
 pub use error::{Error, ExitCode};
 pub use rollout_app::{engine, webhooks};
 pub use rollout_client as client;
 pub use rollout_core::controller::flags;
-pub use rollout_core::{assignment, config, controller, stats, status};
+pub use rollout_core::{assignment, config, controller, plan, stats, status};
 pub use rollout_store as store;
 
 /// The A/B experiment: the core's pure analysis and the application layer's reads.

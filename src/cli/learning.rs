@@ -1,15 +1,10 @@
 //! `rollout learning ...`: ingest, analyze, weights, run.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use chrono::Utc;
-use serde::Serialize;
-
-use super::{open, person, print_json, rollout, Cli, LearningCommand};
-use crate::config::{Config, Rollout};
-use crate::error::{AppError, Error};
+use super::{open, person, print_json, Cli, LearningCommand};
+use crate::error::Error;
 use crate::learning::{self, FeatureStatus, Kind, Report, Weights};
 use crate::store::Writer;
 
@@ -22,40 +17,11 @@ pub async fn run(cli: &Cli, command: &LearningCommand) -> Result<(), Error> {
     }
 }
 
-/// The named rollout, or the only one with an `analysis:` block.
-fn analysed<'a>(config: &'a Config, name: Option<&str>) -> Result<&'a Rollout, Error> {
-    if let Some(name) = name {
-        let r = rollout(config, name)?;
-        learning::config_of(r)?;
-        return Ok(r);
-    }
-    let with: Vec<&Rollout> = config
-        .rollouts
-        .iter()
-        .filter(|r| r.analysis.is_some())
-        .collect();
-    match with.as_slice() {
-        [r] => Ok(r),
-        [] => Err(AppError::InvalidInput(
-            "no rollout has an `analysis:` block in the configuration".into(),
-        )
-        .into()),
-        many => Err(AppError::InvalidInput(format!(
-            "several rollouts have an `analysis:` block ({}); name one",
-            many.iter()
-                .map(|r| r.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .into()),
-    }
-}
-
 async fn ingest(cli: &Cli, kind: Kind, file: &Path, json: bool) -> Result<(), Error> {
     let (source, data) = super::read_input(file)?;
     let rows = learning::parse_jsonl(kind, &source, &data)?;
-    let (_, store, _) = open(cli).await?;
-    let report = store.ingest_learning(&rows).await?;
+    let (service, _) = open(cli).await?;
+    let report = service.ingest_learning(&rows).await?;
     if json {
         print_json(&report);
     } else {
@@ -163,9 +129,8 @@ fn render(r: &Report) -> String {
 }
 
 async fn analyze(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error> {
-    let (config, store, _) = open(cli).await?;
-    let r = analysed(&config, name)?;
-    let report = learning::analyze(&*store, r, learning::config_of(r)?, Utc::now()).await?;
+    let (service, _) = open(cli).await?;
+    let report = service.learning_analyze(name).await?;
     if json {
         print_json(&report);
     } else {
@@ -175,85 +140,58 @@ async fn analyze(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error>
 }
 
 async fn weights(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error> {
-    let (config, store, _) = open(cli).await?;
-    let r = analysed(&config, name)?;
-    let cfg = learning::config_of(r)?;
-    let latest = store.latest_weights(r.name.as_str()).await?;
-    let flags = store.rollout_flags(r.name.as_str()).await?;
-    let key = r.flag_prefix.key("WEIGHTS");
-    let published_text = flags.get(&key).cloned();
-    let published = published_text.as_deref().and_then(Weights::from_json);
-    #[derive(Serialize)]
-    struct View<'a> {
-        rollout: &'a str,
-        computed_at: Option<chrono::DateTime<Utc>>,
-        current: Option<&'a Weights>,
-        suggested: Option<&'a Weights>,
-        published: Option<&'a Weights>,
-        conservative: &'a Weights,
-        fallback: Option<bool>,
-        reason: Option<&'a str>,
-        confidence: Option<f64>,
-        sample_size: Option<u64>,
-        regime: Option<&'a str>,
-        flag: BTreeMap<&'a str, Option<&'a str>>,
-    }
-    let view = View {
-        rollout: r.name.as_str(),
-        computed_at: latest.as_ref().map(|l| l.computed_at),
-        current: latest.as_ref().map(|l| &l.final_weights),
-        suggested: latest.as_ref().map(|l| &l.suggested),
-        published: published.as_ref(),
-        conservative: &cfg.conservative_weights,
-        fallback: latest.as_ref().map(|l| l.fallback),
-        reason: latest.as_ref().map(|l| l.reason.as_str()),
-        confidence: latest.as_ref().and_then(|l| l.confidence),
-        sample_size: latest.as_ref().map(|l| l.sample_size),
-        regime: latest.as_ref().and_then(|l| l.regime.as_deref()),
-        flag: [(key.as_str(), published_text.as_deref())]
-            .into_iter()
-            .collect(),
-    };
+    let (service, _) = open(cli).await?;
+    let view = service.learning_weights(name).await?;
     if json {
         print_json(&view);
         return Ok(());
     }
-    match &latest {
-        Some(l) => println!(
+    match &view.computed_at {
+        Some(at) => println!(
             "{}: computed {} from {} pairs{}: {}",
-            r.name,
-            l.computed_at.to_rfc3339(),
-            l.sample_size,
-            if l.fallback { " (fallback)" } else { "" },
-            l.reason
+            view.rollout,
+            at.to_rfc3339(),
+            view.sample_size.unwrap_or(0),
+            if view.fallback == Some(true) {
+                " (fallback)"
+            } else {
+                ""
+            },
+            view.reason.as_deref().unwrap_or("")
         ),
-        None => println!("{}: no weights computed yet", r.name),
+        None => println!("{}: no weights computed yet", view.rollout),
     }
     print!(
         "{}",
         weights_table(&[
-            ("current", view.current),
-            ("suggested", view.suggested),
-            ("published", view.published),
-            ("conservative", Some(view.conservative)),
+            ("current", view.current.as_ref()),
+            ("suggested", view.suggested.as_ref()),
+            ("published", view.published.as_ref()),
+            ("conservative", Some(&view.conservative)),
         ])
     );
-    if published_text.is_none() {
-        println!("  {key} is not in the flags table yet (the daemon writes it at its next tick)");
+    if view.published_text.is_none() {
+        println!(
+            "  {} is not in the flags table yet (the daemon writes it at its next tick)",
+            view.key
+        );
     }
     Ok(())
 }
 
 async fn pass(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error> {
-    let (config, store, _) = open(cli).await?;
-    let r = analysed(&config, name)?;
-    let writer = Writer::person(person(cli));
-    let out = learning::run(&*store, r, &writer, Utc::now()).await?;
+    let (service, _) = open(cli).await?;
+    let out = service
+        .learning_run(name, &Writer::person(person(cli)))
+        .await?;
     if json {
         print_json(&out);
     } else {
         print!("{}", render(&out.report));
-        println!("{}: {} ({})", r.name, out.publication, out.detail);
+        println!(
+            "{}: {} ({})",
+            out.report.rollout, out.publication, out.detail
+        );
     }
     Ok(())
 }

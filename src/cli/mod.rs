@@ -5,23 +5,23 @@ mod args;
 mod learning;
 mod render;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
 use clap::Parser;
 use serde::Serialize;
 
 pub use args::{Cli, Command, LearningCommand, LogFormat};
 
-use crate::config::{self, Config, Rollout};
-use crate::controller::{ManualAction, RolloutState, Status};
+use std::sync::Arc;
+
+use crate::config::{self, Config};
+use crate::controller::ManualAction;
 use crate::daemon::{self, DaemonOptions};
-use crate::engine::{self, Outcome};
+use crate::engine::Outcome;
 use crate::error::{AppError, Error, ExitCode};
-use crate::status::rollout_status;
-use crate::store::{self, LeaderCheck, Leadership, Store, Writer};
+use crate::store::{self, LeaderCheck, Leadership, Writer};
+use rollout_app::{Judge, Service};
 
 /// Parses the process arguments, runs the command and returns the exit code.
 pub fn main() -> std::process::ExitCode {
@@ -102,12 +102,6 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Check { name, json } => check(&cli, name, *json).await,
         Command::Learning { command } => learning::run(&cli, command).await,
         Command::Rollback { name, reason, json } => {
-            if reason.trim().is_empty() {
-                return Err(AppError::InvalidInput(
-                    "--reason must say why the rollout is rolled back".into(),
-                )
-                .into());
-            }
             act(&cli, name, ManualAction::Rollback, reason, *json).await
         }
     }
@@ -157,8 +151,8 @@ fn validate(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// The configuration and a migrated store.
-async fn open(cli: &Cli) -> Result<(Config, Box<dyn Store>, String), Error> {
+/// The application service on the configuration and a migrated store, and the store's URL.
+async fn open(cli: &Cli) -> Result<(Service, String), Error> {
     let config = load(&cli.config)?;
     let url = cli
         .database
@@ -166,13 +160,7 @@ async fn open(cli: &Cli) -> Result<(Config, Box<dyn Store>, String), Error> {
         .unwrap_or_else(|| config.database.clone());
     let store = store::open(&url)?;
     store.migrate().await?;
-    Ok((config, store, url))
-}
-
-fn rollout<'a>(config: &'a Config, name: &str) -> Result<&'a Rollout, Error> {
-    config
-        .rollout(name)
-        .ok_or_else(|| AppError::UnknownRollout(name.to_owned()).into())
+    Ok((Service::fixed(Arc::from(store), config), url))
 }
 
 fn person(cli: &Cli) -> String {
@@ -197,32 +185,13 @@ async fn act(
     reason: &str,
     json: bool,
 ) -> Result<(), Error> {
-    let (config, store, _) = open(cli).await?;
-    let r = rollout(&config, name)?;
-    let writer = Writer::person(person(cli));
-    let applied = engine::act(&*store, r, action, reason, &writer, Utc::now).await?;
+    let (service, _) = open(cli).await?;
+    let report = service.act(name, action, reason, &person(cli)).await?;
     if json {
-        #[derive(Serialize)]
-        struct View<'a> {
-            rollout: &'a str,
-            action: &'a str,
-            changed: bool,
-            status: crate::status::RolloutStatus,
-            flags_version: Option<i64>,
-            flags: BTreeMap<String, Option<String>>,
-        }
-        let state = store.state(name).await?;
-        print_json(&View {
-            rollout: name,
-            action: action.as_str(),
-            changed: applied.is_some(),
-            status: rollout_status(r, state.as_ref(), Utc::now()),
-            flags_version: applied.as_ref().map(|a| a.committed.flags_version),
-            flags: applied.map(|a| a.committed.changed).unwrap_or_default(),
-        });
+        print_json(&report);
     } else {
-        match applied {
-            Some(a) => println!("{}", render::applied(name, &a)),
+        match &report.applied {
+            Some(a) => println!("{}", render::applied(name, a)),
             None => println!(
                 "{name}: already done ({}); nothing changed",
                 action.as_str()
@@ -233,23 +202,17 @@ async fn act(
 }
 
 async fn tick(cli: &Cli, json: bool) -> Result<(), Error> {
-    let (config, store, url) = open(cli).await?;
+    let (service, url) = open(cli).await?;
     let mut leadership = Leadership::for_url(&url)?;
     if leadership.check().await? == LeaderCheck::Standby {
         return Err(AppError::NotLeader("a daemon is running; it does the ticking".into()).into());
     }
-    let actor = format!("tick:{}", person(cli));
-    let now = Utc::now();
-    let epoch = store.new_epoch(&actor, now).await?;
-    let result = engine::tick_all(
-        &*store,
-        &config,
-        &Writer {
-            actor,
-            epoch: Some(epoch),
-        },
-        now,
-    )
+    let result = async {
+        let writer = service
+            .begin_epoch(&format!("tick:{}", person(cli)))
+            .await?;
+        service.tick(&writer).await
+    }
     .await;
     leadership.release().await;
     let outcomes = result?;
@@ -280,39 +243,22 @@ async fn tick(cli: &Cli, json: bool) -> Result<(), Error> {
 }
 
 async fn status(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error> {
-    let (config, store, _) = open(cli).await?;
-    let now = Utc::now();
-    let states: BTreeMap<String, RolloutState> = store
-        .states()
-        .await?
-        .into_iter()
-        .map(|s| (s.rollout.clone(), s))
-        .collect();
-    let view = |r: &Rollout| rollout_status(r, states.get(r.name.as_str()), now);
-    if let Some(name) = name {
-        let v = view(rollout(&config, name)?);
-        if json {
-            print_json(&v);
-        } else {
-            print!("{}", render::status_table(std::slice::from_ref(&v)));
-        }
-        return Ok(());
-    }
-    let views: Vec<_> = config.rollouts.iter().map(view).collect();
-    if json {
-        print_json(&views);
-    } else {
-        print!("{}", render::status_table(&views));
+    let (service, _) = open(cli).await?;
+    let views = match name {
+        Some(name) => vec![service.status(name).await?],
+        None => service.statuses().await?,
+    };
+    match (json, name) {
+        (true, Some(_)) => print_json(&views[0]),
+        (true, None) => print_json(&views),
+        (false, _) => print!("{}", render::status_table(&views)),
     }
     Ok(())
 }
 
 async fn history(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
-    let (config, store, _) = open(cli).await?;
-    let rows = store.history(name).await?;
-    if rows.is_empty() && config.rollout(name).is_none() {
-        return Err(AppError::UnknownRollout(name.to_owned()).into());
-    }
+    let (service, _) = open(cli).await?;
+    let rows = service.history(name).await?;
     if json {
         print_json(&rows);
     } else if rows.is_empty() {
@@ -324,8 +270,8 @@ async fn history(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
 }
 
 async fn flags(cli: &Cli, json: bool) -> Result<(), Error> {
-    let (_, store, _) = open(cli).await?;
-    let table = store.flags().await?;
+    let (service, _) = open(cli).await?;
+    let table = service.flags().await?;
     if json {
         print_json(&table);
     } else {
@@ -335,13 +281,8 @@ async fn flags(cli: &Cli, json: bool) -> Result<(), Error> {
 }
 
 async fn assign(cli: &Cli, name: &str, units: &[String], json: bool) -> Result<(), Error> {
-    let (config, store, _) = open(cli).await?;
-    let r = rollout(&config, name)?;
-    let flags = store.rollout_flags(name).await?;
-    let views: Vec<_> = units
-        .iter()
-        .map(|u| crate::status::unit_assignment(r, &flags, u))
-        .collect();
+    let (service, _) = open(cli).await?;
+    let views = service.assign(name, units).await?;
     if json {
         print_json(&views);
     } else {
@@ -379,46 +320,25 @@ pub(crate) fn read_input(file: &Path) -> Result<(String, Vec<u8>), Error> {
 }
 
 async fn ingest(cli: &Cli, name: &str, file: &Path, json: bool) -> Result<(), Error> {
-    let (config, store, _) = open(cli).await?;
-    rollout(&config, name)?;
+    let (service, _) = open(cli).await?;
+    service.rollout(name)?;
     let (source, data) = read_input(file)?;
-    let now = Utc::now();
-    let rows = crate::experiment::parse_csv(&source, &data, now)?;
-    let report = store.ingest(name, &rows, now).await?;
+    let rows = crate::experiment::parse_csv(&source, &data, service.now())?;
     // New data is judged at once: a critical issue rolls back without waiting for a tick.
-    let rolled_back = if report.inserted > 0 {
-        let r = rollout(&config, name)?;
-        let writer = Writer::person(person(cli));
-        // The rows are committed: a failed evaluation must not read as a failed ingest
-        // (a re-run would store them twice). The next tick judges them.
-        match engine::on_new_data(&*store, r, &writer, Utc::now()).await {
-            Ok(Outcome::Applied(a)) => Some(a.transition.reason),
-            Ok(_) => None,
-            Err(e) => {
-                eprintln!("warning: the observations are stored, but judging them failed: {e}; the daemon's next tick will");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let out = service
+        .ingest_observations(name, &rows, Judge::As(Writer::person(person(cli))))
+        .await?;
+    if let Some(e) = &out.judge_error {
+        eprintln!("warning: the observations are stored, but judging them failed: {e}; the daemon's next tick will");
+    }
     if json {
-        #[derive(Serialize)]
-        struct View {
-            #[serde(flatten)]
-            report: crate::experiment::IngestReport,
-            rolled_back: Option<String>,
-        }
-        print_json(&View {
-            report,
-            rolled_back,
-        });
+        print_json(&out);
     } else {
         println!(
             "{name}: ingested {} observation(s); {} duplicate(s) skipped",
-            report.inserted, report.duplicates
+            out.report.inserted, out.report.duplicates
         );
-        if let Some(reason) = rolled_back {
+        if let Some(reason) = &out.rolled_back {
             println!("{name}: ROLLED BACK: {reason}");
         }
     }
@@ -426,70 +346,27 @@ async fn ingest(cli: &Cli, name: &str, file: &Path, json: bool) -> Result<(), Er
 }
 
 async fn check(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
-    let (config, store, _) = open(cli).await?;
-    let r = rollout(&config, name)?;
-    let now = Utc::now();
-    let state = store.state(name).await?;
-    let checks =
-        crate::guardrails::run_checks(&*store, crate::guardrails::http_client(), r, now).await?;
-    // Measured as if running, so that guardrails can be tried out in any status.
-    let as_running = state
-        .clone()
-        .map(|s| RolloutState {
-            status: Status::Running,
-            ..s
-        })
-        .or_else(|| {
-            Some(RolloutState {
-                rollout: name.to_owned(),
-                stage_index: 0,
-                stage_label: String::new(),
-                stage_entered_at: now,
-                status: Status::Running,
-                reason: None,
-                paused_at: None,
-                paused_ms: 0,
-                version: 0,
-                weights: None,
-            })
-        });
-    let pass = crate::guardrails::evaluate(&*store, r, as_running.as_ref(), now).await?;
-    let failed =
-        checks.iter().filter(|c| !c.passed).count() + pass.critical.len() + pass.warnings.len();
+    let (service, _) = open(cli).await?;
+    let report = service.check(name).await?;
     if json {
-        #[derive(Serialize)]
-        struct View<'a> {
-            rollout: &'a str,
-            safety_checks: &'a [crate::guardrails::CheckResult],
-            guardrails: &'a [crate::store::GuardrailReading],
-            critical: &'a [String],
-            warnings: &'a [String],
-            passed: bool,
-        }
-        print_json(&View {
-            rollout: name,
-            safety_checks: &checks,
-            guardrails: &pass.readings,
-            critical: &pass.critical,
-            warnings: &pass.warnings,
-            passed: failed == 0,
-        });
+        print_json(&report);
     } else {
-        print!("{}", render::checks(name, &checks, &pass));
+        print!(
+            "{}",
+            render::checks(name, &report.safety_checks, &report.pass())
+        );
     }
-    if failed > 0 {
-        return Err(AppError::ChecksFailed(format!("{name}: {failed} check(s) failed")).into());
+    if report.failed > 0 {
+        return Err(
+            AppError::ChecksFailed(format!("{name}: {} check(s) failed", report.failed)).into(),
+        );
     }
     Ok(())
 }
 
 async fn analyze(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
-    let (config, store, _) = open(cli).await?;
-    let r = rollout(&config, name)?;
-    let state = store.state(name).await?;
-    let Some(a) = crate::experiment::analyze(&*store, r, state.as_ref()).await? else {
-        return Err(AppError::InvalidInput(format!("rollout {name} has no ab_test stage")).into());
-    };
+    let (service, _) = open(cli).await?;
+    let a = service.analyze(name).await?;
     if json {
         print_json(&a);
     } else {
@@ -498,139 +375,21 @@ async fn analyze(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// One stage of `rollout plan`.
-#[derive(Debug, Serialize)]
-pub struct PlanStep {
-    pub index: usize,
-    pub kind: &'static str,
-    pub percentage: f64,
-    pub duration_secs: Option<u64>,
-    /// Earliest start, counted from the first tick, if nothing holds or pauses the rollout.
-    pub starts_after_days: f64,
-    pub summary: String,
-    pub flags: BTreeMap<String, String>,
-    /// For an `ab_test` stage with `expected_units_per_day`: can it detect `min_effect`?
-    pub sample_size: Option<SampleSizePlan>,
-}
-
-/// The fixed-horizon sample size of an A/B stage at 80 % power.
-#[derive(Debug, Serialize)]
-pub struct SampleSizePlan {
-    pub needed_treatment: u64,
-    pub needed_control: u64,
-    pub expected_treatment: f64,
-    pub expected_control: f64,
-    pub duration_is_enough: bool,
-}
-
-fn sample_size(kind: &crate::config::StageKind) -> Option<SampleSizePlan> {
-    let crate::config::StageKind::AbTest {
-        percentage,
-        duration,
-        analysis,
-        ..
-    } = kind
-    else {
-        return None;
-    };
-    let per_day = analysis.expected_units_per_day?;
-    let share = percentage.get() / 100.0;
-    let (t, c) =
-        crate::stats::sample_size_per_arm(analysis.min_effect, analysis.alpha, 0.8, share)?;
-    let days = duration.get().as_secs_f64() / 86_400.0;
-    let (et, ec) = (per_day * days * share, per_day * days * (1.0 - share));
-    Some(SampleSizePlan {
-        needed_treatment: t,
-        needed_control: c,
-        expected_treatment: et,
-        expected_control: ec,
-        duration_is_enough: et >= t as f64 && ec >= c as f64,
-    })
-}
-
-/// The timeline of a rollout, assuming every stage runs exactly its duration.
-pub fn plan_steps(rollout: &Rollout) -> Vec<PlanStep> {
-    let epoch = DateTime::<Utc>::UNIX_EPOCH;
-    let mut offset = 0u64;
-    rollout
-        .stages
-        .iter()
-        .enumerate()
-        .map(|(index, stage)| {
-            let state = RolloutState {
-                rollout: rollout.name.to_string(),
-                stage_index: index,
-                stage_label: stage.kind.label(),
-                stage_entered_at: epoch,
-                status: if index + 1 == rollout.stages.len() {
-                    Status::Completed
-                } else {
-                    Status::Running
-                },
-                reason: None,
-                paused_at: None,
-                paused_ms: 0,
-                version: 1,
-                weights: None,
-            };
-            let duration = stage.kind.duration().map(|d| d.get().as_secs());
-            let step = PlanStep {
-                index,
-                kind: stage.kind.name(),
-                percentage: stage.kind.percentage().map_or(0.0, |p| p.get()),
-                duration_secs: duration,
-                starts_after_days: offset as f64 / 86_400.0,
-                summary: render::stage_summary(&stage.kind),
-                flags: crate::controller::flags::desired(rollout, &state),
-                sample_size: sample_size(&stage.kind),
-            };
-            offset += duration.unwrap_or(0);
-            step
-        })
-        .collect()
-}
-
-fn rollback_flags(rollout: &Rollout) -> BTreeMap<String, String> {
-    let state = RolloutState {
-        rollout: rollout.name.to_string(),
-        stage_index: 0,
-        stage_label: String::new(),
-        stage_entered_at: DateTime::<Utc>::UNIX_EPOCH,
-        status: Status::RolledBack,
-        reason: None,
-        paused_at: None,
-        paused_ms: 0,
-        version: 1,
-        weights: None,
-    };
-    crate::controller::flags::desired(rollout, &state)
-}
-
 fn plan(config: &Config, json: bool) -> Result<(), Error> {
+    let plans: Vec<_> = config.rollouts.iter().map(crate::plan::plan).collect();
     if json {
-        let views: Vec<_> = config
-            .rollouts
-            .iter()
-            .map(|r| serde_json::json!({"rollout": r.name.as_str(), "stages": plan_steps(r), "rollback_flags": rollback_flags(r)}))
-            .collect();
-        print_json(&views);
+        print_json(&plans);
         return Ok(());
     }
-    for r in &config.rollouts {
-        print!("{}", render::plan(r, &plan_steps(r)));
+    for (r, p) in config.rollouts.iter().zip(&plans) {
+        print!("{}", render::plan(r, &p.stages));
         println!(
             "  on rollback: writes {}",
-            render::join_flags(&rollback_flags(r))
+            render::join_flags(&p.rollback_flags)
         );
-        let total: u64 = r
-            .stages
-            .iter()
-            .filter_map(|s| s.kind.duration())
-            .map(|d| d.get().as_secs())
-            .sum();
         println!(
             "  earliest completion: {:.1} days after the first tick\n",
-            total as f64 / 86_400.0
+            p.total_secs as f64 / 86_400.0
         );
     }
     Ok(())

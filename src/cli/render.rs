@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::config::{Rollout, StageKind};
+use crate::config::Rollout;
 use crate::engine::Applied;
 use crate::status::RolloutStatus;
 use crate::store::{EventRow, FlagTable};
@@ -128,27 +128,7 @@ pub fn applied(name: &str, a: &Applied) -> String {
     out
 }
 
-pub fn stage_summary(kind: &StageKind) -> String {
-    match kind {
-        StageKind::Shadow { duration } => format!("shadow for {duration}"),
-        StageKind::AbTest {
-            percentage,
-            duration,
-            on_inconclusive,
-            ..
-        } => format!(
-            "A/B test, {percentage}% treatment, for {duration} (inconclusive: {})",
-            on_inconclusive.as_str()
-        ),
-        StageKind::Canary {
-            percentage,
-            duration,
-        } => format!("{percentage}% release for {duration}"),
-        StageKind::Full => "100% release (completes the rollout)".into(),
-    }
-}
-
-pub fn plan(rollout: &Rollout, steps: &[crate::cli::PlanStep]) -> String {
+pub fn plan(rollout: &Rollout, steps: &[crate::plan::PlanStep]) -> String {
     let mut out = format!(
         "rollout {} (flag prefix {}, seed {})\n",
         rollout.name, rollout.flag_prefix, rollout.seed

@@ -2,23 +2,18 @@
 //! behind a bearer token (`ROLLOUT_ADMIN_TOKEN` or the file `ROLLOUT_ADMIN_TOKEN_FILE`).
 //! No token configured: 503 (admin disabled); a missing or wrong token: 401.
 
-use std::collections::BTreeMap;
-
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use chrono::Utc;
-use serde::{Deserialize, Serialize};
+use rollout_app::usecases::act::ActionReport;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tracing::info;
 
 use super::{ApiError, AppState};
 use crate::controller::ManualAction;
-use crate::engine::{self, ActionError};
-use crate::status::{rollout_status, RolloutStatus};
-use crate::store::Writer;
 
 /// The admin bearer token. Kept as a digest; never printed.
 #[derive(Clone)]
@@ -100,79 +95,29 @@ pub struct ActionBody {
     actor: Option<String>,
 }
 
-/// What an action did; the same fields as `rollout <action> --json`.
-#[derive(Serialize)]
-pub struct ActionView {
-    rollout: String,
-    action: &'static str,
-    changed: bool,
-    status: RolloutStatus,
-    flags_version: Option<i64>,
-    flags: BTreeMap<String, Option<String>>,
-}
-
 async fn act(
     s: AppState,
     headers: HeaderMap,
     name: String,
     action: ManualAction,
     body: Result<Json<ActionBody>, JsonRejection>,
-) -> Result<Json<ActionView>, ApiError> {
+) -> Result<Json<ActionReport>, ApiError> {
     authorize(&s, &headers)?;
     let Json(body) = body?;
-    let config = s.config.load_full();
-    let r = config
-        .rollout(&name)
-        .ok_or_else(|| ApiError::unknown_rollout(&name))?;
-    for (field, text, max) in [
-        ("reason", body.reason.as_str(), 1000),
-        ("actor", body.actor.as_deref().unwrap_or(""), 64),
-    ] {
-        if text.contains('\0') || text.chars().count() > max {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("`{field}` must be at most {max} characters, without NUL"),
-            ));
-        }
-    }
-    if action == ManualAction::Rollback && body.reason.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "`reason` must say why the rollout is rolled back",
-        ));
-    }
     let who = body
         .actor
         .as_deref()
         .map(str::trim)
         .filter(|a| !a.is_empty())
         .unwrap_or("admin");
-    let writer = Writer::person(format!("{who} (http)"));
-    let applied = engine::act(&*s.store, r, action, &body.reason, &writer, Utc::now)
-        .await
-        .map_err(|e| match e {
-            ActionError::NotAllowed(e) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
-            ActionError::Store(e) => e.into(),
-        })?;
-    if let Some(a) = &applied {
+    let actor = format!("{who} (http)");
+    let report = s.service.act(&name, action, &body.reason, &actor).await?;
+    if let Some(a) = &report.applied {
         s.feed.poke();
         super::metrics::transition(&name, a.transition.action.as_str());
-        info!(rollout = %name, action = action.as_str(), actor = ?writer.actor, "admin action over HTTP");
+        info!(rollout = %name, action = action.as_str(), actor = ?actor, "admin action over HTTP");
     }
-    // After a commit the answer comes from what was committed: a failing re-read must not
-    // turn a done action into an error that a client would retry.
-    let state = match &applied {
-        Some(a) => Some(a.transition.to.clone()),
-        None => s.store.state(&name).await?,
-    };
-    Ok(Json(ActionView {
-        rollout: name,
-        action: action.as_str(),
-        changed: applied.is_some(),
-        status: rollout_status(r, state.as_ref(), Utc::now()),
-        flags_version: applied.as_ref().map(|a| a.committed.flags_version),
-        flags: applied.map(|a| a.committed.changed).unwrap_or_default(),
-    }))
+    Ok(Json(report))
 }
 
 macro_rules! action_handler {
@@ -182,7 +127,7 @@ macro_rules! action_handler {
             name: Result<Path<String>, PathRejection>,
             headers: HeaderMap,
             body: Result<Json<ActionBody>, JsonRejection>,
-        ) -> Result<Json<ActionView>, ApiError> {
+        ) -> Result<Json<ActionReport>, ApiError> {
             let Path(name) = name?;
             act(s, headers, name, $action, body).await
         }

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use crate::error::AppError;
 use crate::store::StoreError;
 
 /// One bad row of a request, by its 0-based index.
@@ -79,14 +80,52 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// A failure the client cannot fix: the body says what failed in words and carries an
+    /// id; the details (driver text, SQL) go to the log under the same id, never to the
+    /// client.
+    pub fn internal(status: StatusCode, what: &str, detail: &dyn std::fmt::Display) -> ApiError {
+        let id = format!("{:016x}", rand::random::<u64>());
+        tracing::error!(error_id = %id, status = status.as_u16(), error = %detail, "{what}");
+        let mut e = ApiError::new(status, format!("{what} (error id {id})"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            e.retry_after = Some(1);
+        }
+        e
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        let status = match &e {
-            StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            StoreError::Conflict { .. } | StoreError::Fenced { .. } => StatusCode::CONFLICT,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, e.to_string())
+        match &e {
+            StoreError::Unavailable(_) => ApiError::internal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store is unavailable",
+                &e,
+            ),
+            StoreError::Conflict { .. } | StoreError::Fenced { .. } => {
+                ApiError::new(StatusCode::CONFLICT, e.to_string())
+            }
+            _ => ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "internal error", &e),
+        }
+    }
+}
+
+/// The one place a use case's failure becomes an HTTP status.
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Store(e) => e.into(),
+            AppError::UnknownRollout(name) => ApiError::unknown_rollout(&name),
+            AppError::NotFound(msg) => ApiError::not_found(msg),
+            AppError::Domain(e) => ApiError::not_found(e.to_string()),
+            AppError::NotAllowed(e) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            AppError::NotLeader(msg) => ApiError::new(StatusCode::CONFLICT, msg),
+            AppError::ChecksFailed(msg) => ApiError::new(StatusCode::CONFLICT, msg),
+            e @ (AppError::InvalidInput(_) | AppError::Input(_) | AppError::Config(_)) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
+        }
     }
 }
 

@@ -8,12 +8,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use rollout_app::usecases::learning::DiscoveryParameters;
+use serde::Deserialize;
 
 use super::error::BadRow;
 use super::{ApiError, AppState};
-use crate::config::Rollout;
 use crate::learning::{self, Kind, LearningIngest, Rows};
 
 /// Records accepted per request.
@@ -50,7 +49,7 @@ async fn collect(s: &AppState, kind: Kind, body: &[u8]) -> Result<Json<LearningI
         return Err(e);
     };
     let rows = parse(kind, body)?;
-    Ok(Json(s.store.ingest_learning(&rows).await?))
+    Ok(Json(s.service.ingest_learning(&rows).await?))
 }
 
 /// One JSON object, or an array of them; every bad record is reported by its index.
@@ -96,86 +95,16 @@ pub struct Which {
     rollout: Option<String>,
 }
 
-/// The rollout asked for, or the only one with an `analysis:` block.
-fn pick(config: &crate::config::Config, which: &Which) -> Result<Rollout, ApiError> {
-    let learning: Vec<&Rollout> = config
-        .rollouts
-        .iter()
-        .filter(|r| r.analysis.is_some())
-        .collect();
-    match &which.rollout {
-        Some(name) => {
-            let r = config
-                .rollout(name)
-                .ok_or_else(|| ApiError::unknown_rollout(name))?;
-            if r.analysis.is_none() {
-                return Err(ApiError::not_found(format!(
-                    "rollout {name} has no `analysis:` block"
-                )));
-            }
-            Ok(r.clone())
-        }
-        None => match learning.as_slice() {
-            [one] => Ok((*one).clone()),
-            [] => Err(ApiError::not_found("no rollout has an `analysis:` block")),
-            _ => Err(ApiError::bad_request(
-                "several rollouts learn weights; name one with ?rollout=",
-            )),
-        },
-    }
-}
-
-/// What a discovery pipeline should apply now.
-#[derive(Serialize)]
-pub struct DiscoveryParameters {
-    pub status: &'static str,
-    pub rollout: String,
-    /// The `<prefix>WEIGHTS` flag: learned weights only where the stage applies parameters,
-    /// the conservative weights otherwise.
-    pub optimized_weights: serde_json::Value,
-    /// Whether those are learned weights (false: the conservative ones).
-    pub learned: bool,
-    pub confidence: Option<f64>,
-    pub market_regime: Option<String>,
-    pub sample_size: u64,
-    pub fallback: bool,
-    pub reason: Option<String>,
-    pub last_updated: Option<DateTime<Utc>>,
-}
-
 pub async fn discovery_parameters(
     State(s): State<AppState>,
     which: Result<Query<Which>, QueryRejection>,
 ) -> Result<Json<DiscoveryParameters>, ApiError> {
     let Query(which) = which?;
-    let r = pick(&s.config.load(), &which)?;
-    let name = r.name.as_str();
-    let key = r.flag_prefix.key("WEIGHTS");
-    let state = s.store.state(name).await?;
-    let conservative = r
-        .analysis
-        .as_ref()
-        .map(|a| a.conservative_weights.to_json())
-        .unwrap_or_default();
-    let weights = s
-        .store
-        .rollout_flags(name)
-        .await?
-        .remove(&key)
-        .unwrap_or(conservative.clone());
-    let last = s.store.latest_weights(name).await?;
-    Ok(Json(DiscoveryParameters {
-        status: "success",
-        rollout: name.to_owned(),
-        optimized_weights: serde_json::from_str(&weights).unwrap_or(serde_json::Value::Null),
-        learned: weights != conservative && state.is_some_and(|st| st.weights.is_some()),
-        confidence: last.as_ref().and_then(|l| l.confidence),
-        market_regime: last.as_ref().and_then(|l| l.regime.clone()),
-        sample_size: last.as_ref().map_or(0, |l| l.sample_size),
-        fallback: last.as_ref().is_none_or(|l| l.fallback),
-        reason: last.as_ref().map(|l| l.reason.clone()),
-        last_updated: last.map(|l| l.computed_at),
-    }))
+    Ok(Json(
+        s.service
+            .discovery_parameters(which.rollout.as_deref())
+            .await?,
+    ))
 }
 
 pub async fn market_insights(
@@ -183,9 +112,7 @@ pub async fn market_insights(
     which: Result<Query<Which>, QueryRejection>,
 ) -> Result<Json<learning::Report>, ApiError> {
     let Query(which) = which?;
-    let r = pick(&s.config.load(), &which)?;
-    let cfg = learning::config_of(&r).map_err(|e| ApiError::not_found(e.to_string()))?;
     Ok(Json(
-        learning::analyze(&*s.store, &r, cfg, Utc::now()).await?,
+        s.service.learning_analyze(which.rollout.as_deref()).await?,
     ))
 }

@@ -65,7 +65,7 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
     } else {
         "standby"
     };
-    match tokio::time::timeout(Duration::from_secs(2), s.store.ping()).await {
+    match tokio::time::timeout(Duration::from_secs(2), s.service.ping()).await {
         Ok(Ok(())) => Json(json!({"status": "ready", "role": role})).into_response(),
         Ok(Err(e)) => unready(role, &e.to_string()),
         Err(_) => unready(role, "the store did not answer within 2 s"),
@@ -91,43 +91,26 @@ pub async fn scrape(State(s): State<AppState>) -> Response {
         .into_response();
     };
     gauge!("rollout_leader").set(if s.role.epoch().is_some() { 1.0 } else { 0.0 });
-    if let Ok(v) = s.store.flags_version().await {
+    if let Ok(v) = s.service.flags_version().await {
         gauge!("rollout_flags_version").set(v as f64);
     }
-    let config = s.config.load_full();
-    for r in &config.rollouts {
-        let name = r.name.to_string();
-        if let Ok(readings) = s.store.guardrail_status(&name).await {
-            for g in readings {
-                if let Some(v) = g.value {
-                    gauge!("rollout_guardrail_value", "rollout" => name.clone(), "guardrail" => g.guardrail.clone())
-                        .set(v);
-                }
+    for r in s.service.gauges().await {
+        let name = r.rollout;
+        for g in r.guardrails {
+            if let Some(v) = g.value {
+                gauge!("rollout_guardrail_value", "rollout" => name.clone(), "guardrail" => g.guardrail.clone())
+                    .set(v);
             }
         }
-        let Ok(state) = s.store.state(&name).await else {
-            continue;
-        };
-        // The analysis reads every observation's rank; only a running A/B stage pays it.
-        let in_ab = state.as_ref().is_some_and(|st| {
-            matches!(
-                r.stages.get(st.stage_index).map(|x| &x.kind),
-                Some(crate::config::StageKind::AbTest { .. })
-            )
-        });
-        if !in_ab {
-            continue;
-        }
-        if let Ok(Some(a)) = crate::experiment::analyze(&*s.store, r, state.as_ref()).await {
-            for m in &a.metrics {
-                if let Some(p) = m.p_value {
-                    gauge!("rollout_ab_p_value", "rollout" => name.clone(), "metric" => m.metric.clone())
-                        .set(p);
-                }
-                if let Some(p) = m.sequential_p_value {
-                    gauge!("rollout_ab_sequential_p_value", "rollout" => name.clone(), "metric" => m.metric.clone())
-                        .set(p);
-                }
+        let Some(a) = r.analysis else { continue };
+        for m in &a.metrics {
+            if let Some(p) = m.p_value {
+                gauge!("rollout_ab_p_value", "rollout" => name.clone(), "metric" => m.metric.clone())
+                    .set(p);
+            }
+            if let Some(p) = m.sequential_p_value {
+                gauge!("rollout_ab_sequential_p_value", "rollout" => name.clone(), "metric" => m.metric.clone())
+                    .set(p);
             }
         }
     }

@@ -15,15 +15,14 @@ mod stream;
 use std::future::Future;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use tokio::sync::{watch, Semaphore};
 
-use crate::config::Config;
-use crate::daemon::Role;
+use crate::role::Role;
 use crate::store::Store;
+use rollout_app::{Service, SystemClock};
 
 pub use admin::{token_from_env, AdminToken};
 pub use error::ApiError;
@@ -33,8 +32,7 @@ pub use observations::MAX_ROWS;
 /// The largest request body accepted (bytes); larger ones get 413.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
-/// The configuration the daemon runs, replaced when it reloads.
-pub type SharedConfig = Arc<ArcSwap<Config>>;
+pub use rollout_app::SharedConfig;
 
 /// What the server needs; built once by the daemon (or a test).
 pub struct Options {
@@ -58,8 +56,8 @@ pub struct AppState(Arc<Inner>);
 
 /// The shared state behind [`AppState`].
 pub struct Inner {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) config: SharedConfig,
+    /// The use cases; handlers parse, call one and render what it returns.
+    pub(crate) service: Service,
     pub(crate) role: Arc<Role>,
     pub(crate) actor: String,
     pub(crate) admin_token: Option<AdminToken>,
@@ -81,8 +79,7 @@ impl AppState {
     pub fn new(opts: Options) -> AppState {
         let feed = Feed::start(opts.store.clone(), &opts.database_url);
         AppState(Arc::new(Inner {
-            store: opts.store,
-            config: opts.config,
+            service: Service::new(opts.store, opts.config, Arc::new(SystemClock)),
             role: opts.role,
             actor: opts.actor,
             admin_token: opts.admin_token,

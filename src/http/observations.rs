@@ -9,14 +9,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tracing::warn;
 
 use super::error::BadRow;
 use super::{ApiError, AppState};
-use crate::engine::{self, Outcome};
-use crate::experiment::{IngestReport, Observation};
+use crate::experiment::Observation;
 use crate::store::{StoreError, Writer};
+use rollout_app::usecases::ingest::ObservationIngest;
+use rollout_app::Judge;
 
 /// Rows accepted per request; more get 413.
 pub const MAX_ROWS: usize = 10_000;
@@ -41,18 +42,10 @@ struct Row {
     event_id: Option<String>,
 }
 
-#[derive(Serialize)]
-pub struct IngestView {
-    #[serde(flatten)]
-    report: IngestReport,
-    /// The reason, if the new data rolled the rollout back at once.
-    rolled_back: Option<String>,
-}
-
 pub async fn ingest(
     State(s): State<AppState>,
     body: Result<Json<IngestBody>, JsonRejection>,
-) -> Result<Json<IngestView>, ApiError> {
+) -> Result<Json<ObservationIngest>, ApiError> {
     let started = Instant::now();
     let result = handle(&s, body).await;
     super::metrics::ingest(
@@ -65,7 +58,7 @@ pub async fn ingest(
 async fn handle(
     s: &AppState,
     body: Result<Json<IngestBody>, JsonRejection>,
-) -> Result<Json<IngestView>, ApiError> {
+) -> Result<Json<ObservationIngest>, ApiError> {
     let Ok(_permit) = s.ingest.try_acquire() else {
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -90,39 +83,33 @@ async fn handle(
             "no observations",
         ));
     }
-    let config = s.config.load_full();
-    let r = config
-        .rollout(&body.rollout)
-        .ok_or_else(|| ApiError::unknown_rollout(&body.rollout))?;
-    let now = Utc::now();
-    let rows = validate(body.observations, now)?;
-    let report = s.store.ingest(&body.rollout, &rows, now).await?;
-    super::metrics::ingested(&body.rollout, report.inserted);
-    let mut rolled_back = None;
-    if let (true, Some(epoch)) = (report.inserted > 0, s.role.epoch()) {
-        let writer = Writer {
+    s.service.rollout(&body.rollout)?;
+    let rows = validate(body.observations, s.service.now())?;
+    let judge = match s.role.epoch() {
+        Some(epoch) => Judge::As(Writer {
             actor: s.actor.clone(),
             epoch: Some(epoch),
-        };
-        // The data is stored and acknowledged either way; a failed judgement is retried
-        // by the daemon's next tick.
-        match engine::on_new_data(&*s.store, r, &writer, Utc::now()).await {
-            Ok(Outcome::Applied(a)) => {
-                s.feed.poke();
-                super::metrics::transition(&body.rollout, a.transition.action.as_str());
-                rolled_back = Some(a.transition.reason);
-            }
-            Ok(_) => {}
-            Err(e @ StoreError::Fenced { .. }) => {
-                warn!(error = %e, "ingest: not the leader any more")
-            }
-            Err(e) => warn!(error = %e, rollout = %body.rollout, "judging new observations failed"),
-        }
+        }),
+        None => Judge::Nobody,
+    };
+    let out = s
+        .service
+        .ingest_observations(&body.rollout, &rows, judge)
+        .await?;
+    super::metrics::ingested(&body.rollout, out.report.inserted);
+    if let Some(a) = &out.applied {
+        s.feed.poke();
+        super::metrics::transition(&body.rollout, a.transition.action.as_str());
+        warn!(rollout = %body.rollout, reason = %a.transition.reason, "new observations rolled the rollout back");
     }
-    Ok(Json(IngestView {
-        report,
-        rolled_back,
-    }))
+    // The data is stored and acknowledged either way; a failed judgement is retried by the
+    // daemon's next tick.
+    match &out.judge_error {
+        Some(e @ StoreError::Fenced { .. }) => warn!(error = %e, "ingest: not the leader any more"),
+        Some(e) => warn!(error = %e, rollout = %body.rollout, "judging new observations failed"),
+        None => {}
+    }
+    Ok(Json(out))
 }
 
 /// Every row checked; all problems reported at once (422), or the observations.
@@ -169,8 +156,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::daemon::Role;
     use crate::http::{AppState, Options};
+    use crate::role::Role;
 
     #[tokio::test]
     async fn a_full_queue_answers_429_with_retry_after() {

@@ -16,7 +16,8 @@ use tracing::debug;
 
 use super::feed::PAGE;
 use super::AppState;
-use crate::store::{FlagChange, StoreError};
+use crate::error::AppError;
+use crate::store::FlagChange;
 
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -60,14 +61,14 @@ pub async fn stream(State(s): State<AppState>, headers: HeaderMap) -> Response {
 
 /// The events a new stream starts with, and the version they bring the client to: the
 /// replay of every change after `Last-Event-ID`, or a snapshot.
-async fn first_events(s: &AppState, last_id: Option<i64>) -> Result<(Vec<Event>, i64), StoreError> {
+async fn first_events(s: &AppState, last_id: Option<i64>) -> Result<(Vec<Event>, i64), AppError> {
     if let Some(n) = last_id {
         if let Some(changes) = replay(s, n).await? {
             let sent = changes.last().map_or(n, |c| c.version);
             return Ok((changes.iter().map(change).collect(), sent));
         }
     }
-    let table = s.store.flags().await?;
+    let table = s.service.flags().await?;
     Ok((vec![snapshot_event(&table)], table.version))
 }
 
@@ -78,7 +79,7 @@ async fn pump(
     mut sent: i64,
     mut rx: broadcast::Receiver<Arc<FlagChange>>,
     tx: &mpsc::Sender<Event>,
-) -> Result<(), StoreError> {
+) -> Result<(), AppError> {
     let mut closing = s.closing.subscribe();
     if *closing.borrow_and_update() {
         return Ok(());
@@ -98,7 +99,7 @@ async fn pump(
             Ok(c) if c.version <= sent => {
                 // Usually a change the client has already; but if the store's version went
                 // below what was sent (a restored database), only a snapshot is right.
-                if s.store.flags_version().await? < sent {
+                if s.service.flags_version().await? < sent {
                     sent = snapshot(s, tx).await?;
                 }
                 continue;
@@ -128,15 +129,15 @@ async fn pump(
 
 /// Every change after version `n`, contiguous, or `None` if the history cannot show them
 /// all (too many, a gap, or `n` ahead of the store): then a snapshot is due.
-async fn replay(s: &AppState, n: i64) -> Result<Option<Vec<FlagChange>>, StoreError> {
-    let current = s.store.flags_version().await?;
+async fn replay(s: &AppState, n: i64) -> Result<Option<Vec<FlagChange>>, AppError> {
+    let current = s.service.flags_version().await?;
     if n > current || n < 0 {
         return Ok(None);
     }
     let mut out: Vec<FlagChange> = Vec::new();
     let mut at = n;
     while at < current {
-        let page = s.store.flag_changes_since(at, PAGE).await?;
+        let page = s.service.flag_changes_since(at, PAGE).await?;
         if page.is_empty() {
             break;
         }
@@ -154,8 +155,8 @@ async fn replay(s: &AppState, n: i64) -> Result<Option<Vec<FlagChange>>, StoreEr
     Ok((at >= current).then_some(out))
 }
 
-async fn snapshot(s: &AppState, tx: &mpsc::Sender<Event>) -> Result<i64, StoreError> {
-    let table = s.store.flags().await?;
+async fn snapshot(s: &AppState, tx: &mpsc::Sender<Event>) -> Result<i64, AppError> {
+    let table = s.service.flags().await?;
     send(tx, snapshot_event(&table)).await;
     Ok(table.version)
 }
@@ -189,8 +190,8 @@ mod tests {
 
     use super::*;
     use crate::controller::ManualAction;
-    use crate::daemon::Role;
     use crate::http::Options;
+    use crate::role::Role;
     use crate::store::Writer;
 
     /// The next event; a stream that stalls fails the test instead of hanging it.

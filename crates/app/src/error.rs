@@ -14,6 +14,9 @@ pub enum Error {
     InvalidInput(String),
     #[error("no rollout named {0:?} in the configuration")]
     UnknownRollout(String),
+    /// Something asked for does not exist (other than a rollout).
+    #[error("{0}")]
+    NotFound(String),
     #[error(transparent)]
     NotAllowed(#[from] NotAllowed),
     #[error(transparent)]

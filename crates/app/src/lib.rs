@@ -7,6 +7,10 @@ pub mod error;
 pub mod experiment;
 pub mod guardrails;
 pub mod learning;
+pub mod service;
+pub mod usecases;
 pub mod webhooks;
 
 pub use error::{Error, Result};
+pub use service::{Clock, Service, SharedConfig, SystemClock};
+pub use usecases::ingest::Judge;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod experiment;
 pub mod guardrails;
 pub mod learning;
+pub mod plan;
 pub mod records;
 pub mod stats;
 pub mod status;

@@ -1,0 +1,76 @@
+//! Ingest: A/B observations (CSV or JSON) and learning records (JSONL or JSON).
+
+use rollout_core::experiment::{IngestReport, Observation};
+use rollout_core::learning::{LearningIngest, Rows};
+use rollout_store::{StoreError, Writer};
+use serde::Serialize;
+
+use crate::engine::{Applied, Outcome};
+use crate::error::Result;
+use crate::Service;
+
+/// Who judges newly ingested observations at once.
+#[derive(Debug, Clone)]
+pub enum Judge {
+    /// Nobody here (a standby): the leader is told by the store (`NOTIFY`) or its next tick.
+    Nobody,
+    /// This writer: a person at the CLI, or the leading daemon with its epoch.
+    As(Writer),
+}
+
+/// What an ingest stored, and what judging the new data did.
+#[derive(Debug, Serialize)]
+pub struct ObservationIngest {
+    #[serde(flatten)]
+    pub report: IngestReport,
+    /// The reason, if the new data rolled the rollout back at once.
+    pub rolled_back: Option<String>,
+    /// The rollback, for logs and the change feed.
+    #[serde(skip)]
+    pub applied: Option<Applied>,
+    /// Judging failed after the commit: the rows are stored; the next tick judges them.
+    #[serde(skip)]
+    pub judge_error: Option<StoreError>,
+}
+
+impl Service {
+    /// Stores `rows` for rollout `name` in one transaction (re-delivered event ids are
+    /// skipped), then judges the new data as `judge`. Once the rows are committed the ingest
+    /// has succeeded: a failed judgement is reported beside it, never as its failure (a
+    /// retry would store nothing new).
+    pub async fn ingest_observations(
+        &self,
+        name: &str,
+        rows: &[Observation],
+        judge: Judge,
+    ) -> Result<ObservationIngest> {
+        let r = self.rollout(name)?;
+        let report = self.store().ingest(name, rows, self.now()).await?;
+        let mut out = ObservationIngest {
+            report,
+            rolled_back: None,
+            applied: None,
+            judge_error: None,
+        };
+        let Judge::As(writer) = judge else {
+            return Ok(out);
+        };
+        if out.report.inserted == 0 {
+            return Ok(out);
+        }
+        match crate::engine::on_new_data(self.store(), &r, &writer, self.now()).await {
+            Ok(Outcome::Applied(a)) => {
+                out.rolled_back = Some(a.transition.reason.clone());
+                out.applied = Some(*a);
+            }
+            Ok(_) => {}
+            Err(e) => out.judge_error = Some(e),
+        }
+        Ok(out)
+    }
+
+    /// Stores learning records in one transaction; rows already stored are skipped.
+    pub async fn ingest_learning(&self, rows: &Rows) -> Result<LearningIngest> {
+        Ok(self.store().ingest_learning(rows).await?)
+    }
+}

@@ -1,0 +1,9 @@
+//! One module per group of use cases; each adds methods to [`crate::Service`].
+
+pub mod act;
+pub mod experiment;
+pub mod ingest;
+pub mod learning;
+pub mod plan;
+pub mod status;
+pub mod tick;

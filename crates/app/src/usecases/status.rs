@@ -1,0 +1,154 @@
+//! Reading where rollouts are: status, one rollout's view, history, flags, assignment.
+
+use std::collections::BTreeMap;
+
+use rollout_core::experiment::Analysis;
+use rollout_core::records::{EventRow, FlagTable, GuardrailReading};
+use rollout_core::status::{rollout_status, unit_assignment, RolloutStatus, UnitAssignment};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::Service;
+
+/// One rollout: its position, the A/B analysis (if it has an A/B stage) and the last
+/// guardrail readings.
+#[derive(Debug, Serialize)]
+pub struct RolloutView {
+    #[serde(flatten)]
+    pub status: RolloutStatus,
+    pub analysis: Option<Analysis>,
+    pub guardrails: Vec<GuardrailReading>,
+}
+
+impl Service {
+    /// Every configured rollout's status, in configuration order.
+    pub async fn statuses(&self) -> Result<Vec<RolloutStatus>> {
+        let config = self.config();
+        let states: BTreeMap<_, _> = self
+            .store()
+            .states()
+            .await?
+            .into_iter()
+            .map(|s| (s.rollout.clone(), s))
+            .collect();
+        let now = self.now();
+        Ok(config
+            .rollouts
+            .iter()
+            .map(|r| rollout_status(r, states.get(r.name.as_str()), now))
+            .collect())
+    }
+
+    /// One rollout's status.
+    pub async fn status(&self, name: &str) -> Result<RolloutStatus> {
+        let r = self.rollout(name)?;
+        let state = self.store().state(name).await?;
+        Ok(rollout_status(&r, state.as_ref(), self.now()))
+    }
+
+    /// One rollout with its analysis and guardrail readings.
+    pub async fn rollout_view(&self, name: &str) -> Result<RolloutView> {
+        let r = self.rollout(name)?;
+        let state = self.store().state(name).await?;
+        let analysis = crate::experiment::analyze(self.store(), &r, state.as_ref()).await?;
+        let guardrails = self.store().guardrail_status(name).await?;
+        Ok(RolloutView {
+            status: rollout_status(&r, state.as_ref(), self.now()),
+            analysis,
+            guardrails,
+        })
+    }
+
+    /// The history of a rollout, oldest first. A rollout no longer configured keeps its
+    /// history; a name with neither is unknown.
+    pub async fn history(&self, name: &str) -> Result<Vec<EventRow>> {
+        let rows = self.store().history(name).await?;
+        if rows.is_empty() && self.config().rollout(name).is_none() {
+            return Err(Error::UnknownRollout(name.to_owned()));
+        }
+        Ok(rows)
+    }
+
+    /// The whole flags table, read in one snapshot.
+    pub async fn flags(&self) -> Result<FlagTable> {
+        Ok(self.store().flags().await?)
+    }
+
+    /// Where the assignment rule puts each unit, from the rollout's stored flags.
+    pub async fn assign(&self, name: &str, units: &[String]) -> Result<Vec<UnitAssignment>> {
+        let r = self.rollout(name)?;
+        let flags = self.store().rollout_flags(name).await?;
+        Ok(units
+            .iter()
+            .map(|u| unit_assignment(&r, &flags, u))
+            .collect())
+    }
+}
+
+/// What the metrics endpoint exports about one rollout.
+#[derive(Debug)]
+pub struct RolloutGauges {
+    pub rollout: String,
+    pub guardrails: Vec<GuardrailReading>,
+    /// The A/B analysis, for a rollout in its A/B stage only.
+    pub analysis: Option<Analysis>,
+}
+
+impl Service {
+    /// The table-wide flags version.
+    pub async fn flags_version(&self) -> Result<i64> {
+        Ok(self.store().flags_version().await?)
+    }
+
+    /// Committed flag changes after `version`, oldest first (at most `limit` history rows).
+    pub async fn flag_changes_since(
+        &self,
+        version: i64,
+        limit: i64,
+    ) -> Result<Vec<rollout_core::records::FlagChange>> {
+        Ok(self.store().flag_changes_since(version, limit).await?)
+    }
+
+    /// A round trip to the store.
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.store().ping().await?)
+    }
+
+    /// Per rollout: the last guardrail readings and, in an A/B stage, the analysis. A
+    /// rollout whose store reads fail is left out (metrics are best effort).
+    pub async fn gauges(&self) -> Vec<RolloutGauges> {
+        let config = self.config();
+        let mut out = Vec::new();
+        for r in &config.rollouts {
+            let name = r.name.as_str();
+            let guardrails = self
+                .store()
+                .guardrail_status(name)
+                .await
+                .unwrap_or_default();
+            let Ok(state) = self.store().state(name).await else {
+                continue;
+            };
+            let in_ab = state.as_ref().is_some_and(|st| {
+                matches!(
+                    r.stages.get(st.stage_index).map(|x| &x.kind),
+                    Some(rollout_core::config::StageKind::AbTest { .. })
+                )
+            });
+            let analysis = if in_ab {
+                crate::experiment::analyze(self.store(), r, state.as_ref())
+                    .await
+                    .ok()
+                    .flatten()
+            } else {
+                None
+            };
+            out.push(RolloutGauges {
+                rollout: name.to_owned(),
+                guardrails,
+                analysis,
+            });
+        }
+        out
+    }
+}
