@@ -15,5 +15,6 @@ mod learning;
 mod learning_api;
 mod stats;
 mod store;
+mod upgrade;
 mod walk;
 mod webhooks;

@@ -15,8 +15,27 @@ fn pg_admin_url() -> String {
     std::env::var("ROLLOUT_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG.into())
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+/// Whether this run is CI: `CI` is `true`, `1` or `yes` in any letter case. The one
+/// definition for the Rust tests; `scripts/ci.sh` and `clients/python/tests/conftest.py`
+/// say the same for bash and Python.
+pub fn in_ci() -> bool {
+    std::env::var("CI")
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+}
+
+/// The PostgreSQL tests are `#[ignore = "needs PostgreSQL ..."]`, so that a plain
+/// `cargo test` on a machine without PostgreSQL reports them as ignored instead of passing
+/// them. `scripts/test` runs them (`-- --include-ignored`) whenever PostgreSQL is reachable,
+/// and always in CI; this test fails a CI run that would leave them out.
+#[test]
+fn ci_runs_the_postgres_tests() {
+    if !in_ci() {
+        return; // Outside CI either is fine: `cargo test` says how many were ignored.
+    }
+    assert!(
+        std::env::args().any(|a| a == "--include-ignored" || a == "--ignored"),
+        "CI must run the PostgreSQL tests: run scripts/test, or `cargo test -- --include-ignored`"
+    );
 }
 
 /// A database that exists for one test.
@@ -37,21 +56,19 @@ impl TestDb {
         }
     }
 
-    /// A fresh PostgreSQL database, or `None` (with a loud message) when PostgreSQL is not
-    /// running outside CI. In CI (`CI=true`) a missing PostgreSQL fails the test.
-    pub async fn postgres() -> Option<TestDb> {
+    /// A fresh PostgreSQL database. Every test that calls this is `#[ignore]`d (see
+    /// [`ci_runs_the_postgres_tests`]), so it runs only when asked for (`--include-ignored`);
+    /// then an unreachable PostgreSQL fails the test: it never passes without having run.
+    pub async fn postgres() -> TestDb {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let admin = pg_admin_url();
-        let mut conn = match PgConnection::connect(&admin).await {
-            Ok(c) => c,
-            Err(e) if in_ci() => {
-                panic!("PostgreSQL is required in CI but {admin} is unreachable: {e}")
-            }
-            Err(e) => {
-                eprintln!("SKIPPED: PostgreSQL test, {admin} is unreachable ({e}); CI=true makes this a failure");
-                return None;
-            }
-        };
+        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!(
+                "this PostgreSQL test was asked for (--include-ignored) but {admin} is \
+                 unreachable: {e}; start it with scripts/ensure-postgres, or run plain \
+                 `cargo test` to leave the PostgreSQL tests out (reported as ignored)"
+            )
+        });
         let name = format!(
             "rollout_it_{}_{}_{}",
             std::process::id(),
@@ -63,11 +80,11 @@ impl TestDb {
             .await
             .expect("create test database");
         let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        Some(TestDb {
+        TestDb {
             url: format!("{base}/{name}"),
             dir: tempfile::tempdir().expect("tempdir"),
             pg_name: Some(name),
-        })
+        }
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -112,7 +129,8 @@ impl Drop for TestDb {
     }
 }
 
-/// Generates a SQLite and a PostgreSQL test from `async fn(TestDb)`.
+/// Generates a SQLite and a PostgreSQL test from `async fn(TestDb)`. The PostgreSQL one is
+/// `#[ignore]`d, with the same reason as each test that calls `TestDb::postgres()` directly.
 #[macro_export]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
@@ -123,10 +141,9 @@ macro_rules! on_both_stores {
                     super::$name($crate::support::TestDb::sqlite()).await
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL at 127.0.0.1:5432 (scripts/test runs them)"]
                 async fn postgres() {
-                    if let Some(db) = $crate::support::TestDb::postgres().await {
-                        super::$name(db).await
-                    }
+                    super::$name($crate::support::TestDb::postgres().await).await
                 }
             }
         )*

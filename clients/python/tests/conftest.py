@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 import threading
@@ -30,6 +31,15 @@ LEARNING = {
     "LEARNING_SEED": "42",
     "LEARNING_ASSIGNMENT_VERSION": "1",
 }
+
+
+def in_ci() -> bool:
+    """Whether this run is CI: `CI` is `true`, `1` or `yes` in any letter case.
+
+    The one definition for the Python tests; `scripts/ci.sh` and `tests/it/support.rs` say
+    the same for bash and Rust.
+    """
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
+from conftest import in_ci, wait_until
 
 from rollout_client import Refresh, RolloutClient
 from rollout_client.assignment import draw
@@ -30,7 +30,7 @@ def rollout_bin() -> Path:
     if path.is_file() and os.access(path, os.X_OK):
         return path
     message = f"rollout binary not found at {path} (set ROLLOUT_BIN)"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if in_ci():
         pytest.fail(message)
     pytest.skip(message)
 

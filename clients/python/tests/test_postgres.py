@@ -12,16 +12,15 @@ from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from conftest import LEARNING, REPO, wait_until
+from conftest import LEARNING, REPO, in_ci, wait_until
 
 from rollout_client import PostgresSource, Refresh, RolloutClient
 
 PG_URL = os.environ.get("ROLLOUT_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def unavailable(message: str) -> None:
-    if IN_CI:
+    if in_ci():
         pytest.fail(message)
     pytest.skip(message)
 
