@@ -3,8 +3,8 @@
 //! `If-None-Match`), keeps them in memory and answers from there.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), rollout::client::ClientError> {
-//! use rollout::client::{Client, Options};
+//! # async fn demo() -> Result<(), rollout_client::ClientError> {
+//! use rollout_client::{Client, Options};
 //! let client = Client::connect("http://127.0.0.1:8080", Options::default()
 //!     .with_default("LEARNING_APPLY_PARAMETERS", "false")).await?;
 //! let on = client.enabled_for("learning-intelligence", "AAPL");   // no I/O
