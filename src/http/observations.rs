@@ -190,7 +190,7 @@ mod tests {
             }))
         };
         let held = s.ingest.try_acquire_many(2).unwrap();
-        let e = handle(&s, body()).await.err().expect("refused");
+        let e = handle(&s, body()).await.expect_err("refused");
         assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(e.retry_after, Some(1));
         drop(held);
