@@ -137,7 +137,7 @@ pub enum LearningCommand {
     /// Loads discovery, thesis or outcome rows from a JSONL file (`-` for stdin): all or none.
     Ingest {
         #[arg(value_enum)]
-        kind: crate::learning::Kind,
+        kind: KindArg,
         file: PathBuf,
         #[arg(long)]
         json: bool,
@@ -170,4 +170,23 @@ pub struct ActionArgs {
     pub reason: String,
     #[arg(long)]
     pub json: bool,
+}
+
+/// The table `learning ingest` loads; mapped onto [`crate::learning::Kind`] (the domain
+/// type carries no CLI derive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    Discovery,
+    Thesis,
+    Outcome,
+}
+
+impl From<KindArg> for crate::learning::Kind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Discovery => crate::learning::Kind::Discovery,
+            KindArg::Thesis => crate::learning::Kind::Thesis,
+            KindArg::Outcome => crate::learning::Kind::Outcome,
+        }
+    }
 }

@@ -10,7 +10,9 @@ use crate::store::Writer;
 
 pub async fn run(cli: &Cli, command: &LearningCommand) -> Result<(), Error> {
     match command {
-        LearningCommand::Ingest { kind, file, json } => ingest(cli, *kind, file, *json).await,
+        LearningCommand::Ingest { kind, file, json } => {
+            ingest(cli, (*kind).into(), file, *json).await
+        }
         LearningCommand::Analyze { name, json } => analyze(cli, name.as_deref(), *json).await,
         LearningCommand::Weights { name, json } => weights(cli, name.as_deref(), *json).await,
         LearningCommand::Run { name, json } => pass(cli, name.as_deref(), *json).await,
