@@ -16,7 +16,7 @@ use serde::Serialize;
 pub use args::{Cli, Command, LearningCommand, LogFormat};
 
 use crate::config::{self, Config, Rollout};
-use crate::controller::{ManualAction, RolloutState, Status};
+use crate::controller::{ManualAction, Phase, RolloutState};
 use crate::daemon::{self, DaemonOptions};
 use crate::engine::{self, Outcome};
 use crate::error::{AppError, Error, ExitCode};
@@ -435,23 +435,11 @@ async fn check(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
     // Measured as if running, so that guardrails can be tried out in any status.
     let as_running = state
         .clone()
-        .map(|s| RolloutState {
-            status: Status::Running,
-            ..s
-        })
+        .map(|s| s.with_phase(Phase::Running))
         .or_else(|| {
-            Some(RolloutState {
-                rollout: name.to_owned(),
-                stage_index: 0,
-                stage_label: String::new(),
-                stage_entered_at: now,
-                status: Status::Running,
-                reason: None,
-                paused_at: None,
-                paused_ms: 0,
-                version: 0,
-                weights: None,
-            })
+            let mut s = RolloutState::new(name, 0, String::new(), now, Phase::Running);
+            s.version = 0;
+            Some(s)
         });
     let pass = crate::guardrails::evaluate(&*store, r, as_running.as_ref(), now).await?;
     let failed =
@@ -557,22 +545,18 @@ pub fn plan_steps(rollout: &Rollout) -> Vec<PlanStep> {
         .iter()
         .enumerate()
         .map(|(index, stage)| {
-            let state = RolloutState {
-                rollout: rollout.name.to_string(),
-                stage_index: index,
-                stage_label: stage.kind.label(),
-                stage_entered_at: epoch,
-                status: if index + 1 == rollout.stages.len() {
-                    Status::Completed
-                } else {
-                    Status::Running
-                },
-                reason: None,
-                paused_at: None,
-                paused_ms: 0,
-                version: 1,
-                weights: None,
+            let phase = if index + 1 == rollout.stages.len() {
+                Phase::Completed
+            } else {
+                Phase::Running
             };
+            let state = RolloutState::new(
+                rollout.name.to_string(),
+                index,
+                stage.kind.label(),
+                epoch,
+                phase,
+            );
             let duration = stage.kind.duration().map(|d| d.get().as_secs());
             let step = PlanStep {
                 index,
@@ -591,18 +575,16 @@ pub fn plan_steps(rollout: &Rollout) -> Vec<PlanStep> {
 }
 
 fn rollback_flags(rollout: &Rollout) -> BTreeMap<String, String> {
-    let state = RolloutState {
-        rollout: rollout.name.to_string(),
-        stage_index: 0,
-        stage_label: String::new(),
-        stage_entered_at: DateTime::<Utc>::UNIX_EPOCH,
-        status: Status::RolledBack,
-        reason: None,
-        paused_at: None,
-        paused_ms: 0,
-        version: 1,
-        weights: None,
+    let phase = Phase::RolledBack {
+        reason: "plan".into(),
     };
+    let state = RolloutState::new(
+        rollout.name.to_string(),
+        0,
+        String::new(),
+        DateTime::<Utc>::UNIX_EPOCH,
+        phase,
+    );
     crate::controller::flags::desired(rollout, &state)
 }
 

@@ -84,3 +84,22 @@ impl Weights {
         self.0.keys().eq(other.0.keys())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The store keeps a state's weights as their JSON text and reads them back with
+        /// `from_json`: the round trip must not move a millionth, or the flag (the same
+        /// text) would differ from the state.
+        #[test]
+        fn json_round_trip_is_exact(raw in proptest::collection::btree_map("[a-z]{1,8}", 0.0f64..10.0, 1..12)) {
+            let w = Weights::rounded(&raw);
+            let back = Weights::from_json(&w.to_json()).unwrap();
+            prop_assert_eq!(back.to_json(), w.to_json());
+            prop_assert_eq!(back, w);
+        }
+    }
+}
