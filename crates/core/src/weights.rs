@@ -7,6 +7,7 @@ use serde::Serialize;
 /// Decimal places of published weights.
 pub(crate) const SCALE: f64 = 1e6;
 /// Room kept under the cap for rounding the current and the final weights.
+#[cfg(feature = "stats")]
 pub(crate) const ROUNDING_MARGIN: f64 = 2.0 / SCALE;
 
 /// Feature → weight. Built by [`Weights::rounded`], so weights are millionths that sum to 1.
@@ -80,6 +81,7 @@ impl Weights {
         Some(Weights::rounded(&map))
     }
 
+    #[cfg(feature = "stats")]
     pub(crate) fn same_features(&self, other: &Weights) -> bool {
         self.0.keys().eq(other.0.keys())
     }
