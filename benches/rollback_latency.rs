@@ -108,7 +108,7 @@ async fn cross_process(store: &dyn Store, url: &str, dir: &std::path::Path) -> (
         // Polled every millisecond: the figure is an upper bound (commit → seen committed).
         loop {
             let s = store.state(&name).await.unwrap().unwrap();
-            if s.status == Status::RolledBack {
+            if s.status() == Status::RolledBack {
                 ms.push(committed.elapsed().as_secs_f64() * 1e3);
                 break;
             }

@@ -425,7 +425,7 @@ fn log_outcomes(outcomes: &[(String, Outcome)]) {
                 rollout = %name,
                 action = %a.transition.action,
                 stage = a.transition.to.stage_index,
-                status = %a.transition.to.status,
+                status = %a.transition.to.status(),
                 flags_version = a.committed.flags_version,
                 reason = %a.transition.reason,
                 "transition committed"

@@ -112,13 +112,13 @@ pub fn flags(table: &FlagTable) -> String {
 pub fn applied(name: &str, a: &Applied) -> String {
     let t = &a.transition;
     let from = t.from.as_ref().map_or("pending".into(), |f| {
-        format!("stage {} {}", f.stage_index, f.status)
+        format!("stage {} {}", f.stage_index, f.status())
     });
     let mut out = format!(
         "{name}: {} ({from} -> stage {} {}); state version {}, flags version {}",
         t.action,
         t.to.stage_index,
-        t.to.status,
+        t.to.status(),
         a.committed.state_version,
         a.committed.flags_version
     );

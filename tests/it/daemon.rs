@@ -32,7 +32,7 @@ const WALK: Duration = Duration::from_secs(90);
 async fn completed(db: &TestDb) -> Option<()> {
     let store = db.store().await;
     let s = store.state("fast").await.ok()??;
-    (s.status == Status::Completed).then_some(())
+    (s.status() == Status::Completed).then_some(())
 }
 
 /// The history of a finished walk: one row per stage, in order, nothing skipped or

@@ -102,7 +102,7 @@ async fn clear_loss_is_rolled_back(db: TestDb) {
     assert_eq!(action, "rollback");
     assert!(reason.contains("significantly worse"), "{reason}");
     let s = store.state("exp").await.unwrap().unwrap();
-    assert_eq!(s.status, Status::RolledBack);
+    assert_eq!(s.status(), Status::RolledBack);
     assert_eq!(
         store.rollout_flags("exp").await.unwrap()["EXP_APPLY_PARAMETERS"],
         "false"
@@ -127,7 +127,7 @@ async fn aa_test_holds_at_the_end(db: TestDb) {
     assert_eq!(action, "hold");
     assert!(reason.contains("inconclusive"), "{reason}");
     assert_eq!(
-        store.state("exp").await.unwrap().unwrap().status,
+        store.state("exp").await.unwrap().unwrap().status(),
         Status::Blocked
     );
 }
@@ -149,7 +149,7 @@ async fn sample_ratio_mismatch_rolls_back(db: TestDb) {
     assert_eq!(action, "rollback");
     assert!(reason.starts_with("sample ratio mismatch"), "{reason}");
     let s = store.state("exp").await.unwrap().unwrap();
-    assert_eq!(s.status, Status::RolledBack);
+    assert_eq!(s.status(), Status::RolledBack);
     let flags = store.rollout_flags("exp").await.unwrap();
     assert_eq!(
         (

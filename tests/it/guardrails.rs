@@ -69,12 +69,8 @@ async fn tick(store: &dyn Store, c: &Config, at: DateTime<Utc>) -> Option<(Strin
 /// The rollout is rolled back with `why` in its reason: state, flags and the history row.
 async fn assert_rolled_back(store: &dyn Store, why: &str) {
     let s = store.state("gr").await.unwrap().unwrap();
-    assert_eq!(s.status, Status::RolledBack);
-    assert!(
-        s.reason.as_deref().unwrap_or("").contains(why),
-        "{:?}",
-        s.reason
-    );
+    assert_eq!(s.status(), Status::RolledBack);
+    assert!(s.reason().unwrap_or("").contains(why), "{:?}", s.reason());
     let flags = store.rollout_flags("gr").await.unwrap();
     assert_eq!(flags["GR_MODE"], "rolled_back");
     assert_eq!(flags["GR_APPLY_PARAMETERS"], "false");
@@ -91,7 +87,7 @@ async fn assert_rolled_back(store: &dyn Store, why: &str) {
 }
 
 async fn status_of(store: &dyn Store) -> Status {
-    store.state("gr").await.unwrap().unwrap().status
+    store.state("gr").await.unwrap().unwrap().status()
 }
 
 const DRAWDOWN: &str = "    guardrails:
@@ -244,7 +240,7 @@ async fn warning_holds_then_clears(db: TestDb) {
         "{reason}"
     );
     let s = store.state("gr").await.unwrap().unwrap();
-    assert_eq!((s.status, s.stage_index), (Status::Blocked, 0));
+    assert_eq!((s.status(), s.stage_index), (Status::Blocked, 0));
     let flags = store.rollout_flags("gr").await.unwrap();
     assert_eq!(
         (
@@ -293,7 +289,7 @@ async fn warning_holds_then_clears(db: TestDb) {
     .unwrap();
     assert_eq!(action, "advance");
     let s = store.state("gr").await.unwrap().unwrap();
-    assert_eq!((s.status, s.stage_index), (Status::Running, 1));
+    assert_eq!((s.status(), s.stage_index), (Status::Running, 1));
     let actions: Vec<String> = store
         .history("gr")
         .await
@@ -506,7 +502,7 @@ async fn failing_safety_check_blocks_the_next_stage(db: TestDb) {
         "{reason}"
     );
     let s = store.state("gr").await.unwrap().unwrap();
-    assert_eq!((s.status, s.stage_index), (Status::Blocked, 0));
+    assert_eq!((s.status(), s.stage_index), (Status::Blocked, 0));
     // Retried every tick: once it passes, the rollout enters the next stage.
     put(
         &*store,

@@ -76,7 +76,7 @@ async fn standby_takes_over_when_the_leader_dies() {
     dead.kill9();
     eventually(WAIT, "the standby to complete the rollout", || async {
         let s = store.state("ha").await.ok()??;
-        (s.status == Status::Completed).then_some(())
+        (s.status() == Status::Completed).then_some(())
     })
     .await;
     let history = store.history("ha").await.unwrap();
@@ -141,7 +141,7 @@ async fn a_rollback_made_while_the_leader_is_frozen_stands() {
     )
     .await;
     let s = store.state("ha").await.unwrap().unwrap();
-    assert_eq!(s.status, Status::RolledBack);
+    assert_eq!(s.status(), Status::RolledBack);
     let flags = store.rollout_flags("ha").await.unwrap();
     assert_eq!(flags["HA_MODE"], "rolled_back");
     let last = store.history("ha").await.unwrap().pop().unwrap();

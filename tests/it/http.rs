@@ -339,7 +339,7 @@ async fn admin_needs_the_token_and_is_recorded(db: TestDb) {
             .await
             .unwrap()
             .unwrap()
-            .status
+            .status()
             .as_str(),
         "running"
     );

@@ -421,7 +421,7 @@ async fn weights_flag_follows_the_stage(db: TestDb) {
     );
     assert_eq!(weights_flag(&*store).await, learned);
     let state = store.state(r.name.as_str()).await.unwrap().unwrap();
-    assert_eq!(state.weights.as_deref(), Some(learned.as_str()));
+    assert_eq!(state.weights_json().as_deref(), Some(learned.as_str()));
     let last = store.history(r.name.as_str()).await.unwrap().pop().unwrap();
     assert_eq!(last.action, "publish");
     assert_eq!(
@@ -461,7 +461,7 @@ async fn weights_flag_follows_the_stage(db: TestDb) {
         .unwrap()
         .unwrap();
     let state = store.state(r.name.as_str()).await.unwrap().unwrap();
-    assert_eq!((state.status, state.weights), (Status::Running, None));
+    assert_eq!((state.status(), state.weights), (Status::Running, None));
     assert_eq!(weights_flag(&*store).await, conservative);
 }
 
@@ -625,7 +625,7 @@ rollouts:
         "published weights",
         || async {
             let s = store.state("learning-intelligence").await.ok()??;
-            s.weights
+            s.weights_json()
         },
     )
     .await;

@@ -51,7 +51,7 @@ async fn stale_decision_is_discarded(db: TestDb) {
     assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
     assert_eq!(store.flags().await.unwrap(), before, "nothing written");
     assert_eq!(
-        store.state("r").await.unwrap().unwrap().status.as_str(),
+        store.state("r").await.unwrap().unwrap().status().as_str(),
         "rolled_back"
     );
     assert_eq!(store.history("r").await.unwrap().len(), 2);

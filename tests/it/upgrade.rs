@@ -331,22 +331,22 @@ async fn check_history_and_state(db: &TestDb, store: &dyn Store) {
         (
             s.stage_index,
             s.stage_label.as_str(),
-            s.status,
-            s.reason.as_deref()
+            s.status(),
+            s.reason()
         ),
         (1, "ab_test:50", Status::Paused, Some("desk review"))
     );
     assert_eq!((s.version, s.paused_ms), (4, 0));
     assert_eq!(s.stage_entered_at, learning[1].at);
-    assert_eq!(s.paused_at, Some(learning[3].at));
-    assert_eq!(s.weights.as_deref(), Some(WEIGHTS));
+    assert_eq!(s.paused_at(), Some(learning[3].at));
+    assert_eq!(s.weights_json().as_deref(), Some(WEIGHTS));
     let r = store.state(RISK).await.unwrap().unwrap();
     assert_eq!(
         (
             r.stage_index,
             r.stage_label.as_str(),
-            r.status,
-            r.reason.as_deref()
+            r.status(),
+            r.reason()
         ),
         (
             0,
@@ -356,7 +356,7 @@ async fn check_history_and_state(db: &TestDb, store: &dyn Store) {
         )
     );
     assert_eq!(
-        (r.version, r.paused_at, r.weights.as_deref()),
+        (r.version, r.paused_at(), r.weights_json()),
         (2, None, None)
     );
     assert_eq!(r.stage_entered_at, risk[0].at);

@@ -242,7 +242,7 @@ async fn rollback_sticks_until_restart(db: TestDb) {
     .await
     .unwrap()
     .expect("a change");
-    assert_eq!(applied.transition.to.status, Status::RolledBack);
+    assert_eq!(applied.transition.to.status(), Status::RolledBack);
     assert_eq!(
         flags(&*store).await,
         expect(
@@ -288,7 +288,7 @@ async fn rollback_sticks_until_restart(db: TestDb) {
     .unwrap();
     let s = store.state("learning-intelligence").await.unwrap().unwrap();
     assert_eq!(
-        (s.stage_index, s.status, s.stage_entered_at),
+        (s.stage_index, s.status(), s.stage_entered_at),
         (0, Status::Running, again)
     );
     assert_eq!(
@@ -307,8 +307,8 @@ async fn inconclusive_ab_test_holds(db: TestDb) {
     let end = t0() + Duration::days(21);
     assert_eq!(tick(&*store, &c, &w, end).await, ["hold"]);
     let s = store.state("learning-intelligence").await.unwrap().unwrap();
-    assert_eq!((s.stage_index, s.status), (1, Status::Blocked));
-    assert!(s.reason.unwrap().contains("inconclusive"));
+    assert_eq!((s.stage_index, s.status()), (1, Status::Blocked));
+    assert!(s.reason().unwrap().contains("inconclusive"));
     assert_eq!(flags(&*store).await["LEARNING_STATUS"], "blocked");
     assert_eq!(
         flags(&*store).await["LEARNING_AB_TEST_PERCENTAGE"],

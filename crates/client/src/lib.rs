@@ -13,6 +13,28 @@
 //!
 //! Every call to the source is bounded by `timeout` and goes through a circuit breaker;
 //! while the source is down, reads serve the last flags loaded, or the defaults.
+//!
+//! # Cargo features
+//!
+//! Each transport is a feature; all three are on by default. A service that reads over
+//! HTTP only depends on `rollout-client = { default-features = false, features = ["http"] }`
+//! and builds neither sqlx nor a database driver.
+//!
+//! | feature    | sources                  | pulls in                         |
+//! |------------|--------------------------|----------------------------------|
+//! | `http`     | `http://`, `https://`    | reqwest (rustls), serde_json     |
+//! | `postgres` | `postgres://`            | sqlx with its PostgreSQL driver  |
+//! | `sqlite`   | `sqlite://`              | sqlx with SQLite (bundled C)     |
+//!
+//! A URL whose feature is off is refused by [`Client::connect`] with
+//! [`ClientError::BadSource`] naming the feature. Without any feature the crate still
+//! builds ([`Snapshot`], the assignment rule, the breaker, the SSE parser), but no source
+//! parses.
+//!
+//! The assignment rule comes from `rollout-core` built without its default features: only
+//! its `assignment` module (rand, rand_chacha, sha2, serde). Neither the configuration
+//! parser, the controller, nor the statistics (statrs) are linked, and nothing of the
+//! daemon (axum, clap, tokio-cron-scheduler).
 
 mod breaker;
 mod refresh;
@@ -45,8 +67,10 @@ pub enum ClientError {
     Timeout(Duration),
     #[error("the circuit breaker is open; the source is not called")]
     BreakerOpen,
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
     #[error("SQL: {0}")]
     Sql(#[from] sqlx::Error),
+    #[cfg(feature = "http")]
     #[error("HTTP: {0}")]
     Http(#[from] reqwest::Error),
     #[error("HTTP status {0}")]
@@ -173,6 +197,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Installs a table the event stream delivered.
+    #[cfg(feature = "http")]
     fn install(&self, table: Table) {
         let version = table.version;
         self.snapshot
@@ -262,9 +288,9 @@ impl Client {
     /// Needs a tokio runtime.
     pub async fn connect(source: &str, opts: Options) -> Result<Client, ClientError> {
         let source = Source::parse(source, opts.timeout)?;
-        let mode = match (opts.refresh.mode, &source) {
-            (Mode::Auto, Source::Http(_)) => Mode::Stream,
-            (Mode::Auto, _) | (Mode::Stream, Source::Sqlite(_) | Source::Postgres(_)) => Mode::Poll,
+        let mode = match (opts.refresh.mode, source.streams()) {
+            (Mode::Auto, true) => Mode::Stream,
+            (Mode::Auto | Mode::Stream, false) => Mode::Poll,
             (m, _) => m,
         };
         let shared = Arc::new(Shared {

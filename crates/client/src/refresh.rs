@@ -1,24 +1,36 @@
 //! The background refresher: polls, or follows the daemon's event stream with resume by
 //! `Last-Event-ID`, jittered reconnect backoff, and polling while the server has no stream.
 
+#[cfg(feature = "http")]
 use std::collections::BTreeMap;
+#[cfg(feature = "http")]
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+#[cfg(any(feature = "http", feature = "postgres"))]
 use std::time::Duration;
 
+#[cfg(any(feature = "http", feature = "postgres"))]
 use rand::Rng;
 use tokio::sync::Notify;
+#[cfg(feature = "http")]
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::source::{FlagsBody, Source};
+#[cfg(feature = "http")]
+use super::source::FlagsBody;
+#[cfg(any(feature = "http", feature = "postgres"))]
+use super::source::Source;
+#[cfg(feature = "http")]
 use super::sse::{Event, Parser};
-use super::{ClientError, Mode, Shared};
+#[cfg(feature = "http")]
+use super::ClientError;
+use super::{Mode, Shared};
 
 pub(super) async fn run(shared: Arc<Shared>, mode: Mode) {
-    match (mode, &shared.source) {
-        (Mode::Stream, Source::Http(_)) => stream(shared).await,
-        (Mode::Off, _) => {}
+    match mode {
+        #[cfg(feature = "http")]
+        Mode::Stream if shared.source.streams() => stream(shared).await,
+        Mode::Off => {}
         _ => poll(shared).await,
     }
 }
@@ -26,12 +38,15 @@ pub(super) async fn run(shared: Arc<Shared>, mode: Mode) {
 async fn poll(shared: Arc<Shared>) {
     let wake = Arc::new(Notify::new());
     // On PostgreSQL a NOTIFY wakes the poll at once; the interval stays as the net.
-    let _listener = match &shared.source {
-        Source::Postgres(pool) => Some(AbortOnDrop(tokio::spawn(listen(
+    #[cfg(feature = "postgres")]
+    #[allow(irrefutable_let_patterns)]
+    let _listener = if let Source::Postgres(pool) = &shared.source {
+        Some(AbortOnDrop(tokio::spawn(listen(
             pool.clone(),
             wake.clone(),
-        )))),
-        _ => None,
+        ))))
+    } else {
+        None
     };
     loop {
         tokio::select! {
@@ -45,8 +60,10 @@ async fn poll(shared: Arc<Shared>) {
     }
 }
 
+#[cfg(feature = "postgres")]
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
+#[cfg(feature = "postgres")]
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
@@ -55,6 +72,7 @@ impl Drop for AbortOnDrop {
 
 /// `LISTEN rollout_flags` on its own connection, waking the poll on every change; retried
 /// with backoff (1 s to 60 s) while the database is unreachable.
+#[cfg(feature = "postgres")]
 async fn listen(pool: sqlx::PgPool, wake: Arc<Notify>) {
     // Its own pool: the listener holds its connection, and loads must not wait for it.
     let pool = sqlx::postgres::PgPoolOptions::new()
@@ -80,12 +98,14 @@ async fn listen(pool: sqlx::PgPool, wake: Arc<Notify>) {
 }
 
 /// Exponential backoff with jitter in [½, 1].
+#[cfg(any(feature = "http", feature = "postgres"))]
 struct Backoff {
     next: Duration,
     initial: Duration,
     max: Duration,
 }
 
+#[cfg(any(feature = "http", feature = "postgres"))]
 impl Backoff {
     fn wait(&mut self) -> Duration {
         let d = self.next;
@@ -98,8 +118,11 @@ impl Backoff {
     }
 }
 
+#[cfg(feature = "http")]
 async fn stream(shared: Arc<Shared>) {
-    let Source::Http(http) = &shared.source else {
+    #[allow(irrefutable_let_patterns)]
+    let Source::Http(http) = &shared.source
+    else {
         return;
     };
     let r = shared.opts.refresh.clone();
@@ -166,6 +189,7 @@ async fn stream(shared: Arc<Shared>) {
 }
 
 /// Reads events until the stream ends, goes silent or breaks.
+#[cfg(feature = "http")]
 async fn follow(
     shared: &Shared,
     mut resp: reqwest::Response,
@@ -188,6 +212,7 @@ async fn follow(
     }
 }
 
+#[cfg(feature = "http")]
 #[derive(serde::Deserialize)]
 struct ChangeBody {
     version: i64,
@@ -195,6 +220,7 @@ struct ChangeBody {
     changed: BTreeMap<String, Option<String>>,
 }
 
+#[cfg(feature = "http")]
 async fn apply(shared: &Shared, event: &Event) -> Result<(), ClientError> {
     let bad =
         |e: serde_json::Error| ClientError::BadResponse(format!("{} event: {e}", event.event));

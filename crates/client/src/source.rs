@@ -1,23 +1,35 @@
 //! Where the client reads the flags: SQLite or PostgreSQL directly (the same two queries
 //! as every client: the table version, then the rows only if it moved), or the daemon's
-//! HTTP API (`GET /v1/flags` with `If-None-Match`, and the event stream).
+//! HTTP API (`GET /v1/flags` with `If-None-Match`, and the event stream). Each kind of
+//! source is behind the cargo feature of the same name (`sqlite`, `postgres`, `http`).
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 use std::str::FromStr;
 use std::time::Duration;
 
+#[cfg(feature = "http")]
 use reqwest::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+#[cfg(feature = "http")]
 use reqwest::StatusCode;
+#[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+#[cfg(feature = "sqlite")]
 use sqlx::sqlite::SqliteConnectOptions;
+#[cfg(feature = "sqlite")]
 use sqlx::{Connection, SqliteConnection};
 
-use super::snapshot::{Row, Table};
+#[cfg(any(feature = "http", feature = "postgres", feature = "sqlite"))]
+use super::snapshot::Row;
+use super::snapshot::Table;
 use super::ClientError;
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 const VERSION_SQL: &str = "SELECT version FROM rollout_flags_version";
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 const ROWS_SQL: &str = "SELECT key, value, rollout, version FROM rollout_flags";
 
 /// The version, then the rows only if it moved; the same text on both databases.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 macro_rules! read {
     ($conn:expr, $known:expr) => {{
         let (version,): (i64,) = sqlx::query_as(VERSION_SQL).fetch_one(&mut *$conn).await?;
@@ -54,59 +66,102 @@ pub enum Load {
     Table(Table),
 }
 
+/// Where the flags come from. Without any of the features `sqlite`, `postgres` and `http`
+/// it has no variant, and [`Source::parse`] refuses every URL.
 pub enum Source {
     /// A new read-only connection per load: microseconds for a local file, and a moved or
     /// deleted file is noticed at once.
+    #[cfg(feature = "sqlite")]
     Sqlite(Box<SqliteConnectOptions>),
     /// One pooled connection, re-established after an error.
+    #[cfg(feature = "postgres")]
     Postgres(PgPool),
+    #[cfg(feature = "http")]
     Http(HttpSource),
 }
 
 impl Source {
-    /// `sqlite://PATH`, `postgres://...` or `http(s)://HOST:PORT[/PREFIX]`.
+    /// `sqlite://PATH`, `postgres://...` or `http(s)://HOST:PORT[/PREFIX]`; a URL whose
+    /// feature is not enabled is a [`ClientError::BadSource`] that names the feature.
     pub fn parse(url: &str, timeout: Duration) -> Result<Source, ClientError> {
         let bad = |e: &dyn std::fmt::Display| ClientError::BadSource(format!("{url}: {e}"));
+        let _ = timeout;
         if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)
-                .map_err(|e| bad(&e))?
-                .read_only(true)
-                .create_if_missing(false);
-            Ok(Source::Sqlite(Box::new(opts)))
+            #[cfg(feature = "sqlite")]
+            {
+                let opts = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| bad(&e))?
+                    .read_only(true)
+                    .create_if_missing(false);
+                Ok(Source::Sqlite(Box::new(opts)))
+            }
+            #[cfg(not(feature = "sqlite"))]
+            Err(bad(
+                &"rollout-client was built without its `sqlite` feature",
+            ))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url).map_err(|e| bad(&e))?;
-            let pool = PgPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(timeout)
-                .connect_lazy_with(opts);
-            Ok(Source::Postgres(pool))
+            #[cfg(feature = "postgres")]
+            {
+                let opts = PgConnectOptions::from_str(url).map_err(|e| bad(&e))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(timeout)
+                    .connect_lazy_with(opts);
+                Ok(Source::Postgres(pool))
+            }
+            #[cfg(not(feature = "postgres"))]
+            Err(bad(
+                &"rollout-client was built without its `postgres` feature",
+            ))
         } else if url.starts_with("http://") || url.starts_with("https://") {
-            let client = reqwest::Client::builder()
-                .connect_timeout(timeout)
-                .build()
-                .map_err(|e| bad(&e))?;
-            Ok(Source::Http(HttpSource {
-                base: url.trim_end_matches('/').to_owned(),
-                client,
-            }))
+            #[cfg(feature = "http")]
+            {
+                let client = reqwest::Client::builder()
+                    .connect_timeout(timeout)
+                    .build()
+                    .map_err(|e| bad(&e))?;
+                Ok(Source::Http(HttpSource {
+                    base: url.trim_end_matches('/').to_owned(),
+                    client,
+                }))
+            }
+            #[cfg(not(feature = "http"))]
+            Err(bad(&"rollout-client was built without its `http` feature"))
         } else {
             Err(bad(&"expected sqlite://, postgres:// or http(s)://"))
         }
     }
 
     pub fn kind(&self) -> &'static str {
-        match self {
+        match *self {
+            #[cfg(feature = "sqlite")]
             Source::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
             Source::Postgres(_) => "postgres",
+            #[cfg(feature = "http")]
             Source::Http(_) => "http",
+        }
+    }
+
+    /// Whether the source can stream changes (HTTP); the others are polled.
+    pub fn streams(&self) -> bool {
+        match *self {
+            #[cfg(feature = "http")]
+            Source::Http(_) => true,
+            #[cfg(feature = "sqlite")]
+            Source::Sqlite(_) => false,
+            #[cfg(feature = "postgres")]
+            Source::Postgres(_) => false,
         }
     }
 
     /// Reads the table unless its version is `known`. Not bounded here: the caller
     /// applies the timeout.
     pub async fn load(&self, known: Option<i64>, timeout: Duration) -> Result<Load, ClientError> {
-        match self {
-            Source::Sqlite(opts) => {
+        let _ = (known, timeout);
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Source::Sqlite(ref opts) => {
                 let mut conn = SqliteConnection::connect_with(opts).await?;
                 let mut tx = conn.begin().await?;
                 let out: Result<Load, ClientError> = read!(tx, known);
@@ -114,7 +169,8 @@ impl Source {
                 let _ = conn.close().await;
                 out
             }
-            Source::Postgres(pool) => {
+            #[cfg(feature = "postgres")]
+            Source::Postgres(ref pool) => {
                 let mut tx = pool.begin().await?;
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .execute(&mut *tx)
@@ -123,23 +179,27 @@ impl Source {
                 let _ = tx.rollback().await;
                 out
             }
-            Source::Http(h) => h.load(known, timeout).await,
+            #[cfg(feature = "http")]
+            Source::Http(ref h) => h.load(known, timeout).await,
         }
     }
 }
 
+#[cfg(feature = "http")]
 pub struct HttpSource {
     base: String,
     client: reqwest::Client,
 }
 
 /// The body of `GET /v1/flags` and of a `snapshot` event.
+#[cfg(feature = "http")]
 #[derive(serde::Deserialize)]
 pub struct FlagsBody {
     pub version: i64,
     pub flags: Vec<Row>,
 }
 
+#[cfg(feature = "http")]
 impl FlagsBody {
     pub fn into_table(self) -> Table {
         Table {
@@ -149,6 +209,7 @@ impl FlagsBody {
     }
 }
 
+#[cfg(feature = "http")]
 impl HttpSource {
     async fn load(&self, known: Option<i64>, timeout: Duration) -> Result<Load, ClientError> {
         let mut req = self

@@ -3,18 +3,38 @@
 //! Layers, bottom up (a module uses only modules listed before it):
 //! `stats`, `assignment`, `weights` → `config` → `controller` (with `controller::flags`)
 //! → `records` → `experiment`, `guardrails`, `learning` → `status`.
+//!
+//! Cargo features (default: `stats`, which is everything):
+//! - none: only [`assignment`], the assignment rule, on `rand`, `rand_chacha`, `sha2` and
+//!   `serde`. This is what `rollout-client` links, so that a trading service does not
+//!   build the configuration parser, the state machine or the statistics.
+//! - `model`: the configuration (`config`), the state machine (`controller`), `status`,
+//!   `records`, `weights`, `guardrails` and `error`.
+//! - `stats` (implies `model`): `stats` (statrs), `experiment` and `learning`.
 
 pub mod assignment;
+#[cfg(feature = "model")]
 pub mod config;
+#[cfg(feature = "model")]
 pub mod controller;
+#[cfg(feature = "model")]
 pub mod error;
+#[cfg(feature = "stats")]
 pub mod experiment;
+#[cfg(feature = "model")]
 pub mod guardrails;
+#[cfg(feature = "stats")]
 pub mod learning;
+#[cfg(feature = "stats")]
 pub mod plan;
+#[cfg(feature = "model")]
 pub mod records;
+#[cfg(feature = "stats")]
 pub mod stats;
+#[cfg(feature = "model")]
 pub mod status;
+#[cfg(feature = "model")]
 pub mod weights;
 
+#[cfg(feature = "model")]
 pub use error::{Error, Result};

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::{Rollout, StageKind};
-use crate::controller::{RolloutState, Status};
+use crate::controller::{Phase, RolloutState};
 
 /// A stage in words, as `rollout plan` prints it.
 pub fn stage_summary(kind: &StageKind) -> String {
@@ -89,22 +89,18 @@ pub fn plan_steps(rollout: &Rollout) -> Vec<PlanStep> {
         .iter()
         .enumerate()
         .map(|(index, stage)| {
-            let state = RolloutState {
-                rollout: rollout.name.to_string(),
-                stage_index: index,
-                stage_label: stage.kind.label(),
-                stage_entered_at: epoch,
-                status: if index + 1 == rollout.stages.len() {
-                    Status::Completed
-                } else {
-                    Status::Running
-                },
-                reason: None,
-                paused_at: None,
-                paused_ms: 0,
-                version: 1,
-                weights: None,
+            let phase = if index + 1 == rollout.stages.len() {
+                Phase::Completed
+            } else {
+                Phase::Running
             };
+            let state = RolloutState::new(
+                rollout.name.to_string(),
+                index,
+                stage.kind.label(),
+                epoch,
+                phase,
+            );
             let duration = stage.kind.duration().map(|d| d.get().as_secs());
             let step = PlanStep {
                 index,
@@ -123,18 +119,16 @@ pub fn plan_steps(rollout: &Rollout) -> Vec<PlanStep> {
 }
 
 pub fn rollback_flags(rollout: &Rollout) -> BTreeMap<String, String> {
-    let state = RolloutState {
-        rollout: rollout.name.to_string(),
-        stage_index: 0,
-        stage_label: String::new(),
-        stage_entered_at: DateTime::<Utc>::UNIX_EPOCH,
-        status: Status::RolledBack,
-        reason: None,
-        paused_at: None,
-        paused_ms: 0,
-        version: 1,
-        weights: None,
+    let phase = Phase::RolledBack {
+        reason: "plan".into(),
     };
+    let state = RolloutState::new(
+        rollout.name.to_string(),
+        0,
+        String::new(),
+        DateTime::<Utc>::UNIX_EPOCH,
+        phase,
+    );
     crate::controller::flags::desired(rollout, &state)
 }
 

@@ -28,7 +28,7 @@ pub fn rollout_status(
     now: DateTime<Utc>,
 ) -> RolloutStatus {
     let stage = state.and_then(|s| rollout.stages.get(s.stage_index));
-    let status = state.map_or(Status::Pending, |s| s.status);
+    let status = state.map_or(Status::Pending, RolloutState::status);
     let percentage = match (status, stage) {
         (Status::RolledBack | Status::Pending, _) | (_, None) => 0.0,
         (_, Some(st)) => st.kind.percentage().map_or(0.0, |p| p.get()),
@@ -44,7 +44,7 @@ pub fn rollout_status(
             (Some(s), Some(st)) => s.next_transition_at(st, now),
             _ => None,
         },
-        reason: state.and_then(|s| s.reason.clone()),
+        reason: state.and_then(|s| s.reason().map(str::to_owned)),
         stages: rollout.stages.len(),
         state_version: state.map(|s| s.version),
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use rollout_core::controller::{RolloutState, Status};
+use rollout_core::controller::{RolloutState, StateParts, Status};
 
 pub(super) const STATE_COLUMNS: &str =
     "rollout, stage_index, stage_label, stage_entered_at, status, reason, paused_at, paused_ms, version, weights";
@@ -39,7 +39,7 @@ pub(super) fn state_from_row(row: StateTuple) -> Result<RolloutState, StoreError
         version,
         weights,
     ) = row;
-    Ok(RolloutState {
+    RolloutState::from_parts(StateParts {
         rollout,
         stage_index: usize::try_from(stage_index)
             .map_err(|_| StoreError::Corrupt(format!("stage_index {stage_index}")))?,
@@ -52,6 +52,7 @@ pub(super) fn state_from_row(row: StateTuple) -> Result<RolloutState, StoreError
         version,
         weights,
     })
+    .map_err(StoreError::Corrupt)
 }
 
 pub(super) type FlagTuple = (String, String, String, i64, DateTime<Utc>, String, String);
@@ -125,8 +126,8 @@ pub(super) fn webhook_payload(
         "at": now.to_rfc3339(),
         "from_stage": t.from.as_ref().map(|f| f.stage_index),
         "to_stage": t.to.stage_index,
-        "from_status": t.from.as_ref().map(|f| f.status.as_str()),
-        "to_status": t.to.status.as_str(),
+        "from_status": t.from.as_ref().map(|f| f.status().as_str()),
+        "to_status": t.to.status().as_str(),
         "state_version": t.to.version,
         "flags_version": flags_version,
         "flags": changed,
@@ -186,13 +187,13 @@ macro_rules! impl_sql_store {
                     .bind(s.stage_index as i64)
                     .bind(&s.stage_label)
                     .bind(s.stage_entered_at)
-                    .bind(s.status.as_str())
-                    .bind(&s.reason)
-                    .bind(s.paused_at)
+                    .bind(s.status().as_str())
+                    .bind(s.reason())
+                    .bind(s.paused_at())
                     .bind(s.paused_ms)
                     .bind(s.version)
                     .bind(now)
-                    .bind(&s.weights);
+                    .bind(s.weights_json());
                 if let Some(expected) = t.expected_version() {
                     cas = cas.bind(expected);
                 }
@@ -268,8 +269,8 @@ macro_rules! impl_sql_store {
                 .bind(&t.reason)
                 .bind(from.map(|f| f.stage_index as i64))
                 .bind(s.stage_index as i64)
-                .bind(from.map(|f| f.status.as_str()))
-                .bind(s.status.as_str())
+                .bind(from.map(|f| f.status().as_str()))
+                .bind(s.status().as_str())
                 .bind(s.version)
                 .bind(flags_version)
                 .bind(sqlx::types::Json(&changed))

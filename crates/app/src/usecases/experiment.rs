@@ -1,6 +1,6 @@
 //! The A/B analysis and `rollout check` (safety checks and guardrails, measured now).
 
-use rollout_core::controller::{RolloutState, Status};
+use rollout_core::controller::{Phase, RolloutState};
 use rollout_core::experiment::Analysis;
 use rollout_core::guardrails::GuardrailPass;
 use rollout_core::records::GuardrailReading;
@@ -54,21 +54,11 @@ impl Service {
         let checks =
             guardrails::run_checks(self.store(), guardrails::http_client(), &r, now).await?;
         let as_running = state
-            .map(|s| RolloutState {
-                status: Status::Running,
-                ..s
-            })
-            .unwrap_or_else(|| RolloutState {
-                rollout: name.to_owned(),
-                stage_index: 0,
-                stage_label: String::new(),
-                stage_entered_at: now,
-                status: Status::Running,
-                reason: None,
-                paused_at: None,
-                paused_ms: 0,
-                version: 0,
-                weights: None,
+            .map(|s| s.with_phase(Phase::Running))
+            .unwrap_or_else(|| {
+                let mut s = RolloutState::new(name, 0, String::new(), now, Phase::Running);
+                s.version = 0;
+                s
             });
         let pass = guardrails::evaluate(self.store(), &r, Some(&as_running), now).await?;
         let failed =

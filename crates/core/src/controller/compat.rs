@@ -8,12 +8,14 @@ use crate::config::Config;
 pub fn incompatibilities(config: &Config, states: &[RolloutState]) -> Vec<String> {
     let mut out = Vec::new();
     for s in states {
-        let live = !matches!(s.status, Status::RolledBack);
+        let live = s.status() != Status::RolledBack;
         let Some(r) = config.rollout(&s.rollout) else {
-            if live && s.status != Status::Completed {
+            if live && s.status() != Status::Completed {
                 out.push(format!(
                     "rollout {} is {} in stage {} and cannot be removed; roll it back first",
-                    s.rollout, s.status, s.stage_index
+                    s.rollout,
+                    s.status(),
+                    s.stage_index
                 ));
             }
             continue;

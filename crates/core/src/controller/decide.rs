@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::state::{Action, RolloutState, Status, Transition};
+use super::state::{Action, Phase, RolloutState, Transition};
 use crate::config::{OnInconclusive, Rollout, StageKind};
 
 /// What analysis and guardrails say about the current stage. The controller core only
@@ -84,7 +84,7 @@ pub fn decide(
     };
     // A paused rollout keeps its exposure, so a critical issue (or an A/B loss) still
     // rolls it back.
-    if s.status == Status::Paused {
+    if let Phase::Paused { .. } = s.phase {
         let in_ab = matches!(
             rollout.stages.get(s.stage_index).map(|st| &st.kind),
             Some(StageKind::AbTest { .. })
@@ -99,7 +99,7 @@ pub fn decide(
             };
         }
     }
-    if !matches!(s.status, Status::Running | Status::Blocked) {
+    if !matches!(s.phase, Phase::Running | Phase::Blocked { .. }) {
         return Decision::Stay {
             next_transition_at: None,
         };
@@ -151,7 +151,7 @@ pub fn decide(
         }
         return advance(rollout, s, done, signals);
     }
-    if s.status == Status::Blocked {
+    if let Phase::Blocked { .. } = s.phase {
         return Decision::Release;
     }
     Decision::Stay {
@@ -160,7 +160,7 @@ pub fn decide(
 }
 
 fn hold(s: &RolloutState, reason: String) -> Decision {
-    if s.status == Status::Blocked && s.reason.as_deref() == Some(reason.as_str()) {
+    if matches!(&s.phase, Phase::Blocked { reason: r } if *r == reason) {
         Decision::Stay {
             next_transition_at: None,
         }
@@ -198,31 +198,36 @@ pub(crate) fn entered(
             .map(|s| s.kind.label())
             .unwrap_or_default(),
         stage_entered_at: now,
-        status: if last {
-            Status::Completed
+        phase: if last {
+            Phase::Completed
         } else {
-            Status::Running
+            Phase::Running
         },
-        reason: None,
-        paused_at: None,
         paused_ms: 0,
         version: prev.map_or(1, |p| p.version + 1),
         weights: prev.and_then(|p| p.weights.clone()),
     }
 }
 
-/// Like `s`, with a new status and reason and the next version.
-pub(crate) fn with_status(
-    s: &RolloutState,
-    status: Status,
-    reason: Option<String>,
-) -> RolloutState {
+/// Like `s`, in `phase` at the next version. A pause that `phase` ends is added to
+/// `paused_ms`.
+pub(crate) fn with_phase(s: &RolloutState, phase: Phase, now: DateTime<Utc>) -> RolloutState {
+    let mut paused_ms = s.paused_ms;
+    if let (Some(since), None) = (s.paused_at(), phase.paused_at()) {
+        paused_ms += (now - since).num_milliseconds().max(0);
+    }
     RolloutState {
-        status,
-        reason,
+        phase,
+        paused_ms,
         version: s.version + 1,
         ..s.clone()
     }
+}
+
+/// `s` rolled back at `now`, whichever way the rollback came (a decision or by hand):
+/// one shape for both.
+pub(crate) fn rolled_back(s: &RolloutState, reason: String, now: DateTime<Utc>) -> RolloutState {
+    with_phase(s, Phase::RolledBack { reason }, now)
 }
 
 /// The transition a decision calls for; `None` when nothing changes.
@@ -250,17 +255,23 @@ pub fn transition(
         ),
         (Decision::Hold { reason }, Some(s)) => t(
             Action::Hold,
-            with_status(s, Status::Blocked, Some(reason.clone())),
+            with_phase(
+                s,
+                Phase::Blocked {
+                    reason: reason.clone(),
+                },
+                now,
+            ),
             reason,
         ),
         (Decision::Release, Some(s)) => t(
             Action::Release,
-            with_status(s, Status::Running, None),
+            with_phase(s, Phase::Running, now),
             "hold cleared".into(),
         ),
         (Decision::RollBack { reason }, Some(s)) => t(
             Action::Rollback,
-            with_status(s, Status::RolledBack, Some(reason.clone())),
+            rolled_back(s, reason.clone(), now),
             reason,
         ),
         (_, None) => None,

@@ -80,7 +80,7 @@ fn rolled_back_standard() -> Standard {
 /// not rolled back): the stages where learned weights are published.
 pub fn applies_parameters(rollout: &Rollout, state: &RolloutState) -> bool {
     match rollout.stages.get(state.stage_index) {
-        Some(s) if state.status != Status::RolledBack => standard(&s.kind).apply_parameters,
+        Some(s) if state.status() != Status::RolledBack => standard(&s.kind).apply_parameters,
         _ => false,
     }
 }
@@ -89,7 +89,7 @@ pub fn applies_parameters(rollout: &Rollout, state: &RolloutState) -> bool {
 pub fn desired(rollout: &Rollout, state: &RolloutState) -> BTreeMap<String, String> {
     let p = &rollout.flag_prefix;
     let stage = rollout.stages.get(state.stage_index);
-    let rolled_back = state.status == Status::RolledBack || stage.is_none();
+    let rolled_back = state.status() == Status::RolledBack || stage.is_none();
     let std = match stage {
         Some(s) if !rolled_back => standard(&s.kind),
         _ => rolled_back_standard(),
@@ -99,7 +99,7 @@ pub fn desired(rollout: &Rollout, state: &RolloutState) -> BTreeMap<String, Stri
         flags.insert(p.key(suffix), value);
     };
     set("MODE", std.mode.as_str().into());
-    set("STATUS", state.status.as_str().into());
+    set("STATUS", state.status().as_str().into());
     set("DATA_COLLECTION", "true".into());
     set("APPLY_PARAMETERS", std.apply_parameters.to_string());
     set(
@@ -123,8 +123,8 @@ pub fn desired(rollout: &Rollout, state: &RolloutState) -> BTreeMap<String, Stri
         set(
             "WEIGHTS",
             published
-                .cloned()
-                .unwrap_or_else(|| analysis.conservative_weights.to_json()),
+                .unwrap_or(&analysis.conservative_weights)
+                .to_json(),
         );
     }
     if rolled_back {

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::decide::{entered, with_status};
-use super::state::{Action, RolloutState, Status, Transition};
+use super::decide::{entered, rolled_back, with_phase};
+use super::state::{Action, Phase, RolloutState, Status, Transition};
 use crate::config::Rollout;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub fn manual(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Transition>, NotAllowed> {
-    let status = state.map_or(Status::Pending, |s| s.status);
+    let status = state.map_or(Status::Pending, RolloutState::status);
     let refuse = |hint| NotAllowed {
         action: action.as_str(),
         rollout: rollout.name.to_string(),
@@ -62,39 +62,44 @@ pub fn manual(
         }
     };
     match (action, state) {
-        (ManualAction::Rollback, Some(s)) if s.status == Status::RolledBack => Ok(None),
+        (ManualAction::Rollback, Some(s)) if s.status() == Status::RolledBack => Ok(None),
         (ManualAction::Rollback, Some(s)) => {
-            let mut to = with_status(s, Status::RolledBack, Some(why("manual rollback")));
-            to.paused_at = None;
+            let to = rolled_back(s, why("manual rollback"), now);
             t(Action::Rollback, to, why("manual rollback"))
         }
         (ManualAction::Rollback, None) => {
             // Rolling back a rollout that never started keeps it from starting.
-            let mut to = entered(rollout, None, 0, now);
-            to.status = Status::RolledBack;
-            to.reason = Some(why("manual rollback"));
+            let to = RolloutState {
+                phase: Phase::RolledBack {
+                    reason: why("manual rollback"),
+                },
+                ..entered(rollout, None, 0, now)
+            };
             t(Action::Rollback, to, why("manual rollback"))
         }
-        (ManualAction::Pause, Some(s)) => match s.status {
+        (ManualAction::Pause, Some(s)) => match s.status() {
             Status::Paused => Ok(None),
             Status::Running | Status::Blocked => {
-                let mut to = with_status(s, Status::Paused, Some(why("paused by hand")));
-                to.paused_at = Some(now);
-                t(Action::Pause, to, why("paused by hand"))
+                let phase = Phase::Paused {
+                    since: now,
+                    reason: Some(why("paused by hand")),
+                };
+                t(
+                    Action::Pause,
+                    with_phase(s, phase, now),
+                    why("paused by hand"),
+                )
             }
             _ => Err(refuse("")),
         },
         (ManualAction::Pause, None) => Err(refuse(
             "; it has not started (roll it back to keep it from starting)",
         )),
-        (ManualAction::Resume, Some(s)) => match s.status {
+        (ManualAction::Resume, Some(s)) => match s.status() {
             Status::Running => Ok(None),
             Status::Paused => {
-                let mut to = with_status(s, Status::Running, None);
-                if let Some(at) = s.paused_at {
-                    to.paused_ms += (now - at).num_milliseconds().max(0);
-                }
-                to.paused_at = None;
+                // `with_phase` adds the pause to `paused_ms`.
+                let to = with_phase(s, Phase::Running, now);
                 t(Action::Resume, to, why("resumed by hand"))
             }
             Status::RolledBack => Err(refuse("; use restart to start it again")),
@@ -106,7 +111,7 @@ pub fn manual(
             entered(rollout, None, 0, now),
             why("promoted by hand"),
         ),
-        (ManualAction::Promote, Some(s)) => match s.status {
+        (ManualAction::Promote, Some(s)) => match s.status() {
             Status::Running | Status::Blocked | Status::Paused => {
                 let to = entered(rollout, state, s.stage_index + 1, now);
                 t(Action::Promote, to, why("promoted by hand"))
@@ -115,7 +120,7 @@ pub fn manual(
             Status::RolledBack => Err(refuse("; use restart to start it again")),
             Status::Pending => Err(refuse("")),
         },
-        (ManualAction::Restart, Some(s)) if s.status == Status::RolledBack => {
+        (ManualAction::Restart, Some(s)) if s.status() == Status::RolledBack => {
             // A restart starts over from the conservative weights.
             let mut to = entered(rollout, state, 0, now);
             to.weights = None;

@@ -10,7 +10,7 @@ mod state;
 pub use compat::incompatibilities;
 pub use decide::{decide, enters_stage, sync, transition, AbVerdict, Decision, Signals};
 pub use manual::{manual, ManualAction, NotAllowed};
-pub use state::{Action, RolloutState, Status, Transition};
+pub use state::{Action, Phase, RolloutState, StateParts, Status, Transition};
 
 #[cfg(test)]
 mod tests;

@@ -291,8 +291,12 @@ pub fn srm(units: &PerVariant<u64>, treatment: Percentage) -> Srm {
 /// units. A paused rollout keeps its exposure, so it is judged too (the controller only acts
 /// on critical verdicts while paused).
 pub fn judged(rollout: &Rollout, state: Option<&RolloutState>) -> bool {
-    let live = state
-        .is_some_and(|s| matches!(s.status, Status::Running | Status::Blocked | Status::Paused));
+    let live = state.is_some_and(|s| {
+        matches!(
+            s.status(),
+            Status::Running | Status::Blocked | Status::Paused
+        )
+    });
     let in_ab = state.is_some_and(|s| {
         matches!(
             rollout.stages.get(s.stage_index).map(|st| &st.kind),

@@ -24,7 +24,12 @@ pub struct GuardrailPass {
 /// Whether a rollout in `state` has units on the new path (or may get them) and so is
 /// watched by its guardrails. A paused rollout keeps its exposure and is watched too.
 pub fn watched(state: Option<&RolloutState>) -> bool {
-    state.is_some_and(|s| matches!(s.status, Status::Running | Status::Blocked | Status::Paused))
+    state.is_some_and(|s| {
+        matches!(
+            s.status(),
+            Status::Running | Status::Blocked | Status::Paused
+        )
+    })
 }
 
 impl GuardrailPass {

@@ -201,8 +201,7 @@ pub fn starting_point(
         if crate::controller::flags::applies_parameters(rollout, s) {
             p.final_weights = s
                 .weights
-                .as_deref()
-                .and_then(Weights::from_json)
+                .clone()
                 .unwrap_or_else(|| cfg.conservative_weights.clone());
         }
     }

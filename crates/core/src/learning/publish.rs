@@ -38,22 +38,23 @@ pub fn publication(
             .map_or("unknown", |st| st.kind.name());
         return Publication::Withheld(format!(
             "stage {} ({stage}, {}) does not apply parameters; the conservative weights stay published",
-            s.stage_index, s.status
+            s.stage_index,
+            s.status()
         ));
     }
-    if !matches!(s.status, Status::Running | Status::Completed) {
+    if !matches!(s.status(), Status::Running | Status::Completed) {
         return Publication::Withheld(format!(
             "the rollout is {}; its published weights are frozen",
-            s.status
+            s.status()
         ));
     }
-    let json = weights.to_json();
-    if s.weights.as_deref() == Some(json.as_str()) {
+    // Compared as published (the flag's text), not as numbers.
+    if s.weights_json() == Some(weights.to_json()) {
         return Publication::Unchanged;
     }
     let to = RolloutState {
         version: s.version + 1,
-        weights: Some(json),
+        weights: Some(weights.clone()),
         ..s.clone()
     };
     Publication::Publish(Box::new(Transition::new(
