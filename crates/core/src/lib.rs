@@ -2,11 +2,13 @@
 //!
 //! Layers, bottom up (a module uses only modules listed before it):
 //! `stats`, `assignment`, `weights` → `config` → `controller` (with `controller::flags`)
-//! → `records` → `experiment`, `guardrails`, `learning` → `status`.
+//! → `records` → `experiment`, `guardrails`, `learning` → `status`. `database_url` (parsing
+//! the store's URL) stands alone.
 
 pub mod assignment;
 pub mod config;
 pub mod controller;
+pub mod database_url;
 pub mod error;
 pub mod experiment;
 pub mod guardrails;
@@ -16,4 +18,5 @@ pub mod stats;
 pub mod status;
 pub mod weights;
 
+pub use database_url::{BadUrl, DatabaseUrl};
 pub use error::{Error, Result};
