@@ -21,7 +21,7 @@ use crate::daemon::{self, DaemonOptions};
 use crate::engine::{self, Outcome};
 use crate::error::{AppError, Error, ExitCode};
 use crate::status::rollout_status;
-use crate::store::{self, LeaderCheck, Leadership, Store, Writer};
+use crate::store::{self, DatabaseUrl, LeaderCheck, Leadership, Store, StoreError, Writer};
 
 /// Parses the process arguments, runs the command and returns the exit code.
 pub fn main() -> std::process::ExitCode {
@@ -158,13 +158,14 @@ fn validate(path: &Path) -> Result<(), Error> {
 }
 
 /// The configuration and a migrated store.
-async fn open(cli: &Cli) -> Result<(Config, Box<dyn Store>, String), Error> {
+async fn open(cli: &Cli) -> Result<(Config, Box<dyn Store>, DatabaseUrl), Error> {
     let config = load(&cli.config)?;
     let url = cli
         .database
         .clone()
         .unwrap_or_else(|| config.database.clone());
-    let store = store::open(&url)?;
+    let url = DatabaseUrl::parse(&url).map_err(StoreError::from)?;
+    let store = store::open_url(&url)?;
     store.migrate().await?;
     Ok((config, store, url))
 }

@@ -11,6 +11,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
 
+use rollout_core::database_url::BadUrlReason;
+use rollout_core::DatabaseUrl;
+
 use super::snapshot::{Row, Table};
 use super::ClientError;
 
@@ -66,31 +69,43 @@ pub enum Source {
 impl Source {
     /// `sqlite://PATH`, `postgres://...` or `http(s)://HOST:PORT[/PREFIX]`.
     pub fn parse(url: &str, timeout: Duration) -> Result<Source, ClientError> {
-        let bad = |e: &dyn std::fmt::Display| ClientError::BadSource(format!("{url}: {e}"));
-        if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)
-                .map_err(|e| bad(&e))?
-                .read_only(true)
-                .create_if_missing(false);
-            Ok(Source::Sqlite(Box::new(opts)))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url).map_err(|e| bad(&e))?;
-            let pool = PgPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(timeout)
-                .connect_lazy_with(opts);
-            Ok(Source::Postgres(pool))
-        } else if url.starts_with("http://") || url.starts_with("https://") {
+        if url.starts_with("http://") || url.starts_with("https://") {
             let client = reqwest::Client::builder()
                 .connect_timeout(timeout)
                 .build()
-                .map_err(|e| bad(&e))?;
-            Ok(Source::Http(HttpSource {
+                .map_err(|e| ClientError::BadSource(format!("{url}: {e}")))?;
+            return Ok(Source::Http(HttpSource {
                 base: url.trim_end_matches('/').to_owned(),
                 client,
-            }))
-        } else {
-            Err(bad(&"expected sqlite://, postgres:// or http(s)://"))
+            }));
+        }
+        // Errors show the URL with its password redacted.
+        let db = DatabaseUrl::parse(url).map_err(|e| {
+            ClientError::BadSource(match e.reason() {
+                BadUrlReason::UnknownScheme => format!(
+                    "{}: expected sqlite://, postgres:// or http(s)://",
+                    e.redacted_url()
+                ),
+                _ => e.to_string(),
+            })
+        })?;
+        let bad = |e: &dyn std::fmt::Display| ClientError::BadSource(format!("{db}: {e}"));
+        match &db {
+            DatabaseUrl::Sqlite(_) => {
+                let opts = SqliteConnectOptions::from_str(db.expose())
+                    .map_err(|e| bad(&e))?
+                    .read_only(true)
+                    .create_if_missing(false);
+                Ok(Source::Sqlite(Box::new(opts)))
+            }
+            DatabaseUrl::Postgres(_) => {
+                let opts = PgConnectOptions::from_str(db.expose()).map_err(|e| bad(&e))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(timeout)
+                    .connect_lazy_with(opts);
+                Ok(Source::Postgres(pool))
+            }
         }
     }
 

@@ -415,7 +415,9 @@ mod tests {
 
         let u = pg("postgres://h:/d");
         assert_eq!(u.port(), None);
-        assert!(DatabaseUrl::parse("postgresql://h/d").unwrap().is_postgres());
+        assert!(DatabaseUrl::parse("postgresql://h/d")
+            .unwrap()
+            .is_postgres());
     }
 
     #[test]
@@ -540,11 +542,15 @@ mod tests {
             assert_eq!(e.reason(), &BadUrlReason::BadPort(port.into()), "{raw}");
         }
         assert_eq!(
-            DatabaseUrl::parse("postgres://[::1/x").unwrap_err().reason(),
+            DatabaseUrl::parse("postgres://[::1/x")
+                .unwrap_err()
+                .reason(),
             &BadUrlReason::BadHost
         );
         assert_eq!(
-            DatabaseUrl::parse("postgres://db/%zz").unwrap_err().reason(),
+            DatabaseUrl::parse("postgres://db/%zz")
+                .unwrap_err()
+                .reason(),
             &BadUrlReason::BadEscape
         );
         assert_eq!(
