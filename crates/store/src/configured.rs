@@ -1,6 +1,6 @@
 //! Configured queries (guardrails and safety checks written as SQL in the configuration):
 //! binding their parameters and reading their cells, for both backends. Running them
-//! isolated and bounded is the backend's ([`crate::Backend::configured_rows`]).
+//! isolated and bounded is the backend's ([`Backend::configured_rows`]).
 
 use chrono::{DateTime, Utc};
 use sqlx::query::Query;

@@ -6,7 +6,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use rollout_core::records::{GuardrailReading, QueryParam, SqlValue};
 
-use crate::backend::{Args, Backend, Column, Conn, Db, DbRow};
+use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
 use crate::rows::GuardrailStatusRow;
 use crate::{configured, GuardrailStore, SqlStore, StoreError};
 
@@ -19,11 +19,11 @@ where
     for<'q> &'q str: Encode<'q, Db<B>> + Type<Db<B>>,
     for<'n> &'n str: ColumnIndex<DbRow<B>>,
     usize: ColumnIndex<DbRow<B>>,
-    String: Column<Db<B>>,
-    i64: Column<Db<B>>,
-    f64: Column<Db<B>>,
-    DateTime<Utc>: Column<Db<B>>,
-    Option<f64>: Column<Db<B>>,
+    String: ColumnType<Db<B>>,
+    i64: ColumnType<Db<B>>,
+    f64: ColumnType<Db<B>>,
+    DateTime<Utc>: ColumnType<Db<B>>,
+    Option<f64>: ColumnType<Db<B>>,
     for<'r> bool: Decode<'r, Db<B>>,
     for<'r> i16: Decode<'r, Db<B>>,
     for<'r> i32: Decode<'r, Db<B>>,

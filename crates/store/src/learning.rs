@@ -9,7 +9,7 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 use rollout_core::learning::{LearningIngest, Pair, Rows};
 use rollout_core::records::{LearningCounts, WeightsRecord};
 
-use crate::backend::{Args, Backend, Column, Conn, Db, DbRow};
+use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
 use crate::rows::{to_json, JsonValue, LearningCountsRow, PairRow, RegimeRow, WeightsHistoryRow};
 use crate::state::fence;
 use crate::store::multi_row_insert;
@@ -26,18 +26,18 @@ where
     for<'q> Args<'q, B>: IntoArguments<'q, Db<B>>,
     for<'q> &'q str: Encode<'q, Db<B>> + Type<Db<B>>,
     for<'n> &'n str: ColumnIndex<DbRow<B>>,
-    String: Column<Db<B>>,
-    i64: Column<Db<B>>,
-    f64: Column<Db<B>>,
-    bool: Column<Db<B>>,
-    DateTime<Utc>: Column<Db<B>>,
-    JsonValue: Column<Db<B>>,
-    Option<String>: Column<Db<B>>,
-    Option<i64>: Column<Db<B>>,
-    Option<i32>: Column<Db<B>>,
-    Option<f64>: Column<Db<B>>,
-    Option<DateTime<Utc>>: Column<Db<B>>,
-    Option<JsonValue>: Column<Db<B>>,
+    String: ColumnType<Db<B>>,
+    i64: ColumnType<Db<B>>,
+    f64: ColumnType<Db<B>>,
+    bool: ColumnType<Db<B>>,
+    DateTime<Utc>: ColumnType<Db<B>>,
+    JsonValue: ColumnType<Db<B>>,
+    Option<String>: ColumnType<Db<B>>,
+    Option<i64>: ColumnType<Db<B>>,
+    Option<i32>: ColumnType<Db<B>>,
+    Option<f64>: ColumnType<Db<B>>,
+    Option<DateTime<Utc>>: ColumnType<Db<B>>,
+    Option<JsonValue>: ColumnType<Db<B>>,
 {
     async fn ingest_learning(&self, rows: &Rows) -> Result<LearningIngest, StoreError> {
         let sql = B::LEARNING;

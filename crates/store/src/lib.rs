@@ -18,6 +18,8 @@ mod outbox;
 mod rows;
 mod state;
 mod store;
+#[cfg(test)]
+mod tests;
 mod traits;
 
 pub use backend::{Backend, CellKind, LearningSql, PgBackend, SqliteBackend};

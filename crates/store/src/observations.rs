@@ -12,7 +12,7 @@ use rollout_core::experiment::{IngestReport, Observation};
 use rollout_core::records::{PerVariant, WindowValue};
 use rollout_core::stats::{Moments, RankSums};
 
-use crate::backend::{Args, Backend, Column, Conn, Db, DbRow};
+use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
 use crate::rows::{InsertedObservation, RankSumsRow, SumsRow, VariantCountRow, WindowRow};
 use crate::store::multi_row_insert;
 use crate::{ObservationStore, SqlStore, StoreError};
@@ -29,12 +29,12 @@ where
     for<'q> &'q str: Encode<'q, Db<B>> + Type<Db<B>>,
     for<'n> &'n str: ColumnIndex<DbRow<B>>,
     usize: ColumnIndex<DbRow<B>>,
-    String: Column<Db<B>>,
-    i64: Column<Db<B>>,
-    f64: Column<Db<B>>,
-    DateTime<Utc>: Column<Db<B>>,
-    Option<f64>: Column<Db<B>>,
-    Option<String>: Column<Db<B>>,
+    String: ColumnType<Db<B>>,
+    i64: ColumnType<Db<B>>,
+    f64: ColumnType<Db<B>>,
+    DateTime<Utc>: ColumnType<Db<B>>,
+    Option<f64>: ColumnType<Db<B>>,
+    Option<String>: ColumnType<Db<B>>,
 {
     async fn ingest(
         &self,

@@ -6,7 +6,7 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use rollout_core::records::OutboxRow;
 
-use crate::backend::{Args, Backend, Column, Conn, Db, DbRow};
+use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
 use crate::rows::OutboxClaimRow;
 use crate::{OutboxStore, SqlStore, StoreError};
 
@@ -18,9 +18,9 @@ where
     for<'q> Args<'q, B>: IntoArguments<'q, Db<B>>,
     for<'q> &'q str: Encode<'q, Db<B>> + Type<Db<B>>,
     for<'n> &'n str: ColumnIndex<DbRow<B>>,
-    String: Column<Db<B>>,
-    i64: Column<Db<B>>,
-    DateTime<Utc>: Column<Db<B>>,
+    String: ColumnType<Db<B>>,
+    i64: ColumnType<Db<B>>,
+    DateTime<Utc>: ColumnType<Db<B>>,
 {
     async fn claim_webhooks(
         &self,

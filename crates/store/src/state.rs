@@ -12,7 +12,7 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 use rollout_core::controller::{RolloutState, Transition};
 use rollout_core::records::{Committed, EventRow, FlagChange, FlagTable, Writer};
 
-use crate::backend::{Args, Backend, Column, Conn, Db, DbRow};
+use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
 use crate::rows::{
     to_json, EventsRow, FlagChangeRow, FlagsRow, JsonValue, KeyValueRow, StateRow, STATE_COLUMNS,
 };
@@ -28,13 +28,13 @@ where
     for<'q> &'q str: Encode<'q, Db<B>> + Type<Db<B>>,
     usize: ColumnIndex<DbRow<B>>,
     for<'n> &'n str: ColumnIndex<DbRow<B>>,
-    String: Column<Db<B>>,
-    i64: Column<Db<B>>,
-    DateTime<Utc>: Column<Db<B>>,
-    JsonValue: Column<Db<B>>,
-    Option<String>: Column<Db<B>>,
-    Option<i64>: Column<Db<B>>,
-    Option<DateTime<Utc>>: Column<Db<B>>,
+    String: ColumnType<Db<B>>,
+    i64: ColumnType<Db<B>>,
+    DateTime<Utc>: ColumnType<Db<B>>,
+    JsonValue: ColumnType<Db<B>>,
+    Option<String>: ColumnType<Db<B>>,
+    Option<i64>: ColumnType<Db<B>>,
+    Option<DateTime<Utc>>: ColumnType<Db<B>>,
     for<'q> Option<&'q str>: Encode<'q, Db<B>>,
 {
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -293,7 +293,7 @@ where
     B: Backend,
     for<'c> &'c mut Conn<B>: Executor<'c, Database = Db<B>>,
     for<'q> Args<'q, B>: IntoArguments<'q, Db<B>>,
-    i64: Column<Db<B>>,
+    i64: ColumnType<Db<B>>,
 {
     let fenced = sqlx::query("UPDATE rollout_leader SET epoch = epoch WHERE id = 1 AND epoch = $1")
         .bind(epoch)

@@ -49,8 +49,8 @@ pub trait Backend: sealed::Sealed + Send + Sync + Sized + 'static {
     fn migration_guard(&self) -> impl Future<Output = Result<Option<File>, StoreError>> + Send;
 
     /// Runs a configured query read-only, interrupted at `timeout`, and returns its rows.
-    /// Binding the parameters ([`crate::configured::bind`]) and classifying its failures
-    /// ([`StoreError::user_query`]) are shared; isolating and bounding it is the backend's.
+    /// Binding the parameters and classifying the failures are shared (`configured::bind`,
+    /// `StoreError::user_query`); isolating and bounding the query is the backend's.
     fn configured_rows<'a>(
         &'a self,
         pool: &'a Pool<Self::Db>,
@@ -99,12 +99,12 @@ pub struct LearningSql {
 }
 
 /// A Rust type the store binds and reads on `DB` (for every lifetime).
-pub trait Column<DB: Database>:
+pub trait ColumnType<DB: Database>:
     for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB> + Send + Sync
 {
 }
 
-impl<DB: Database, T> Column<DB> for T where
+impl<DB: Database, T> ColumnType<DB> for T where
     T: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB> + Send + Sync
 {
 }
