@@ -336,3 +336,73 @@ impl TryFrom<WeightsHistoryRow> for WeightsRecord {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_row() -> StateRow {
+        StateRow {
+            rollout: "r".into(),
+            stage_index: 2,
+            stage_label: "canary 5%".into(),
+            stage_entered_at: DateTime::<Utc>::UNIX_EPOCH,
+            status: "running".into(),
+            reason: None,
+            paused_at: None,
+            paused_ms: 0,
+            version: 7,
+            weights: None,
+        }
+    }
+
+    #[test]
+    fn a_state_row_becomes_a_state() {
+        let s = RolloutState::try_from(state_row()).unwrap();
+        assert_eq!((s.stage_index, s.version), (2, 7));
+        assert_eq!(s.status.as_str(), "running");
+    }
+
+    #[test]
+    fn unreadable_values_are_corrupt() {
+        let bad_status = StateRow {
+            status: "sideways".into(),
+            ..state_row()
+        };
+        assert!(matches!(
+            RolloutState::try_from(bad_status),
+            Err(StoreError::Corrupt(_))
+        ));
+        let bad_stage = StateRow {
+            stage_index: -1,
+            ..state_row()
+        };
+        assert!(matches!(
+            RolloutState::try_from(bad_stage),
+            Err(StoreError::Corrupt(m)) if m == "stage_index -1"
+        ));
+        let reading = GuardrailStatusRow {
+            guardrail: "g".into(),
+            status: "maybe".into(),
+            consecutive: 1,
+            value: None,
+            control_value: None,
+            n: 0,
+            detail: String::new(),
+            evaluated_at: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        assert!(matches!(
+            GuardrailReading::try_from(reading),
+            Err(StoreError::Corrupt(_))
+        ));
+        let change = FlagChangeRow {
+            flags_version: 1,
+            rollout: "r".into(),
+            flags: Json(serde_json::json!({"K": 3})),
+        };
+        assert!(matches!(
+            FlagChange::try_from(change),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}

@@ -351,3 +351,31 @@ fn webhook_payload(
     })
     .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn diff_sets_changed_and_new_flags_and_deletes_dropped_ones() {
+        let current = map(&[("A", "1"), ("B", "2"), ("C", "3")]);
+        let desired = map(&[("A", "1"), ("B", "20"), ("D", "4")]);
+        let changes = super::diff(&current, &desired);
+        let expected: BTreeMap<String, Option<String>> = [
+            ("B".to_string(), Some("20".to_string())),
+            ("C".to_string(), None),
+            ("D".to_string(), Some("4".to_string())),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(changes, expected);
+        assert!(super::diff(&current, &current).is_empty());
+    }
+}
