@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use rollout::config;
 use rollout::experiment;
-use rollout::store::{PgStore, Store};
+use rollout::store::{PgStore, StateStore};
 use sqlx::{Connection, PgConnection};
 
 const PLAN: &str = "

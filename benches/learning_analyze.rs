@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use rollout::config;
 use rollout::learning::{self, Discovery, Outcome, Rows};
-use rollout::store::{self, PgStore, Store};
+use rollout::store::{self, PgStore, StateStore, Store};
 use sqlx::{Connection, PgConnection};
 
 const PLAN: &str = "

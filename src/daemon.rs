@@ -13,7 +13,7 @@ use tracing::{debug, error, info, warn};
 use crate::config::{self, Config};
 use crate::controller::incompatibilities;
 use crate::engine::{self, Outcome};
-use crate::store::{self, LeaderCheck, Leadership, Store, StoreError, Writer};
+use crate::store::{self, DatabaseUrl, LeaderCheck, Leadership, Store, StoreError, Writer};
 
 pub use crate::role::Role;
 
@@ -49,10 +49,11 @@ pub async fn run(
         .database_override
         .clone()
         .unwrap_or_else(|| config.database.clone());
-    let store: Arc<dyn Store> = Arc::from(store::open(&url)?);
+    let url = DatabaseUrl::parse(&url).map_err(StoreError::from)?;
+    let store: Arc<dyn Store> = Arc::from(store::open_url(&url)?);
     let leadership = Leadership::for_url(&url)?;
     let actor = daemon_actor();
-    info!(%actor, database = %redact(&url), config = %opts.config_path.display(), "rollout daemon starting");
+    info!(%actor, database = %url, config = %opts.config_path.display(), "rollout daemon starting");
 
     tokio::pin!(shutdown);
     let mut backoff = Backoff::default();
@@ -79,7 +80,7 @@ pub async fn run(
         Some(addr) => {
             let api = crate::http::Options {
                 store: store.clone(),
-                database_url: url.clone(),
+                database_url: url.expose().to_owned(),
                 config: shared.clone(),
                 role: role.clone(),
                 actor: actor.clone(),
@@ -378,15 +379,18 @@ fn spawn_background(store: Arc<dyn Store>, role: Arc<Role>) -> tokio::task::Join
 
 /// On PostgreSQL, forwards `NOTIFY rollout_observations` (sent by every ingest) so that new
 /// data is judged at once, whichever process ingested it. Reconnects by itself.
-fn spawn_listener(url: &str, tx: mpsc::Sender<String>) -> Option<tokio::task::JoinHandle<()>> {
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+fn spawn_listener(
+    url: &DatabaseUrl,
+    tx: mpsc::Sender<String>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if !url.is_postgres() {
         return None;
     }
-    let url = url.to_owned();
+    let url = url.clone();
     Some(tokio::spawn(async move {
         let mut backoff = Backoff::default();
         loop {
-            if let Err(e) = listen(&url, &tx, &mut backoff).await {
+            if let Err(e) = listen(url.expose(), &tx, &mut backoff).await {
                 let wait = backoff.next();
                 warn!(error = %e, retry_in = ?wait, "observation listener lost its connection; ticks still run");
                 tokio::time::sleep(wait).await;
@@ -469,24 +473,5 @@ impl Backoff {
 
     fn reset(&mut self) {
         self.failures = 0;
-    }
-}
-
-/// The URL without its password, for logs.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }

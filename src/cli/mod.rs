@@ -20,7 +20,7 @@ use crate::controller::ManualAction;
 use crate::daemon::{self, DaemonOptions};
 use crate::engine::Outcome;
 use crate::error::{AppError, Error, ExitCode};
-use crate::store::{self, LeaderCheck, Leadership, Writer};
+use crate::store::{self, DatabaseUrl, LeaderCheck, Leadership, StoreError, Writer};
 use rollout_app::{Judge, Service};
 
 /// Parses the process arguments, runs the command and returns the exit code.
@@ -152,13 +152,14 @@ fn validate(path: &Path) -> Result<(), Error> {
 }
 
 /// The application service on the configuration and a migrated store, and the store's URL.
-async fn open(cli: &Cli) -> Result<(Service, String), Error> {
+async fn open(cli: &Cli) -> Result<(Service, DatabaseUrl), Error> {
     let config = load(&cli.config)?;
     let url = cli
         .database
         .clone()
         .unwrap_or_else(|| config.database.clone());
-    let store = store::open(&url)?;
+    let url = DatabaseUrl::parse(&url).map_err(StoreError::from)?;
+    let store = store::open_url(&url)?;
     store.migrate().await?;
     Ok((Service::fixed(Arc::from(store), config), url))
 }

@@ -32,7 +32,7 @@ impl Feed {
         let (tx, _) = broadcast::channel(1024);
         let poke = Arc::new(Notify::new());
         let postgres =
-            database_url.starts_with("postgres://") || database_url.starts_with("postgresql://");
+            crate::store::DatabaseUrl::parse(database_url).is_ok_and(|u| u.is_postgres());
         let poll = if postgres {
             Duration::from_secs(5)
         } else {

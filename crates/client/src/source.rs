@@ -84,7 +84,12 @@ impl Source {
     /// `sqlite://PATH`, `postgres://...` or `http(s)://HOST:PORT[/PREFIX]`; a URL whose
     /// feature is not enabled is a [`ClientError::BadSource`] that names the feature.
     pub fn parse(url: &str, timeout: Duration) -> Result<Source, ClientError> {
-        let bad = |e: &dyn std::fmt::Display| ClientError::BadSource(format!("{url}: {e}"));
+        // Errors show the URL with its password redacted.
+        let shown = match rollout_core::DatabaseUrl::parse(url) {
+            Ok(db) => db.to_string(),
+            Err(e) => e.redacted_url().to_owned(),
+        };
+        let bad = |e: &dyn std::fmt::Display| ClientError::BadSource(format!("{shown}: {e}"));
         let _ = timeout;
         if url.starts_with("sqlite:") {
             #[cfg(feature = "sqlite")]

@@ -2,7 +2,8 @@
 //!
 //! Layers, bottom up (a module uses only modules listed before it):
 //! `stats`, `assignment`, `weights` → `config` → `controller` (with `controller::flags`)
-//! → `records` → `experiment`, `guardrails`, `learning` → `status`.
+//! → `records` → `experiment`, `guardrails`, `learning` → `status`. `database_url` (parsing
+//! the store's URL) stands alone.
 //!
 //! Cargo features (default: `stats`, which is everything):
 //! - none: only [`assignment`], the assignment rule, on `rand`, `rand_chacha`, `sha2` and
@@ -17,6 +18,7 @@ pub mod assignment;
 pub mod config;
 #[cfg(feature = "model")]
 pub mod controller;
+pub mod database_url;
 #[cfg(feature = "model")]
 pub mod error;
 #[cfg(feature = "stats")]
@@ -36,5 +38,6 @@ pub mod status;
 #[cfg(feature = "model")]
 pub mod weights;
 
+pub use database_url::{BadUrl, DatabaseUrl};
 #[cfg(feature = "model")]
 pub use error::{Error, Result};

@@ -14,7 +14,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use super::StoreError;
+use rollout_core::{BadUrl, DatabaseUrl};
+
+use crate::backend::lock_path;
+use crate::StoreError;
 
 /// `pg_advisory_lock` key: the bytes of "rollout".
 const ADVISORY_KEY: i64 = 0x0072_6f6c_6c6f_7574;
@@ -44,29 +47,26 @@ pub enum Leadership {
 }
 
 impl Leadership {
-    pub fn for_url(url: &str) -> Result<Leadership, StoreError> {
-        let bad = || StoreError::BadUrl(url.to_owned());
-        if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url).map_err(|_| bad())?;
-            let file = options.get_filename();
-            if url.contains(":memory:")
-                || url.contains("mode=memory")
-                || file.as_os_str().is_empty()
-            {
-                return Ok(Leadership::Memory { held: false });
+    /// The leadership of the database `url` names: an advisory lock on PostgreSQL, a lock
+    /// file beside a SQLite file, nothing to compete for in memory.
+    pub fn for_url(url: &DatabaseUrl) -> Result<Leadership, StoreError> {
+        match url {
+            DatabaseUrl::Sqlite(sqlite) => {
+                let options = SqliteConnectOptions::from_str(url.expose())
+                    .map_err(|e| BadUrl::driver(url, e))?;
+                Ok(match lock_path(sqlite, &options, ".lock") {
+                    Some(path) => Leadership::File { path, file: None },
+                    None => Leadership::Memory { held: false },
+                })
             }
-            let mut path = file.as_os_str().to_owned();
-            path.push(".lock");
-            Ok(Leadership::File {
-                path: PathBuf::from(path),
-                file: None,
-            })
-        } else {
-            let options = PgConnectOptions::from_str(url).map_err(|_| bad())?;
-            Ok(Leadership::Postgres {
-                options: Box::new(options.application_name("rollout-leader")),
-                conn: None,
-            })
+            DatabaseUrl::Postgres(_) => {
+                let options =
+                    PgConnectOptions::from_str(url.expose()).map_err(|e| BadUrl::driver(url, e))?;
+                Ok(Leadership::Postgres {
+                    options: Box::new(options.application_name("rollout-leader")),
+                    conn: None,
+                })
+            }
         }
     }
 

@@ -51,7 +51,7 @@ pub async fn measure(
         MetricSource::Sql(q) => {
             let rows = match run(store, q, rollout, since, now).await {
                 Ok(rows) => rows,
-                Err(StoreError::UserQuery(why)) => return Ok(Measurement::Failed(why)),
+                Err(StoreError::UserQuery(why)) => return Ok(Measurement::Failed(why.to_string())),
                 Err(e) => return Err(e),
             };
             Ok(from_rows(&rows, matches!(g.bound, Bound::Relative(_))))

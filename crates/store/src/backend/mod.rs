@@ -1,0 +1,117 @@
+//! What differs between PostgreSQL and SQLite, and nothing else: the pool, the migrations
+//! and how they are serialised, how a transaction begins, whether commits `NOTIFY`, how a
+//! configured query is isolated and bounded, the names of the column types it can read, and
+//! the few dialect differences of the learning SQL. All the SQL and all the logic live once,
+//! in [`crate::SqlStore`], generic over a [`Backend`].
+
+pub(crate) mod configured;
+mod postgres;
+mod sqlite;
+
+use std::fs::File;
+use std::future::Future;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::{Database, Decode, Encode, Pool, Type};
+
+use rollout_core::records::QueryParam;
+use rollout_core::DatabaseUrl;
+
+use crate::StoreError;
+
+pub use postgres::PgBackend;
+pub(crate) use sqlite::lock_path;
+pub use sqlite::SqliteBackend;
+
+/// A database rollout can keep its state in. Implemented by [`PgBackend`] and
+/// [`SqliteBackend`] only.
+pub trait Backend: sealed::Sealed + Send + Sync + Sized + 'static {
+    type Db: Database;
+
+    /// How a transaction that writes begins (SQLite takes its write lock at once).
+    const BEGIN_WRITE: &'static str;
+    /// How a transaction that reads several tables consistently begins.
+    const BEGIN_READ: &'static str;
+    /// Whether commits and ingests `pg_notify` listeners (PostgreSQL only).
+    const NOTIFY: bool;
+    /// What a configured query's column of an unreadable type should be cast to.
+    const UNREADABLE_HINT: &'static str;
+    /// The learning tables and the expressions that differ between the dialects.
+    const LEARNING: LearningSql;
+
+    /// A lazily connecting pool for `url`, and the backend's own state; refuses a URL of
+    /// the other backend.
+    fn connect(url: &DatabaseUrl) -> Result<(Pool<Self::Db>, Self), StoreError>;
+
+    fn migrator() -> &'static Migrator;
+
+    /// Held while migrating, so that processes starting together migrate one at a time.
+    fn migration_guard(&self) -> impl Future<Output = Result<Option<File>, StoreError>> + Send;
+
+    /// Runs a configured query read-only, interrupted at `timeout`, and returns its rows.
+    /// Binding the parameters and classifying the failures are shared (`configured::bind`,
+    /// `StoreError::user_query`); isolating and bounding the query is the backend's.
+    fn configured_rows<'a>(
+        &'a self,
+        pool: &'a Pool<Self::Db>,
+        query: &'a str,
+        params: &'a [QueryParam],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Vec<<Self::Db as Database>::Row>, StoreError>> + Send + 'a;
+
+    /// How a configured query's column of this type name is read, if at all.
+    fn cell_kind(type_name: &str) -> Option<CellKind>;
+
+    /// The rows a statement changed (sqlx has no trait method for it).
+    fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::PgBackend {}
+    impl Sealed for super::SqliteBackend {}
+}
+
+/// The Rust type a configured query's column is decoded as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    Bool,
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+    Text,
+}
+
+/// The learning module's SQL pieces that differ: PostgreSQL keeps the tables in the
+/// `learning` schema (JSONB), SQLite as plain tables (JSON text).
+#[derive(Debug, Clone, Copy)]
+pub struct LearningSql {
+    pub discoveries: &'static str,
+    pub theses: &'static str,
+    pub outcomes: &'static str,
+    pub history: &'static str,
+    /// Whether the next entry `n.next_entry` is within `$3` seconds of the discovery `n.ts`.
+    pub within: &'static str,
+    /// `market_conditions.regime` as text.
+    pub regime: &'static str,
+}
+
+/// A Rust type the store binds and reads on `DB` (for every lifetime).
+pub trait ColumnType<DB: Database>:
+    for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB> + Send + Sync
+{
+}
+
+impl<DB: Database, T> ColumnType<DB> for T where
+    T: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB> + Send + Sync
+{
+}
+
+/// The backend's sqlx database, connection, arguments and row.
+pub type Db<B> = <B as Backend>::Db;
+pub type Conn<B> = <<B as Backend>::Db as Database>::Connection;
+pub type Args<'q, B> = <<B as Backend>::Db as Database>::Arguments<'q>;
+pub type DbRow<B> = <<B as Backend>::Db as Database>::Row;

@@ -1,0 +1,172 @@
+//! What the store can do, one narrow trait per capability, and [`Store`], all of them.
+//!
+//! A use case that needs only the outbox can take `&dyn OutboxStore`; everything that
+//! takes `&dyn Store` keeps working, since every store is all of them.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use rollout_core::config::Aggregate;
+use rollout_core::controller::{RolloutState, Transition};
+use rollout_core::experiment::{IngestReport, Observation};
+use rollout_core::learning::{LearningIngest, Pair, Rows};
+use rollout_core::records::{
+    Committed, EventRow, FlagChange, FlagTable, GuardrailReading, LearningCounts, OutboxRow,
+    PerVariant, QueryParam, SqlValue, WeightsRecord, WindowValue, Writer,
+};
+use rollout_core::stats::{Moments, RankSums};
+
+use crate::StoreError;
+
+/// Rollout state, flags and history; leader epochs; the store's upkeep.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// Creates or upgrades the tables.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// A cheap round trip, to tell whether the store is reachable.
+    async fn ping(&self) -> Result<(), StoreError>;
+    async fn state(&self, rollout: &str) -> Result<Option<RolloutState>, StoreError>;
+    async fn states(&self) -> Result<Vec<RolloutState>, StoreError>;
+    /// Commits `t` atomically, or fails with `Conflict`/`Fenced` having written nothing.
+    async fn commit(
+        &self,
+        t: &Transition,
+        writer: &Writer,
+        now: DateTime<Utc>,
+    ) -> Result<Committed, StoreError>;
+    async fn flags(&self) -> Result<FlagTable, StoreError>;
+    /// The stored flags of one rollout, key → value.
+    async fn rollout_flags(&self, rollout: &str) -> Result<BTreeMap<String, String>, StoreError>;
+    async fn history(&self, rollout: &str) -> Result<Vec<EventRow>, StoreError>;
+    /// The table-wide flags version (`rollout_flags_version`).
+    async fn flags_version(&self) -> Result<i64, StoreError>;
+    /// The committed flag changes with a version above `version`, oldest first, at most
+    /// `limit` history rows read; from the history, so a change is never missed.
+    async fn flag_changes_since(
+        &self,
+        version: i64,
+        limit: i64,
+    ) -> Result<Vec<FlagChange>, StoreError>;
+    /// Starts a new leader epoch for `holder` and returns it; writes fenced by older epochs fail.
+    async fn new_epoch(&self, holder: &str, now: DateTime<Utc>) -> Result<i64, StoreError>;
+}
+
+/// The experiment's observations and their maintained statistics.
+#[async_trait]
+pub trait ObservationStore: Send + Sync {
+    /// Stores observations and updates their sufficient statistics in one transaction.
+    /// Rows whose `event_id` is already stored are skipped.
+    async fn ingest(
+        &self,
+        rollout: &str,
+        rows: &[Observation],
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, StoreError>;
+    /// The maintained count, sum and sum of squares of a metric per variant.
+    async fn moments(&self, rollout: &str, metric: &str)
+        -> Result<PerVariant<Moments>, StoreError>;
+    /// Rank sums for the Mann-Whitney test, computed in SQL.
+    async fn rank_sums(&self, rollout: &str, metric: &str) -> Result<RankSums, StoreError>;
+    /// Distinct units observed per variant.
+    async fn unit_counts(&self, rollout: &str) -> Result<PerVariant<u64>, StoreError>;
+    /// A metric's observations since `since`, aggregated per variant.
+    async fn window_aggregate(
+        &self,
+        rollout: &str,
+        metric: &str,
+        since: DateTime<Utc>,
+        aggregate: Aggregate,
+    ) -> Result<PerVariant<WindowValue>, StoreError>;
+    /// When the newest observation of a rollout arrived.
+    async fn last_ingested_at(&self, rollout: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+/// Guardrail readings, and the configured queries that measure them.
+#[async_trait]
+pub trait GuardrailStore: Send + Sync {
+    /// Runs a configured query read-only, bounded by `timeout`. Its failures are
+    /// `UserQuery`; only an unreachable store is `Unavailable`.
+    async fn run_query(
+        &self,
+        query: &str,
+        params: &[QueryParam],
+        timeout: std::time::Duration,
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError>;
+    /// The last reading of each guardrail of a rollout.
+    async fn guardrail_status(&self, rollout: &str) -> Result<Vec<GuardrailReading>, StoreError>;
+    /// Replaces the readings of the guardrails named in `readings`.
+    async fn record_guardrails(
+        &self,
+        rollout: &str,
+        readings: &[GuardrailReading],
+    ) -> Result<(), StoreError>;
+}
+
+/// The webhook outbox, filled by [`StateStore::commit`].
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Claims the undelivered webhooks due at `now` until `lease_until`, oldest first: at most
+    /// one per URL (so each receiver sees events in order), and a claimed row is not handed
+    /// to another sender until its lease ends.
+    async fn claim_webhooks(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Records a delivery attempt: delivered, or failed and retried at `retry_at`.
+    async fn webhook_attempt(
+        &self,
+        id: i64,
+        outcome: Result<(), String>,
+        now: DateTime<Utc>,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+/// The learning module's rows and weights history.
+#[async_trait]
+pub trait LearningStore: Send + Sync {
+    /// Stores rows in one transaction; rows whose (symbol, timestamp) is stored are skipped.
+    async fn ingest_learning(&self, rows: &Rows) -> Result<LearningIngest, StoreError>;
+    /// Each discovery in `[from, to]` with the return of the first trade of its symbol entered
+    /// within `match_window` after it — if that trade had closed with a return by `to`.
+    async fn learning_pairs(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        match_window: std::time::Duration,
+    ) -> Result<Vec<Pair>, StoreError>;
+    async fn learning_counts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<LearningCounts, StoreError>;
+    /// `market_conditions.regime` of the latest discovery in `[from, to]` that has conditions.
+    async fn latest_regime(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError>;
+    /// Stores a computation; with `epoch` (a daemon), only while that epoch leads, checked
+    /// in the same transaction, so a deposed leader's row never becomes the next `current`.
+    async fn record_weights(
+        &self,
+        record: &WeightsRecord,
+        epoch: Option<i64>,
+    ) -> Result<(), StoreError>;
+    /// The latest computation for `rollout` (by `computed_at`, then insertion order).
+    async fn latest_weights(&self, rollout: &str) -> Result<Option<WeightsRecord>, StoreError>;
+}
+
+/// Every capability: what `open` returns and what most callers hold (`&dyn Store`).
+pub trait Store:
+    StateStore + ObservationStore + GuardrailStore + OutboxStore + LearningStore + Send + Sync
+{
+}
+
+impl<T> Store for T where
+    T: StateStore + ObservationStore + GuardrailStore + OutboxStore + LearningStore + Send + Sync
+{
+}
