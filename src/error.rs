@@ -84,3 +84,6 @@ impl Error {
         }
     }
 }
+
+/// The binary's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -95,3 +95,6 @@ impl StoreError {
 fn is_unavailable_code(code: Option<&str>) -> bool {
     matches!(code, Some(c) if c.starts_with("08") || c.starts_with("57P") || c == "5" || c == "6" || c == "517")
 }
+
+/// The store's result type.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -22,7 +22,7 @@ mod tests;
 mod traits;
 
 pub use backend::{Backend, CellKind, LearningSql, PgBackend, SqliteBackend};
-pub use error::{QueryError, StoreError};
+pub use error::{QueryError, Result, StoreError};
 pub use leader::{LeaderCheck, Leadership};
 pub use rollout_core::records::{
     Committed, EventRow, FlagChange, FlagRow, FlagTable, GuardrailReading, LearningCounts,
