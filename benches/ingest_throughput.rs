@@ -74,6 +74,7 @@ async fn main() {
             role: Arc::new(Role::default()),
             actor: "bench".into(),
             admin_token: None,
+            ingest_token: None,
             ingest_slots: 4,
         },
     )

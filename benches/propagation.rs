@@ -91,6 +91,7 @@ async fn run(label: &str, url: &str, poke: bool) {
         role: Arc::new(Role::default()),
         actor: "bench".into(),
         admin_token: None,
+        ingest_token: None,
         ingest_slots: 1,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

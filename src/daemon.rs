@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio_cron_scheduler::{Job, JobScheduler};
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use crate::config::{self, Config};
 use crate::controller::incompatibilities;
@@ -85,10 +85,20 @@ pub async fn run(
                 role: role.clone(),
                 actor: actor.clone(),
                 admin_token: crate::http::token_from_env().map_err(crate::Error::invalid_input)?,
+                ingest_token: crate::http::ingest_token_from_env()
+                    .map_err(crate::Error::invalid_input)?,
                 ingest_slots: 4,
             };
             if api.admin_token.is_none() {
                 warn!("no ROLLOUT_ADMIN_TOKEN or ROLLOUT_ADMIN_TOKEN_FILE: the admin endpoints answer 503");
+            }
+            if api.ingest_token.is_none() {
+                let message = "no ROLLOUT_INGEST_TOKEN or ROLLOUT_INGEST_TOKEN_FILE: ingest (/v1/observations, /learning/collect/*) is accepted from this host only";
+                if addr.ip().is_loopback() {
+                    info!("{message}");
+                } else {
+                    warn!("{message}");
+                }
             }
             let running = crate::http::start(addr, api)
                 .await
@@ -120,6 +130,7 @@ pub async fn run(
         epoch: None,
         unparsable: None,
         last_rejection: None,
+        standby: false,
         role,
     };
     // The first pass runs at once rather than at the first cron tick.
@@ -129,7 +140,8 @@ pub async fn run(
         tokio::select! {
             _ = &mut shutdown => break,
             Some(name) = new_data.recv() => {
-                if let Err(e) = runner.on_new_data(&config, &name).await {
+                let span = info_span!("notify", rollout = %name);
+                if let Err(e) = runner.on_new_data(&config, &name).instrument(span).await {
                     warn!(error = %e, rollout = %name, "evaluating new observations failed");
                 }
                 poke();
@@ -143,7 +155,7 @@ pub async fn run(
                 publish(&shared, &config);
             }
             Some(name) = analysis_runs.recv() => {
-                runner.learn(&config, &name).await;
+                runner.learn(&config, &name).instrument(info_span!("analysis", rollout = %name)).await;
                 poke();
             }
             Some(()) = ticks.recv() => {
@@ -156,7 +168,7 @@ pub async fn run(
                     error!("cannot reschedule the learning analysis: {e}");
                 }
                 publish(&shared, &config);
-                let result = runner.tick(&config).await;
+                let result = runner.tick(&config).instrument(info_span!("tick")).await;
                 poke();
                 match result {
                     Ok(()) => { backoff.reset(); retry_at = None; }
@@ -192,6 +204,8 @@ struct Runner {
     unparsable: Option<String>,
     /// The last incompatibility logged, so that it is logged once.
     last_rejection: Option<String>,
+    /// Whether this process stands by (announced once, when it starts to).
+    standby: bool,
     /// Whether this process leads (read by the webhook sender and the HTTP API).
     role: Arc<Role>,
 }
@@ -263,7 +277,12 @@ impl Runner {
                 Err(e) => error!("cannot reschedule ticks: {e}"),
             }
         }
-        info!(rollouts = new.rollouts.len(), "configuration reloaded");
+        let changes = config::changes(config, &new);
+        info!(
+            rollouts = new.rollouts.len(),
+            "configuration reloaded: {}",
+            changes.join("; ")
+        );
         *config = new;
     }
 
@@ -331,16 +350,24 @@ impl Runner {
             LeaderCheck::Standby => {
                 if self.epoch.take().is_some() {
                     warn!("lost the leadership; standing by");
+                } else if !self.standby {
+                    info!("standby: another daemon leads; this one takes over when the leader's session ends");
                 }
+                self.standby = true;
                 debug!("standby: another daemon leads");
                 return Ok(());
             }
             LeaderCheck::Leader { fresh } => {
                 if fresh || self.epoch.is_none() {
                     let epoch = self.store.new_epoch(&self.actor, now).await?;
-                    info!(epoch, "became the leader");
+                    if self.standby {
+                        info!(epoch, "became the leader (was standing by)");
+                    } else {
+                        info!(epoch, "became the leader");
+                    }
                     self.epoch = Some(epoch);
                 }
+                self.standby = false;
                 self.role.set(self.epoch);
             }
         }
@@ -422,18 +449,11 @@ fn publish(shared: &arc_swap::ArcSwap<Config>, config: &Config) {
     }
 }
 
+/// What a pass did that the engine did not log already (it logs every commit).
 fn log_outcomes(outcomes: &[(String, Outcome)]) {
     for (name, o) in outcomes {
         match o {
-            Outcome::Applied(a) => info!(
-                rollout = %name,
-                action = %a.transition.action,
-                stage = a.transition.to.stage_index,
-                status = %a.transition.to.status(),
-                flags_version = a.committed.flags_version,
-                reason = %a.transition.reason,
-                "transition committed"
-            ),
+            Outcome::Applied(_) => {}
             Outcome::Discarded(e) => warn!(rollout = %name, "decision discarded: {e}"),
             Outcome::Unchanged { .. } => debug!(rollout = %name, "unchanged"),
         }

@@ -63,12 +63,23 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
+/// Logs go to stderr, coloured only when it is a terminal (and `NO_COLOR` is unset).
+/// `ROLLOUT_LOG` (a `tracing` filter) replaces the defaults: for the daemon and `tick`, INFO
+/// with the scheduler's and sqlx's chatter kept below it; for the other commands, WARN (a
+/// rollback or hold they commit is logged; other transitions only on stdout).
 fn init_tracing(format: LogFormat, verbose: bool) {
-    let default = if verbose { "info" } else { "warn" };
+    use std::io::IsTerminal;
+    let default = if verbose {
+        "info,tokio_cron_scheduler=warn,sqlx=warn"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROLLOUT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),

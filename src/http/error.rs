@@ -1,4 +1,5 @@
-//! API errors: a status and a JSON body `{"error": reason}` (plus `rows` for bad input rows).
+//! API errors: a status and a JSON body `{"error": reason}` (plus `rows` for bad input rows,
+//! and `field`, the path of the field a body error is about).
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -21,6 +22,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub rows: Vec<BadRow>,
+    /// The field of the request body the error is about, e.g. `observations[3].observed_at`.
+    pub field: Option<String>,
     pub retry_after: Option<u64>,
     pub authenticate: bool,
 }
@@ -31,6 +34,7 @@ impl ApiError {
             status,
             message: message.into(),
             rows: Vec::new(),
+            field: None,
             retry_after: None,
             authenticate: false,
         }
@@ -54,6 +58,8 @@ struct Body<'a> {
     error: &'a str,
     #[serde(skip_serializing_if = "<[BadRow]>::is_empty")]
     rows: &'a [BadRow],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
 }
 
 impl IntoResponse for ApiError {
@@ -63,6 +69,7 @@ impl IntoResponse for ApiError {
             Json(Body {
                 error: &self.message,
                 rows: &self.rows,
+                field: self.field.as_deref(),
             }),
         )
             .into_response();

@@ -1,7 +1,8 @@
 //! The learning module's endpoints from the trading team's plan: collection (one record, or
 //! an array of records, per request; checked by the same rules as `rollout learning
-//! ingest`, all or nothing, acknowledged after the commit) and intelligence (the weights
-//! services should apply now, and the current analysis).
+//! ingest`, all or nothing, acknowledged after the commit; the ingest token, or a loopback
+//! peer when none is configured) and intelligence (the weights services should apply now,
+//! and the current analysis).
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -11,6 +12,7 @@ use axum::Json;
 use rollout_app::usecases::learning::DiscoveryParameters;
 use serde::Deserialize;
 
+use super::auth::Ingestor;
 use super::error::BadRow;
 use super::{ApiError, AppState};
 use crate::learning::{self, Kind, LearningIngest, Rows};
@@ -20,6 +22,7 @@ pub const MAX_RECORDS: usize = 10_000;
 
 pub async fn discovery(
     State(s): State<AppState>,
+    _: Ingestor,
     body: Bytes,
 ) -> Result<Json<LearningIngest>, ApiError> {
     collect(&s, Kind::Discovery, &body).await
@@ -27,6 +30,7 @@ pub async fn discovery(
 
 pub async fn thesis(
     State(s): State<AppState>,
+    _: Ingestor,
     body: Bytes,
 ) -> Result<Json<LearningIngest>, ApiError> {
     collect(&s, Kind::Thesis, &body).await
@@ -34,6 +38,7 @@ pub async fn thesis(
 
 pub async fn outcome(
     State(s): State<AppState>,
+    _: Ingestor,
     body: Bytes,
 ) -> Result<Json<LearningIngest>, ApiError> {
     collect(&s, Kind::Outcome, &body).await
@@ -52,13 +57,16 @@ async fn collect(s: &AppState, kind: Kind, body: &[u8]) -> Result<Json<LearningI
     Ok(Json(s.service.ingest_learning(&rows).await?))
 }
 
-/// One JSON object, or an array of them; every bad record is reported by its index.
+/// One JSON object, or an array of them; every bad record is reported by its index. Text
+/// that is not JSON is 400; a record that does not fit, 422, its message naming the field
+/// (`exit_timestamp: ...`).
 fn parse(kind: Kind, body: &[u8]) -> Result<Rows, ApiError> {
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'[') {
-        return learning::parse_object(kind, body).map_err(ApiError::bad_request);
+    let value: serde_json::Value = super::body::parse(body)?;
+    if !value.is_array() {
+        return learning::parse_object(kind, body)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e));
     }
-    let items: Vec<serde_json::Value> = serde_json::from_slice(body)
+    let items: Vec<serde_json::Value> = serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
     if items.len() > MAX_RECORDS {
         return Err(ApiError::new(

@@ -3,6 +3,8 @@
 //! `openapi.yaml` and `clients/python/README.md` ("The HTTP contract").
 
 mod admin;
+mod auth;
+mod body;
 mod error;
 mod feed;
 mod flags;
@@ -24,7 +26,9 @@ use crate::role::Role;
 use crate::store::Store;
 use rollout_app::{Service, SystemClock};
 
-pub use admin::{token_from_env, AdminToken};
+/// The admin token's former name.
+pub use auth::Token as AdminToken;
+pub use auth::{ingest_token_from_env, token_from_env, Token};
 pub use error::ApiError;
 pub use feed::Feed;
 pub use observations::MAX_ROWS;
@@ -45,7 +49,9 @@ pub struct Options {
     /// The daemon's actor (`daemon@HOST:PID`), for writes made as the leader.
     pub actor: String,
     /// `None` disables the admin endpoints (503).
-    pub admin_token: Option<AdminToken>,
+    pub admin_token: Option<Token>,
+    /// `None`: ingest only from loopback peers (403 for the others).
+    pub ingest_token: Option<Token>,
     /// Ingest requests processed at once; more get 429.
     pub ingest_slots: usize,
 }
@@ -60,7 +66,8 @@ pub struct Inner {
     pub(crate) service: Service,
     pub(crate) role: Arc<Role>,
     pub(crate) actor: String,
-    pub(crate) admin_token: Option<AdminToken>,
+    pub(crate) admin_token: Option<Token>,
+    pub(crate) ingest_token: Option<Token>,
     pub(crate) ingest: Semaphore,
     pub(crate) feed: Feed,
     /// Becomes true when the server shuts down: open event streams end.
@@ -83,6 +90,7 @@ impl AppState {
             role: opts.role,
             actor: opts.actor,
             admin_token: opts.admin_token,
+            ingest_token: opts.ingest_token,
             ingest: Semaphore::new(opts.ingest_slots.max(1)),
             feed,
             closing: watch::channel(false).0,
@@ -146,7 +154,10 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
     ]
 }
 
-/// The API as an axum router.
+/// The API as an axum router. Serve it with connection info
+/// (`into_make_service_with_connect_info::<SocketAddr>()`, as [`serve`] does): without a
+/// configured ingest token, ingest is allowed from loopback peers only, and a peer that
+/// cannot be told is refused.
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new();
     for (_, path, handler) in routes() {
@@ -210,7 +221,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.clone();
-    let app = router(state);
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

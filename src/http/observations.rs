@@ -1,17 +1,20 @@
 //! `POST /v1/observations`: A/B observations as JSON, all rows or none, checked by the
 //! same rules as CSV ingest ([`crate::experiment::check`]). Acknowledged after the commit;
 //! then judged at once if this process leads (otherwise the leader's `NOTIFY` does it).
+//! Needs the ingest token, or a loopback peer when none is configured (see `auth`).
 
 use std::time::Instant;
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use tracing::warn;
+use tracing::{info_span, warn, Instrument};
 
+use super::auth::Ingestor;
 use super::error::BadRow;
 use super::{ApiError, AppState};
 use crate::experiment::Observation;
@@ -36,7 +39,11 @@ struct Row {
     variant: String,
     metric: String,
     value: f64,
-    #[serde(default)]
+    /// RFC 3339 with an offset; a time without one is refused rather than taken as UTC.
+    #[serde(
+        default,
+        deserialize_with = "rollout_core::timestamp::deserialize_option"
+    )]
     observed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     event_id: Option<String>,
@@ -44,10 +51,19 @@ struct Row {
 
 pub async fn ingest(
     State(s): State<AppState>,
-    body: Result<Json<IngestBody>, JsonRejection>,
+    who: Result<Ingestor, ApiError>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ObservationIngest>, ApiError> {
     let started = Instant::now();
-    let result = handle(&s, body).await;
+    let result = match who {
+        Ok(Ingestor) => {
+            handle(&s, || super::body::json(&headers, body))
+                .instrument(info_span!("http_ingest"))
+                .await
+        }
+        Err(e) => Err(e),
+    };
     super::metrics::ingest(
         result.as_ref().map_or_else(|e| e.status.as_u16(), |_| 200),
         started.elapsed(),
@@ -55,9 +71,10 @@ pub async fn ingest(
     result
 }
 
+/// `body` is read once a slot is free.
 async fn handle(
     s: &AppState,
-    body: Result<Json<IngestBody>, JsonRejection>,
+    body: impl FnOnce() -> Result<IngestBody, ApiError>,
 ) -> Result<Json<ObservationIngest>, ApiError> {
     let Ok(_permit) = s.ingest.try_acquire() else {
         let mut e = ApiError::new(
@@ -67,7 +84,7 @@ async fn handle(
         e.retry_after = Some(1);
         return Err(e);
     };
-    let Json(body) = body?;
+    let body = body()?;
     if body.observations.len() > MAX_ROWS {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -98,9 +115,9 @@ async fn handle(
         .await?;
     super::metrics::ingested(&body.rollout, out.report.inserted);
     if let Some(a) = &out.applied {
+        // The engine logs the rollback, with its reason and actor.
         s.feed.poke();
         super::metrics::transition(&body.rollout, a.transition.action.as_str());
-        warn!(rollout = %body.rollout, reason = %a.transition.reason, "new observations rolled the rollout back");
     }
     // The data is stored and acknowledged either way; a failed judgement is retried by the
     // daemon's next tick.
@@ -174,20 +191,23 @@ mod tests {
             role: Arc::new(Role::default()),
             actor: "test".into(),
             admin_token: None,
+            ingest_token: None,
             ingest_slots: 2,
         });
         let body = || {
-            Ok(Json(IngestBody {
-                rollout: "r".into(),
-                observations: vec![Row {
-                    unit: "u".into(),
-                    variant: "control".into(),
-                    metric: "m".into(),
-                    value: 1.0,
-                    observed_at: None,
-                    event_id: None,
-                }],
-            }))
+            || {
+                Ok(IngestBody {
+                    rollout: "r".into(),
+                    observations: vec![Row {
+                        unit: "u".into(),
+                        variant: "control".into(),
+                        metric: "m".into(),
+                        value: 1.0,
+                        observed_at: None,
+                        event_id: None,
+                    }],
+                })
+            }
         };
         let held = s.ingest.try_acquire_many(2).unwrap();
         let e = handle(&s, body()).await.expect_err("refused");

@@ -232,6 +232,7 @@ mod tests {
             role: Arc::new(Role::default()),
             actor: "test".into(),
             admin_token: None,
+            ingest_token: None,
             ingest_slots: 1,
         });
         // A broadcast of two slots, fed by hand: five changes make the subscriber lag.

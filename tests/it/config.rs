@@ -110,15 +110,13 @@ fn zero_duration_and_percentage_out_of_range() {
     insta::assert_snapshot!(errors(&src));
 }
 
-// The loader checks in two phases: first each field, stage and rollout on its own (and the
-// top-level fields), then, over the rollouts that passed the first phase, the rules across
-// rollouts (unique names, prefixes that do not overlap). A rollout with an error of the
-// first phase is left out of the second, so an input mixing both phases would not show
-// every error it has. Each input below has errors of one phase only, and its snapshot lists
-// every one of them; `a_rollout_that_fails_is_left_out_of_the_checks_across_rollouts` pins
-// the phase boundary.
+// The loader reads each field, stage and rollout on its own, so that one mistake does not
+// hide another: an unknown key is reported and left out, a field that does not parse is
+// reported and the rest is still read, and the rules across rollouts (unique names,
+// prefixes that do not overlap) run over every rollout whose name or prefix could be read,
+// whatever else is wrong with it.
 
-/// Errors of the first phase, all reported together. The input has exactly these 6:
+/// Top-level and per-rollout errors, all reported together. The input has exactly these 6:
 /// `database` is not a sqlite:// or postgres:// URL; `tick` is not a cron expression;
 /// `listen` is not an address; rollouts[0].stages[1] repeats the canary percentage 50;
 /// rollouts[0].stages[2] is of an unknown kind (`blue_green`); rollouts[1].seed is negative.
@@ -148,46 +146,25 @@ rollouts:
     insta::assert_snapshot!(errors);
 }
 
-/// Errors across rollouts, each rollout valid on its own as far as it matters: the input
-/// has exactly these 4: `tick` is not a cron expression (top level, checked in any case);
-/// rollouts[0] sets a flag outside its prefix (OTHER_KEY; this check does not keep the
-/// rollout out of the second phase); rollouts[1] reuses the name `learning`; rollouts[1]'s
-/// flag_prefix LEARNING_X_ overlaps rollouts[0]'s LEARNING_.
+/// Mistakes of every kind in one file, each reported once: `tick` is not a cron
+/// expression; rollouts[0] has an unknown field (`colour`), a flag outside its prefix
+/// (OTHER_KEY), a misspelt stage kind (`canery`) and a percentage out of range (150);
+/// rollouts[1] has a negative seed, reuses the name `learning` and its prefix LEARNING_X_
+/// overlaps LEARNING_. The unknown field does not hide the rollout's other errors, and the
+/// broken rollouts still take part in the checks across rollouts: 8 messages.
 #[test]
-fn errors_across_rollouts_at_once() {
+fn mistakes_do_not_hide_one_another() {
     let src = "\
 tick: every ten seconds
 rollouts:
   - name: learning
     flag_prefix: LEARNING_
     seed: 42
+    colour: blue
     stages:
       - shadow: { duration: 7d, flags: { OTHER_KEY: x } }
-      - full: {}
-  - name: learning
-    flag_prefix: LEARNING_X_
-    seed: 7
-    stages:
-      - full: {}
-";
-    let errors = errors(src);
-    assert_eq!(errors.lines().count(), 4, "{errors}");
-    insta::assert_snapshot!(errors);
-}
-
-/// The phase boundary, as the loader has it: rollouts[1] repeats the name `learning` and its
-/// prefix overlaps rollouts[0]'s, but both rollouts fail the first phase (an unknown stage
-/// kind; a negative seed), so only those first-phase errors are reported. If the loader
-/// learns to report both phases at once, this test fails: then merge the two inputs above.
-#[test]
-fn a_rollout_that_fails_is_left_out_of_the_checks_across_rollouts() {
-    let src = "\
-rollouts:
-  - name: learning
-    flag_prefix: LEARNING_
-    seed: 42
-    stages:
-      - blue_green: {}
+      - canery: { percentage: 5, duration: 1h }
+      - canary: { percentage: 150, duration: 48H }
       - full: {}
   - name: learning
     flag_prefix: LEARNING_X_
@@ -196,13 +173,102 @@ rollouts:
       - full: {}
 ";
     let errors = errors(src);
-    let lines: Vec<&str> = errors.lines().collect();
-    assert_eq!(lines.len(), 2, "{errors}");
-    assert!(
-        lines[0].contains("unknown stage kind `blue_green`"),
-        "{errors}"
+    assert_eq!(errors.lines().count(), 8, "{errors}");
+    insta::assert_snapshot!(errors);
+}
+
+/// Within one field list, every bad field is reported, not only the first one serde meets;
+/// a missing field is reported with them.
+#[test]
+fn every_bad_field_of_a_rollout_and_a_stage() {
+    let src = "\
+rollouts:
+  - name: Learning
+    flag_prefix: learning_
+    seed: lots
+    stages:
+      - ab_test: { percentage: 0, duration: 2 days, on_inconclusive: wait }
+      - canary: { percentage: 5 }
+      - full: {}
+    max_silence: 4
+";
+    let errors = errors(src);
+    assert_eq!(errors.lines().count(), 8, "{errors}");
+    insta::assert_snapshot!(errors);
+}
+
+/// Unknown keys and stage kinds get the nearest known name, at every level: the top, a
+/// rollout, a stage, a guardrail and the mappings inside them.
+#[test]
+fn unknown_names_get_a_suggestion() {
+    let src = "\
+databse: sqlite://x.db
+rollouts:
+  - name: learning
+    flag_prefx: LEARNING_
+    seed: 42
+    stages:
+      - shadw: { duration: 7d }
+      - ab_test:
+          percentage: 10
+          duration: 2w
+          metrics: [ { name: return_pct, tset: welch_t } ]
+      - canary: { percentage: 5, duraton: 1h }
+      - full: {}
+    guardrails:
+      - name: g
+        metric: m
+        relative_to_control: { max_degredation: 0.2, worse_when: lower }
+    safety_checks:
+      - { name: web, http: { url: 'http://x', budget: 100 } }
+";
+    insta::assert_snapshot!(errors(src));
+}
+
+/// A stage written in the wrong shape says how to write it.
+#[test]
+fn stage_shapes() {
+    let src = format!(
+        "{GOOD_HEAD}    stages:\n      - shadow\n      - canary:\n        percentage: 5\n        duration: 1h\n      - 5\n      - Full\n      - full\n"
     );
-    assert!(lines[1].contains("(rollouts[1].seed)"), "{errors}");
+    insta::assert_snapshot!(errors(&src));
+}
+
+/// Durations are a whole number and one unit; the familiar mistakes say what to write.
+#[test]
+fn durations_in_other_forms() {
+    let src = "\
+rollouts:
+  - name: learning
+    flag_prefix: LEARNING_
+    seed: 42
+    stages:
+      - shadow: { duration: 2 days }
+      - ab_test: { percentage: 10, duration: 1y }
+      - canary: { percentage: 5, duration: 100ms }
+      - canary: { percentage: 25, duration: 1M }
+      - canary: { percentage: 50, duration: 1.5h }
+      - full: {}
+    max_silence: 96
+";
+    let errors = errors(src);
+    assert_eq!(errors.lines().count(), 6, "{errors}");
+    insta::assert_snapshot!(errors);
+}
+
+#[test]
+fn upper_case_units_are_the_same_units() {
+    let src = format!(
+        "{GOOD_HEAD}    stages:\n      - shadow: {{ duration: 2W }}\n      - canary: {{ percentage: 5, duration: 48H }}\n      - canary: {{ percentage: 25, duration: 30S }}\n      - canary: {{ percentage: 50, duration: 3D }}\n      - full: {{}}\n"
+    );
+    let c = config::parse("rollout.yaml", &src).unwrap().config;
+    let shown: Vec<String> = c.rollouts[0]
+        .stages
+        .iter()
+        .filter_map(|s| s.kind.duration())
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(shown, ["2w", "2d", "30s", "3d"]);
 }
 
 #[test]

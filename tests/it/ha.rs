@@ -252,7 +252,7 @@ async fn a_frozen_leader_with_a_stale_epoch_is_fenced(db: TestDb) {
     );
     let second_lead = line_of(&log, "became the leader", fenced)
         .unwrap_or_else(|| panic!("no fresh epoch after the refusal:\n{log}"));
-    let repaired = line_of(&log, "transition committed", fenced)
+    let repaired = line_of(&log, "rollout::transition", fenced)
         .unwrap_or_else(|| panic!("no committed repair:\n{log}"));
     assert!(log.lines().nth(repaired).unwrap().contains("sync"), "{log}");
     assert!(

@@ -14,7 +14,7 @@ use rollout::config::Config;
 use rollout::controller::ManualAction;
 use rollout::daemon::Role;
 use rollout::engine;
-use rollout::http::{self, AdminToken, AppState, Options};
+use rollout::http::{self, AppState, Options, Token};
 use rollout::store::{Store, Writer};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -68,6 +68,19 @@ impl Api {
         role: Arc<Role>,
         wrap: impl FnOnce(axum::Router) -> axum::Router,
     ) -> Api {
+        Api::launch_with_tokens(db, token, None, yaml, role, wrap).await
+    }
+
+    /// [`Api::launch`] with an ingest token too. The server runs with connection info, as
+    /// the daemon's does (ingest without a token is for loopback peers).
+    pub async fn launch_with_tokens(
+        db: &TestDb,
+        token: Option<&str>,
+        ingest_token: Option<&str>,
+        yaml: &str,
+        role: Arc<Role>,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> Api {
         let config = plan(yaml);
         let store: Arc<dyn Store> = Arc::from(db.store().await);
         let state = AppState::new(Options {
@@ -76,13 +89,15 @@ impl Api {
             config: Arc::new(ArcSwap::from_pointee(config.clone())),
             role,
             actor: "daemon@test".into(),
-            admin_token: token.and_then(AdminToken::new),
+            admin_token: token.and_then(Token::new),
+            ingest_token: ingest_token.and_then(Token::new),
             ingest_slots: 2,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = wrap(http::router(state.clone()));
+        let app =
+            wrap(http::router(state.clone())).into_make_service_with_connect_info::<SocketAddr>();
         let closing = state.clone();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -457,6 +472,16 @@ async fn bad_input_gets_its_4xx(db: TestDb) {
     let (s, b) = status_and_error(post_raw("{not json".into()).await.unwrap()).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     assert!(b["error"].is_string());
+    let (s, b) = status_and_error(
+        c.post(&url)
+            .header("content-type", "text/plain")
+            .body("{}")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{b}");
 
     // What PostgreSQL could not store is refused on both stores alike, with the row.
     let nul = json!({"rollout": "api", "observations": [
@@ -499,6 +524,41 @@ async fn bad_input_gets_its_4xx(db: TestDb) {
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a string value: {b}");
+
+    // Python's `datetime.utcnow().isoformat()`: no offset. Refused, naming the field and the form.
+    let naive = json!({"rollout": "api", "observations": [
+        row("a", "control", json!(1.0)),
+        row("b", "control", json!(1.0)),
+        row("c", "control", json!(1.0)),
+        {"unit": "d", "variant": "control", "metric": "m", "value": 1.0,
+         "observed_at": "2026-01-02T03:04:05.123456"},
+    ]});
+    let (s, b) = status_and_error(post_raw(naive.to_string()).await.unwrap()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["field"], "observations[3].observed_at", "{b}");
+    let message = b["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("observations[3].observed_at: ")
+            && message.contains("has no offset")
+            && message.contains("2026-01-02T03:04:05Z"),
+        "{b}"
+    );
+    // Every body error names its field.
+    let (s, b) = status_and_error(
+        post_raw(json!({"rollout": "api", "observations": [row("a", "control", json!(1.0)), {"unit": "b", "variant": "control", "metric": "m"}]}).to_string())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["field"], "observations[1]", "a missing value: {b}");
+    assert!(
+        b["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `value`"),
+        "{b}"
+    );
 
     let (s, _) = status_and_error(
         post_raw(r#"{"rollout":"api","observations":[{"unit":"a","variant":"control","metric":"m","value":1e999}]}"#.into())
@@ -727,6 +787,135 @@ on_both_stores!(
     rollouts_assign_health_and_metrics,
 );
 
+pub const INGEST_TOKEN: &str = "ingest-secret";
+
+fn one_discovery() -> Value {
+    json!({"symbol": "AMC", "discovery_timestamp": "2026-01-05T14:30:00Z",
+        "discovery_features": {"squeeze": 0.6}, "discovery_score": 0.7, "action_tag": "trade_ready"})
+}
+
+/// With `ROLLOUT_INGEST_TOKEN` set, ingest needs it, from this host too; the admin token
+/// is not it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_needs_its_token_when_one_is_set() {
+    let db = TestDb::sqlite();
+    let role = Arc::new(Role::default());
+    let api =
+        Api::launch_with_tokens(&db, Some(TOKEN), Some(INGEST_TOKEN), CONFIG, role, |r| r).await;
+    api.start_rollout().await;
+    let c = http_client();
+    let observations = json!({"rollout": "api", "observations": [row("a", "control", json!(1.0))]});
+    for (path, body) in [
+        ("/v1/observations", observations),
+        ("/learning/collect/discovery-data", one_discovery()),
+    ] {
+        let resp = c.post(api.url(path)).json(&body).send().await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path} without a token"
+        );
+        assert!(resp.headers().contains_key("www-authenticate"));
+        let e: Value = resp.json().await.unwrap();
+        assert!(
+            e["error"]
+                .as_str()
+                .unwrap()
+                .contains("ROLLOUT_INGEST_TOKEN"),
+            "{e}"
+        );
+        let resp = c
+            .post(api.url(path))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path}: the admin token is another secret"
+        );
+        let resp = c
+            .post(api.url(path))
+            .bearer_auth(INGEST_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "{path} with the ingest token"
+        );
+        let ok: Value = resp.json().await.unwrap();
+        assert_eq!(ok["inserted"], 1, "{path}: {ok}");
+    }
+    // Reading needs no token.
+    let resp = c.get(api.url("/v1/flags")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// Without an ingest token, ingest is open to this host only: a loopback peer gets in, any
+/// other peer gets 403 saying how to open it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_without_a_token_is_for_this_host_only() {
+    let db = TestDb::sqlite();
+    let api = Api::start(&db, None).await;
+    api.start_rollout().await;
+    let c = http_client();
+    let body = json!({"rollout": "api", "observations": [row("a", "control", json!(1.0))]});
+    let resp = c
+        .post(api.url("/v1/observations"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "loopback needs no token");
+    let resp = c
+        .post(api.url("/learning/collect/discovery-data"))
+        .json(&one_discovery())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    // The same server as seen from another host: the peer address is replaced.
+    let far: SocketAddr = "10.1.2.3:40000".parse().unwrap();
+    let db = TestDb::sqlite();
+    let api = Api::start_with(&db, None, move |r| {
+        r.layer(axum::middleware::map_request(
+            move |mut req: axum::extract::Request| async move {
+                req.extensions_mut().insert(axum::extract::ConnectInfo(far));
+                req
+            },
+        ))
+    })
+    .await;
+    api.start_rollout().await;
+    for (path, body) in [
+        ("/v1/observations", body.clone()),
+        ("/learning/collect/discovery-data", one_discovery()),
+    ] {
+        let resp = c.post(api.url(path)).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{path}");
+        let e: Value = resp.json().await.unwrap();
+        assert!(
+            e["error"]
+                .as_str()
+                .unwrap()
+                .contains("set ROLLOUT_INGEST_TOKEN"),
+            "{e}"
+        );
+    }
+    let resp = c.get(api.url("/v1/flags")).send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "reading is open to every host"
+    );
+}
+
 /// Every (method, path, status) the tests above rely on.
 const STATUSES_USED: &[(&str, &str, u16)] = &[
     ("get", "/v1/flags", 200),
@@ -745,6 +934,9 @@ const STATUSES_USED: &[(&str, &str, u16)] = &[
     ("post", "/v1/rollouts/{name}/restart", 422),
     ("post", "/v1/observations", 200),
     ("post", "/v1/observations", 400),
+    ("post", "/v1/observations", 401),
+    ("post", "/v1/observations", 403),
+    ("post", "/v1/observations", 415),
     ("post", "/v1/observations", 404),
     ("post", "/v1/observations", 413),
     ("post", "/v1/observations", 422),
@@ -754,6 +946,11 @@ const STATUSES_USED: &[(&str, &str, u16)] = &[
     ("get", "/v1/assign", 200),
     ("get", "/v1/assign", 400),
     ("get", "/v1/assign", 404),
+    ("post", "/learning/collect/discovery-data", 200),
+    ("post", "/learning/collect/discovery-data", 401),
+    ("post", "/learning/collect/discovery-data", 403),
+    ("post", "/learning/collect/discovery-data", 422),
+    ("post", "/learning/collect/trade-outcome", 422),
     ("get", "/healthz", 200),
     ("get", "/readyz", 200),
     ("get", "/metrics", 200),
@@ -810,6 +1007,7 @@ async fn shutdown_ends_open_streams() {
         role: Arc::new(Role::default()),
         actor: "daemon@test".into(),
         admin_token: None,
+        ingest_token: None,
         ingest_slots: 1,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -955,6 +1153,142 @@ async fn the_daemon_serves_the_api_on_port_0() {
 
 const WAIT_LONG: Duration = Duration::from_secs(60);
 
+/// A rollback caused by an HTTP ingest is in the daemon's log, at WARN, with the rollout,
+/// the reason and the actor; the log has no colour codes when it is not a terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_logs_a_rollback_that_an_http_ingest_caused() {
+    let db = TestDb::sqlite();
+    let config = db.config(
+        "
+rollouts:
+  - name: gr
+    flag_prefix: GR_
+    seed: 3
+    stages:
+      - canary: { percentage: 5, duration: 1d }
+      - full: {}
+    guardrails:
+      - { name: drawdown, metric: return_pct, aggregate: mean, min: -2.0, window: 1h, min_samples: 20 }
+",
+    );
+    let log = db.dir.path().join("daemon.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = crate::support::bin()
+        .arg("--config")
+        .arg(&config)
+        .args(["daemon", "--listen", "127.0.0.1:0"])
+        .env_remove("ROLLOUT_LOG")
+        .env_remove("ROLLOUT_INGEST_TOKEN")
+        .env_remove("ROLLOUT_INGEST_TOKEN_FILE")
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    let base = eventually(WAIT_LONG, "the daemon to log its HTTP address", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        async move {
+            let at = text.find("HTTP API listening on ")?;
+            let rest = &text[at + "HTTP API listening on ".len()..];
+            Some(rest.split_whitespace().next()?.to_owned())
+        }
+    })
+    .await;
+    let c = http_client();
+    eventually(
+        WAIT_LONG,
+        "the daemon to lead and start the rollout",
+        || {
+            let c = c.clone();
+            let base = base.clone();
+            async move {
+                let ready: Value = c
+                    .get(format!("{base}/readyz"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                let flags: Value = c
+                    .get(format!("{base}/v1/flags"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                (ready["role"] == "leader" && flags["version"].as_i64()? >= 1).then_some(())
+            }
+        },
+    )
+    .await;
+    let bad: Vec<Value> = (0..30)
+        .map(|i| json!({"unit": format!("u{i}"), "variant": "treatment", "metric": "return_pct", "value": -10.0}))
+        .collect();
+    let resp = c
+        .post(format!("{base}/v1/observations"))
+        .json(&json!({"rollout": "gr", "observations": bad}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "loopback ingest needs no token"
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["rolled_back"].as_str().unwrap().contains("drawdown"),
+        "{body}"
+    );
+    let line = eventually(WAIT_LONG, "the rollback in the daemon's log", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        async move {
+            text.lines()
+                .find(|l| l.contains("gr rolled back"))
+                .map(str::to_owned)
+        }
+    })
+    .await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    for want in [
+        " WARN ",
+        "http_ingest",
+        "rollout::transition",
+        "rollout=\"gr\"",
+        "action=\"rollback\"",
+        "drawdown",
+        "actor=\"daemon@",
+    ] {
+        assert!(
+            line.contains(want),
+            "{want:?} missing from {line:?}\n{text}"
+        );
+    }
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour codes in a file:\n{text}"
+    );
+    assert!(
+        text.contains(
+            "ingest (/v1/observations, /learning/collect/*) is accepted from this host only"
+        ),
+        "the daemon says ingest is open to loopback only:\n{text}"
+    );
+    assert!(
+        !text.contains("tokio_cron_scheduler"),
+        "scheduler chatter stays below INFO:\n{text}"
+    );
+}
+
 /// A restored database (its flags version went back): an open stream does not apply later
 /// changes on top of the old state, it sends a fresh snapshot of the restored table.
 ///
@@ -1006,6 +1340,7 @@ async fn a_stream_without_a_store_is_503_with_retry_after() {
             role: Arc::new(Role::default()),
             actor: "test".into(),
             admin_token: None,
+            ingest_token: None,
             ingest_slots: 1,
         },
     )

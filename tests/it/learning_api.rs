@@ -77,7 +77,38 @@ async fn collection_is_all_or_nothing(db: TestDb) {
     let mut unknown = discovery("X");
     unknown["colour"] = json!("red");
     let (status, body) = post(&api, path, unknown.to_string()).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `colour`"),
+        "{body}"
+    );
+
+    // A time without an offset (Python's `datetime.utcnow().isoformat()`) names its field
+    // and the form, alone or in an array.
+    let naive = json!({"symbol": "AMC", "entry_timestamp": "2026-01-06T14:31:00Z",
+        "exit_timestamp": "2026-01-09T20:00:00.123456", "entry_price": 5.1});
+    let (status, body) = post(&api, "/learning/collect/trade-outcome", naive.to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("exit_timestamp: ") && message.contains("2026-01-02T03:04:05Z"),
+        "{body}"
+    );
+    let mut late = discovery("BB");
+    late["discovery_timestamp"] = json!("2026-01-05T14:30:00");
+    let (status, body) = post(&api, path, json!([discovery("BB"), late]).to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["rows"][0]["row"], 1, "{body}");
+    assert!(
+        body["rows"][0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("discovery_timestamp: "),
+        "{body}"
+    );
 
     let thesis = json!({"symbol": "AMC", "thesis_timestamp": "2026-01-05T14:35:00Z",
         "recommendation": "buy", "confidence_score": 0.8});

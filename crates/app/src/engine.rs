@@ -6,9 +6,54 @@ use crate::experiment;
 use crate::guardrails;
 use rollout_core::config::{Config, Rollout};
 use rollout_core::controller::{
-    self, Decision, ManualAction, NotAllowed, RolloutState, Signals, Transition,
+    self, Action, Decision, ManualAction, NotAllowed, RolloutState, Signals, Transition,
 };
 use rollout_store::{Committed, Store, StoreError, Writer};
+
+/// The log target of every committed transition (`ROLLOUT_LOG=rollout::transition=warn`
+/// keeps only rollbacks and holds).
+pub const LOG_TARGET: &str = "rollout::transition";
+
+/// Logs a committed transition in the process that committed it, whatever caused it (a
+/// tick, new observations, a `NOTIFY`, a manual action from the CLI or over HTTP, a
+/// publication): rollbacks and holds at WARN, everything else at INFO, each with the
+/// rollout, the action, the reason and the actor.
+pub fn log_committed(rollout: &str, t: &Transition, committed: &Committed, actor: &str) {
+    let what = match t.action {
+        Action::Start => "started",
+        Action::Advance => "entered the next stage",
+        Action::Complete => "completed",
+        Action::Hold => "held",
+        Action::Release => "released from hold",
+        Action::Rollback => "rolled back",
+        Action::Pause => "paused",
+        Action::Resume => "resumed",
+        Action::Promote => "promoted",
+        Action::Restart => "restarted",
+        Action::Sync => "flags repaired",
+        Action::Publish => "weights published",
+    };
+    macro_rules! log {
+        ($level:ident) => {
+            tracing::$level!(
+                target: LOG_TARGET,
+                rollout,
+                action = t.action.as_str(),
+                reason = t.reason.as_str(),
+                actor,
+                stage = t.to.stage_index,
+                status = %t.to.status(),
+                flags_version = committed.flags_version,
+                "{rollout} {what}"
+            )
+        };
+    }
+    if matches!(t.action, Action::Rollback | Action::Hold) {
+        log!(warn);
+    } else {
+        log!(info);
+    }
+}
 
 /// A committed transition, for logs and CLI output.
 #[derive(Debug, Clone)]
@@ -81,7 +126,7 @@ async fn tick_once(
             }
         }
     };
-    commit(store, t, writer, now).await
+    commit(store, rollout, t, writer, now).await
 }
 
 /// Whether a pass stores its guardrail readings. Only ticks do: `consecutive` counts ticks,
@@ -135,7 +180,7 @@ pub async fn on_new_data(
         let Some(t) = controller::transition(rollout, state.as_ref(), decision, now) else {
             return Ok(Outcome::Unchanged { state });
         };
-        outcome = commit(store, t, writer, now).await?;
+        outcome = commit(store, rollout, t, writer, now).await?;
         if !matches!(outcome, Outcome::Discarded(_)) {
             break;
         }
@@ -143,18 +188,23 @@ pub async fn on_new_data(
     Ok(outcome)
 }
 
-/// Commits `t`; a compare-and-set conflict is an outcome (the decision was stale), not an error.
+/// Commits `t` (and logs it); a compare-and-set conflict is an outcome (the decision was
+/// stale), not an error.
 async fn commit(
     store: &dyn Store,
+    rollout: &Rollout,
     t: Transition,
     writer: &Writer,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
     match store.commit(&t, writer, now).await {
-        Ok(committed) => Ok(Outcome::Applied(Box::new(Applied {
-            transition: t,
-            committed,
-        }))),
+        Ok(committed) => {
+            log_committed(rollout.name.as_str(), &t, &committed, &writer.actor);
+            Ok(Outcome::Applied(Box::new(Applied {
+                transition: t,
+                committed,
+            })))
+        }
         Err(e @ StoreError::Conflict { .. }) => Ok(Outcome::Discarded(e)),
         Err(e) => Err(e),
     }
@@ -204,10 +254,11 @@ pub async fn act(
         };
         match store.commit(&t, writer, at).await {
             Ok(committed) => {
+                log_committed(rollout.name.as_str(), &t, &committed, &writer.actor);
                 return Ok(Some(Applied {
                     transition: t,
                     committed,
-                }))
+                }));
             }
             Err(e @ StoreError::Conflict { .. }) => last = Some(e),
             Err(e) => return Err(e.into()),

@@ -71,7 +71,10 @@ pub async fn run(
                 Publication::Unchanged => ("unchanged", "already published".to_owned(), None),
                 Publication::Withheld(why) => ("withheld", why, None),
                 Publication::Publish(t) => match store.commit(&t, writer, now).await {
-                    Ok(c) => ("published", w.next.to_json(), Some(c.flags_version)),
+                    Ok(c) => {
+                        crate::engine::log_committed(rollout.name.as_str(), &t, &c, &writer.actor);
+                        ("published", w.next.to_json(), Some(c.flags_version))
+                    }
                     Err(StoreError::Conflict { .. }) => continue,
                     Err(e) => return Err(e.into()),
                 },

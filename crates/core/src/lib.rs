@@ -1,7 +1,7 @@
 //! rollout's pure core. No I/O: time comes in as an argument, data comes in as values.
 //!
 //! Layers, bottom up (a module uses only modules listed before it):
-//! `stats`, `assignment`, `weights` → `config` → `controller` (with `controller::flags`)
+//! `stats`, `assignment`, `weights`, `timestamp` → `config` → `controller` (with `controller::flags`)
 //! → `records` → `experiment`, `guardrails`, `learning` → `status`. `database_url` (parsing
 //! the store's URL) stands alone.
 //!
@@ -35,6 +35,8 @@ pub mod records;
 pub mod stats;
 #[cfg(feature = "model")]
 pub mod status;
+#[cfg(feature = "model")]
+pub mod timestamp;
 #[cfg(feature = "model")]
 pub mod weights;
 

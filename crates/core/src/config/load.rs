@@ -5,16 +5,20 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
-use serde_yaml::Value;
+use serde_yaml::{Mapping, Value};
 
+use super::analysis::{AnalysisConfig, RawAnalysis};
 use super::diagnostic::{ConfigErrors, Diagnostic, Severity};
-use super::domain::{FlagKey, FlagPrefix, FlagValue, Percentage};
+use super::domain::{FlagKey, FlagPrefix, FlagValue, Percentage, RolloutName, StageDuration};
 use super::flag_names::{OVERRIDABLE_ON_ROLLBACK, STANDARD_SUFFIXES};
 use super::model::{
-    AbAnalysis, Config, Flags, Rollout, Sequential, Stage, StageKind, DEFAULT_DATABASE,
+    AbAnalysis, Config, Flags, MetricSpec, Rollout, Sequential, Stage, StageKind, DEFAULT_DATABASE,
     DEFAULT_TICK,
 };
-use super::raw::{RawAbTest, RawCanary, RawFull, RawRollout, RawShadow, RawTop, STAGE_KINDS};
+use super::names::{self, nearest};
+use super::raw::{
+    RawAbTest, RawCanary, RawFull, RawShadow, ROLLOUT_FIELDS, STAGE_KINDS, TOP_FIELDS,
+};
 use super::spans::{Location, Spans};
 
 mod guardrails;
@@ -47,6 +51,7 @@ pub fn parse(file: &str, src: &str) -> Result<Loaded, ConfigErrors> {
         file: file.to_owned(),
         spans: Spans::index(src),
         out: Vec::new(),
+        suggested: HashSet::new(),
     };
     let value: Value = match serde_yaml::from_str(src) {
         Ok(v) => v,
@@ -71,6 +76,7 @@ pub fn parse(file: &str, src: &str) -> Result<Loaded, ConfigErrors> {
     };
     let config = ck.config(value);
     ck.out.sort_by_key(|d| (d.location.line, d.location.col));
+    ck.out.dedup();
     let errors: Vec<_> = ck
         .out
         .iter()
@@ -98,6 +104,87 @@ struct Checker {
     file: String,
     spans: Spans,
     out: Vec<Diagnostic>,
+    /// The paths of the fields suggested for unknown keys: such a field is not also reported
+    /// as missing (`flag_prefx` is one mistake).
+    suggested: HashSet<String>,
+}
+
+/// What was read of one rollout: its name and prefix (for the checks across rollouts, even
+/// when something else in it is wrong) and the rollout itself when all of it is valid.
+#[derive(Default)]
+struct RolloutParts {
+    name: Option<RolloutName>,
+    prefix: Option<FlagPrefix>,
+    rollout: Option<Rollout>,
+}
+
+/// `parent.key`, or `key` at the top.
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// `path` followed by a path serde_path_to_error found below it (`.` is `path` itself).
+fn below(path: &str, inner: &str) -> String {
+    match (path.is_empty(), inner) {
+        (_, ".") => path.to_owned(),
+        (true, _) => inner.to_owned(),
+        (false, p) if p.starts_with('[') => format!("{path}{p}"),
+        (false, p) => format!("{path}.{p}"),
+    }
+}
+
+/// What a YAML value is, in words.
+fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// The message for a key that `fields` does not have.
+fn unknown_field(key: &str, fields: &[&str]) -> String {
+    match nearest(key, fields) {
+        Some(n) => format!("unknown field `{key}`; did you mean `{n}`?"),
+        None if fields.is_empty() => format!("unknown field `{key}`: no fields are expected here"),
+        None => format!(
+            "unknown field `{key}`, expected one of {}",
+            fields
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The message for a stage kind that does not exist.
+fn unknown_kind(kind: &str) -> String {
+    match nearest(kind, STAGE_KINDS) {
+        Some(n) => format!("unknown stage kind `{kind}`; did you mean `{n}`?"),
+        None => format!(
+            "unknown stage kind `{kind}`, expected one of {}",
+            STAGE_KINDS.join(", ")
+        ),
+    }
+}
+
+/// How a stage of `kind` is written.
+fn stage_example(kind: &str) -> &'static str {
+    match kind {
+        "shadow" => "- shadow: { duration: 7d }",
+        "ab_test" => "- ab_test: { percentage: 10, duration: 2w }",
+        "canary" => "- canary: { percentage: 5, duration: 24h }",
+        _ => "- full: {}",
+    }
 }
 
 impl Checker {
@@ -124,137 +211,386 @@ impl Checker {
         match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(v) => Some(v),
             Err(e) => {
-                let inner = e.path().to_string();
-                let full = match (path.is_empty(), inner.as_str()) {
-                    (_, ".") => path.to_owned(),
-                    (true, _) => inner,
-                    (false, p) if p.starts_with('[') => format!("{path}{p}"),
-                    (false, p) => format!("{path}.{p}"),
-                };
+                let full = below(path, &e.path().to_string());
                 self.error(&full, strip_location(&e.into_inner().to_string()));
                 None
             }
         }
     }
 
-    fn config(&mut self, value: Value) -> Option<Config> {
-        let value = if value.is_null() {
-            Value::Mapping(Default::default())
-        } else {
-            value
+    /// `value` as a mapping with only the keys in `fields`: any other key is reported, with
+    /// the nearest known name, and left out so that the rest is still checked. Nothing
+    /// (`key:` without a value) is an empty mapping; anything else is reported (`None`).
+    fn mapping(&mut self, path: &str, value: Value, fields: &[&str]) -> Option<Mapping> {
+        let map = match value {
+            Value::Null => return Some(Mapping::new()),
+            Value::Mapping(m) => m,
+            other => {
+                self.error(
+                    path,
+                    format!(
+                        "expected a mapping (`key: value` lines), got {}",
+                        describe(&other)
+                    ),
+                );
+                return None;
+            }
         };
-        let rollouts_value = value.get("rollouts").cloned();
-        let top: Option<RawTop> = self.typed("", value);
-        let rollout_values = match (&top, rollouts_value) {
-            (Some(t), _) => t.rollouts.clone(),
-            // The top level is broken, but the rollouts can still be checked.
-            (None, Some(Value::Sequence(seq))) => seq,
-            (None, _) => Vec::new(),
-        };
-
-        let mut rollouts = Vec::new();
-        for (i, v) in rollout_values.into_iter().enumerate() {
-            if let Some(r) = self.rollout(&format!("rollouts[{i}]"), v) {
-                rollouts.push(r);
+        let mut kept = Mapping::new();
+        for (k, v) in map {
+            match k.as_str() {
+                Some(key) if fields.contains(&key) => {
+                    kept.insert(k, v);
+                }
+                Some(key) => {
+                    if let Some(n) = nearest(key, fields) {
+                        self.suggested.insert(join(path, n));
+                    }
+                    self.error(&join(path, key), unknown_field(key, fields));
+                }
+                None => self.error(path, format!("a key must be text, got {}", describe(&k))),
             }
         }
-        self.across_rollouts(&rollouts);
+        Some(kept)
+    }
 
-        let top = top?;
-        let database = top.database.unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
-        if !(database.starts_with("sqlite:")
-            || database.starts_with("postgres://")
-            || database.starts_with("postgresql://"))
-        {
-            self.error(
-                "database",
-                format!("database must be a sqlite:// or postgres:// URL, got {database:?}"),
-            );
+    /// The keys of the mapping at `map[key]`, or of each mapping in the list there, checked
+    /// against `fields` as [`Checker::mapping`] does; unknown ones are removed.
+    fn nested_keys(&mut self, path: &str, map: &mut Mapping, key: &str, fields: &[&str]) {
+        let Some(v) = map.get_mut(key) else {
+            return;
+        };
+        let path = join(path, key);
+        match v {
+            Value::Mapping(m) => {
+                if let Some(kept) = self.mapping(&path, Value::Mapping(std::mem::take(m)), fields) {
+                    *m = kept;
+                }
+            }
+            Value::Sequence(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    if let Value::Mapping(m) = item {
+                        let p = format!("{path}[{i}]");
+                        if let Some(kept) =
+                            self.mapping(&p, Value::Mapping(std::mem::take(m)), fields)
+                        {
+                            *m = kept;
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
-        let tick = top.tick.unwrap_or_else(|| DEFAULT_TICK.to_owned());
-        if let Err(e) = check_cron(&tick) {
-            self.error("tick", e);
+    }
+
+    /// One field of `map`, read on its own. `Some(None)`: absent (or written without a
+    /// value); `None`: invalid, and reported.
+    fn optional<T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        map: &Mapping,
+        key: &str,
+    ) -> Option<Option<T>> {
+        match map.get(key) {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => self.typed(&join(path, key), v.clone()).map(Some),
         }
-        let listen = match top.listen.as_deref().map(str::parse::<SocketAddr>) {
-            None => None,
-            Some(Ok(a)) => Some(a),
-            Some(Err(_)) => {
-                self.error("listen", "listen must be an address like 127.0.0.1:8080");
+    }
+
+    /// A field that must be there; `None` when it is missing or invalid (reported).
+    fn required<T: DeserializeOwned>(&mut self, path: &str, map: &Mapping, key: &str) -> Option<T> {
+        match map.get(key) {
+            None => {
+                self.missing(path, key);
                 None
             }
+            Some(Value::Null) => {
+                self.error(&join(path, key), format!("`{key}` has no value"));
+                None
+            }
+            Some(v) => self.typed(&join(path, key), v.clone()),
+        }
+    }
+
+    /// Reports that `path` lacks `key`, unless an unknown key there was probably meant to be it.
+    fn missing(&mut self, path: &str, key: &str) {
+        if !self.suggested.contains(&join(path, key)) {
+            self.error(path, format!("missing field `{key}`"));
+        }
+    }
+
+    /// Records a serde error found at `path`; a missing field goes through [`Checker::missing`].
+    fn serde_error(&mut self, path: &str, message: String) {
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'));
+        match missing {
+            Some(key) => self.missing(path, key),
+            None => self.error(path, message),
+        }
+    }
+
+    /// Reads a struct that serde derives: unknown keys are reported (with the nearest known
+    /// name) and left out, and each field's error is reported on its own, so that one
+    /// mistake does not hide the next. `nested` lists fields holding a mapping (or a list of
+    /// mappings) whose keys are checked the same way.
+    fn read<T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        value: Value,
+        nested: &[(&str, &[&str])],
+    ) -> Option<T> {
+        let mut map = self.mapping(path, value, names::fields_of::<T>())?;
+        for (key, fields) in nested {
+            self.nested_keys(path, &mut map, key, fields);
+        }
+        let whole =
+            |m: &Mapping| serde_path_to_error::deserialize::<_, T>(Value::Mapping(m.clone()));
+        if let Ok(v) = whole(&map) {
+            return Some(v);
+        }
+        // Each field alone: an error below the field is that field's. (Alone, the struct
+        // misses its other required fields, but serde reports those only after every field
+        // present was read.)
+        let mut bad = Vec::new();
+        for (k, v) in &map {
+            let Some(key) = k.as_str() else { continue };
+            let mut alone = Mapping::new();
+            alone.insert(k.clone(), v.clone());
+            let Err(e) = whole(&alone) else { continue };
+            let inner = e.path().to_string();
+            let first = inner.split(['.', '[']).next().unwrap_or_default();
+            if first == key {
+                self.serde_error(
+                    &below(path, &inner),
+                    strip_location(&e.into_inner().to_string()),
+                );
+                bad.push(key.to_owned());
+            }
+        }
+        // What is left is about the struct as a whole: a missing field, say.
+        let mut rest = map.clone();
+        for key in &bad {
+            rest.remove(key.as_str());
+        }
+        if let Err(e) = whole(&rest) {
+            let message = strip_location(&e.inner().to_string());
+            let already = bad
+                .iter()
+                .any(|key| message == format!("missing field `{key}`"));
+            if !already {
+                let full = below(path, &e.path().to_string());
+                self.serde_error(&full, message);
+            }
+        }
+        None
+    }
+
+    fn config(&mut self, value: Value) -> Option<Config> {
+        let map = self.mapping("", value, TOP_FIELDS)?;
+        let database = self.optional::<String>("", &map, "database");
+        let tick = self.optional::<String>("", &map, "tick");
+        let listen = self.optional::<String>("", &map, "listen");
+        let rollout_values = self.optional::<Vec<Value>>("", &map, "rollouts");
+
+        let mut parts = Vec::new();
+        for (i, v) in rollout_values
+            .clone()
+            .flatten()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            parts.push(self.rollout(&format!("rollouts[{i}]"), v));
+        }
+        self.across_rollouts(&parts);
+
+        let database = database.map(|d| d.unwrap_or_else(|| DEFAULT_DATABASE.to_owned()));
+        if let Some(database) = &database {
+            if !(database.starts_with("sqlite:")
+                || database.starts_with("postgres://")
+                || database.starts_with("postgresql://"))
+            {
+                self.error(
+                    "database",
+                    format!("database must be a sqlite:// or postgres:// URL, got {database:?}"),
+                );
+            }
+        }
+        let tick = tick.map(|t| t.unwrap_or_else(|| DEFAULT_TICK.to_owned()));
+        if let Some(tick) = &tick {
+            if let Err(e) = check_cron(tick) {
+                self.error("tick", e);
+            }
+        }
+        let listen = match listen {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(text)) => match text.parse::<SocketAddr>() {
+                Ok(a) => Some(Some(a)),
+                Err(_) => {
+                    self.error("listen", "listen must be an address like 127.0.0.1:8080");
+                    None
+                }
+            },
         };
-        if rollouts.is_empty() && !self.out.iter().any(|d| d.severity == Severity::Error) {
+        if parts.is_empty() && !self.out.iter().any(|d| d.severity == Severity::Error) {
             self.warn(
                 "rollouts",
                 "no rollouts are configured; the daemon will have nothing to do",
             );
         }
+        rollout_values?;
+        let rollouts = parts
+            .into_iter()
+            .map(|p| p.rollout)
+            .collect::<Option<Vec<_>>>()?;
         Some(Config {
-            database,
-            tick,
-            listen,
+            database: database?,
+            tick: tick?,
+            listen: listen?,
             rollouts,
         })
     }
 
-    fn rollout(&mut self, path: &str, value: Value) -> Option<Rollout> {
-        let stage_values = value.get("stages").cloned();
-        let raw: Option<RawRollout> = self.typed(path, value);
-        let stage_values = match (&raw, stage_values) {
-            (Some(r), _) => r.stages.clone(),
-            (None, Some(Value::Sequence(seq))) => seq,
-            (None, _) => Vec::new(),
+    /// Reads one rollout field by field, so that every mistake in it is reported, and
+    /// applies the rules within it to whatever parts are valid.
+    fn rollout(&mut self, path: &str, value: Value) -> RolloutParts {
+        let before = self.out.len();
+        let Some(map) = self.mapping(path, value, ROLLOUT_FIELDS) else {
+            return RolloutParts::default();
         };
-        let count = stage_values.len();
-        let mut parsed = Vec::new();
-        for (i, v) in stage_values.into_iter().enumerate() {
+        let name = self.required::<RolloutName>(path, &map, "name");
+        let prefix = self.required::<FlagPrefix>(path, &map, "flag_prefix");
+        let seed = self.seed(path, &map);
+        let stage_values = self.required::<Vec<Value>>(path, &map, "stages");
+        let on_rollback = self
+            .optional::<Flags>(path, &map, "on_rollback")
+            .map(Option::unwrap_or_default);
+        let guardrail_values = self
+            .optional::<Vec<Value>>(path, &map, "guardrails")
+            .map(Option::unwrap_or_default);
+        let check_values = self
+            .optional::<Vec<Value>>(path, &map, "safety_checks")
+            .map(Option::unwrap_or_default);
+        let max_silence = self.optional::<StageDuration>(path, &map, "max_silence");
+        let notify = self
+            .optional::<Vec<String>>(path, &map, "notify")
+            .map(Option::unwrap_or_default);
+        let analysis_value = self.optional::<Value>(path, &map, "analysis");
+
+        let mut stages = Vec::new();
+        let count = stage_values.as_ref().map_or(0, Vec::len);
+        for (i, v) in stage_values.clone().into_iter().flatten().enumerate() {
             if let Some(s) = self.stage(&format!("{path}.stages[{i}]"), v) {
-                parsed.push((i, s));
+                stages.push((i, s));
             }
         }
-        self.stage_order(path, &parsed, count);
-        let raw = raw?;
-        // Checked even when a stage is broken, so that every error is reported at once.
-        let guardrails = self.guardrails(path, &raw.guardrails);
-        let safety_checks = self.safety_checks(path, &raw.safety_checks);
-        self.notify(path, &raw.notify);
-        if parsed.len() != count {
-            return None;
+        if stage_values.is_some() {
+            self.stage_order(path, &stages, count);
         }
-        let stages = parsed.into_iter().map(|(_, s)| s).collect();
-        let mut analysis_ok = true;
-        let analysis = match raw.analysis {
+        let guardrails = guardrail_values.and_then(|v| self.guardrails(path, &v));
+        let safety_checks = check_values.and_then(|v| self.safety_checks(path, &v));
+        if let Some(urls) = &notify {
+            self.notify(path, urls);
+        }
+        let analysis = match analysis_value {
             None => None,
-            Some(a) => match super::analysis::validate(a) {
-                Ok(a) => Some(a),
-                Err(errors) => {
-                    for (p, message) in errors {
-                        self.error(&format!("{path}.analysis.{p}"), message);
-                    }
-                    analysis_ok = false;
-                    None
-                }
-            },
+            Some(None) => Some(None),
+            Some(Some(v)) => self.analysis(&join(path, "analysis"), v).map(Some),
         };
-        let rollout = Rollout {
-            name: raw.name,
-            flag_prefix: raw.flag_prefix,
-            seed: raw.seed,
-            stages,
-            on_rollback: raw.on_rollback,
-            guardrails: guardrails?,
-            safety_checks: safety_checks?,
-            max_silence: raw.max_silence,
-            notify: raw.notify,
+        if let Some(prefix) = &prefix {
+            self.flag_keys(path, prefix, &stages, on_rollback.as_ref());
+        }
+
+        let complete = stages.len() == count && !self.has_errors_since(before);
+        let rollout = match (
+            name.clone(),
+            prefix.clone(),
+            seed,
+            on_rollback,
+            guardrails,
+            safety_checks,
+            max_silence,
+            notify,
             analysis,
+        ) {
+            (
+                Some(name),
+                Some(flag_prefix),
+                Some(seed),
+                Some(on_rollback),
+                Some(guardrails),
+                Some(safety_checks),
+                Some(max_silence),
+                Some(notify),
+                Some(analysis),
+            ) if complete => Some(Rollout {
+                name,
+                flag_prefix,
+                seed,
+                stages: stages.into_iter().map(|(_, s)| s).collect(),
+                on_rollback,
+                guardrails,
+                safety_checks,
+                max_silence,
+                notify,
+                analysis,
+            }),
+            _ => None,
         };
-        self.flag_keys(path, &rollout);
-        analysis_ok.then_some(rollout)
+        RolloutParts {
+            name,
+            prefix,
+            rollout,
+        }
+    }
+
+    /// `seed`, with a message in words rather than serde's `expected u64`.
+    fn seed(&mut self, path: &str, map: &Mapping) -> Option<u64> {
+        let value = self.required::<Value>(path, map, "seed")?;
+        let seed = value.as_u64();
+        if seed.is_none() {
+            let shown = match &value {
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => format!("{s:?}"),
+                other => describe(other).to_owned(),
+            };
+            self.error(
+                &join(path, "seed"),
+                format!("seed must be a whole number, 0 or more, got {shown}"),
+            );
+        }
+        seed
+    }
+
+    fn analysis(&mut self, path: &str, value: Value) -> Option<AnalysisConfig> {
+        let raw = self.read::<RawAnalysis>(path, value, &[])?;
+        match super::analysis::validate(raw) {
+            Ok(a) => Some(a),
+            Err(errors) => {
+                for (p, message) in errors {
+                    self.error(&join(path, &p), message);
+                }
+                None
+            }
+        }
     }
 
     fn stage(&mut self, path: &str, value: Value) -> Option<Stage> {
         let (kind, inner) = match value {
             Value::String(s) if s == "full" => ("full".to_owned(), Value::Null),
+            Value::String(s) if STAGE_KINDS.contains(&s.as_str()) => {
+                self.error(
+                    path,
+                    format!("a `{s}` stage needs its settings: `{}`", stage_example(&s)),
+                );
+                return None;
+            }
+            Value::String(s) => {
+                self.error(path, unknown_kind(&s));
+                return None;
+            }
             Value::Mapping(m) if m.len() == 1 => {
                 let (k, v) = m.into_iter().next()?;
                 match k {
@@ -265,11 +601,29 @@ impl Checker {
                     }
                 }
             }
+            Value::Mapping(m) => {
+                let keys: Vec<&str> = m.keys().filter_map(Value::as_str).collect();
+                let shown: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+                let message = match keys.iter().find(|k| STAGE_KINDS.contains(k)) {
+                    Some(kind) => format!(
+                        "a stage has exactly one key, its kind; found {}: indent the settings under `{kind}` (`{}`)",
+                        shown.join(", "),
+                        stage_example(kind)
+                    ),
+                    None => format!(
+                        "a stage has exactly one key, its kind (one of {}); found {}",
+                        STAGE_KINDS.join(", "),
+                        shown.join(", ")
+                    ),
+                };
+                self.error(path, message);
+                return None;
+            }
             _ => {
                 self.error(
                     path,
                     format!(
-                        "a stage is a mapping with exactly one key, one of {}",
+                        "a stage is written as `- KIND: {{...}}`, KIND one of {}",
                         STAGE_KINDS.join(", ")
                     ),
                 );
@@ -277,14 +631,9 @@ impl Checker {
             }
         };
         let inner_path = format!("{path}.{kind}");
-        let inner = if inner.is_null() {
-            Value::Mapping(Default::default())
-        } else {
-            inner
-        };
         let stage = match kind.as_str() {
             "shadow" => {
-                let s: RawShadow = self.typed(&inner_path, inner)?;
+                let s: RawShadow = self.read(&inner_path, inner, &[])?;
                 if s.duration.get().as_secs() < 86_400 {
                     self.warn(
                         &format!("{inner_path}.duration"),
@@ -299,7 +648,8 @@ impl Checker {
                 }
             }
             "ab_test" => {
-                let s: RawAbTest = self.typed(&inner_path, inner)?;
+                let metrics = names::fields_of::<MetricSpec>();
+                let s: RawAbTest = self.read(&inner_path, inner, &[("metrics", metrics)])?;
                 let analysis = self.ab_analysis(&inner_path, &s)?;
                 Stage {
                     kind: StageKind::AbTest {
@@ -312,7 +662,7 @@ impl Checker {
                 }
             }
             "canary" => {
-                let s: RawCanary = self.typed(&inner_path, inner)?;
+                let s: RawCanary = self.read(&inner_path, inner, &[])?;
                 Stage {
                     kind: StageKind::Canary {
                         percentage: s.percentage,
@@ -322,20 +672,14 @@ impl Checker {
                 }
             }
             "full" => {
-                let s: RawFull = self.typed(&inner_path, inner)?;
+                let s: RawFull = self.read(&inner_path, inner, &[])?;
                 Stage {
                     kind: StageKind::Full,
                     flags: s.flags,
                 }
             }
             other => {
-                self.error(
-                    path,
-                    format!(
-                        "unknown stage kind `{other}`, expected one of {}",
-                        STAGE_KINDS.join(", ")
-                    ),
-                );
+                self.error(path, unknown_kind(other));
                 return None;
             }
         };
@@ -453,10 +797,16 @@ impl Checker {
         }
     }
 
-    fn flag_keys(&mut self, path: &str, r: &Rollout) {
-        let prefix = &r.flag_prefix;
+    /// Stage flags and `on_rollback` keys must be the rollout's own, and may not be standard flags.
+    fn flag_keys(
+        &mut self,
+        path: &str,
+        prefix: &FlagPrefix,
+        stages: &[(usize, Stage)],
+        on_rollback: Option<&Flags>,
+    ) {
         let standard: HashSet<String> = STANDARD_SUFFIXES.iter().map(|s| prefix.key(s)).collect();
-        for (i, s) in r.stages.iter().enumerate() {
+        for (i, s) in stages {
             let fpath = format!("{path}.stages[{i}].{}.flags", s.kind.name());
             for key in s.flags.keys() {
                 self.own_key(&fpath, prefix, key);
@@ -471,7 +821,7 @@ impl Checker {
             }
         }
         let rpath = format!("{path}.on_rollback");
-        for (key, value) in &r.on_rollback {
+        for (key, value) in on_rollback.into_iter().flatten() {
             self.own_key(&rpath, prefix, key);
             let overridable: Vec<String> = OVERRIDABLE_ON_ROLLBACK
                 .iter()
@@ -497,6 +847,12 @@ impl Checker {
         }
     }
 
+    fn has_errors_since(&self, before: usize) -> bool {
+        self.out[before..]
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+
     fn own_key(&mut self, path: &str, prefix: &FlagPrefix, key: &FlagKey) {
         if !key.as_str().starts_with(prefix.as_str()) || key.as_str() == prefix.as_str() {
             self.error(
@@ -506,22 +862,24 @@ impl Checker {
         }
     }
 
-    fn across_rollouts(&mut self, rollouts: &[Rollout]) {
+    /// Names unique, prefixes apart: over every rollout whose name or prefix could be read,
+    /// whatever else is wrong with it.
+    fn across_rollouts(&mut self, parts: &[RolloutParts]) {
         let mut names = BTreeMap::new();
-        for (i, r) in rollouts.iter().enumerate() {
-            if let Some(first) = names.insert(r.name.clone(), i) {
+        for (i, p) in parts.iter().enumerate() {
+            let Some(name) = &p.name else { continue };
+            if let Some(first) = names.insert(name.clone(), i) {
                 self.error(
                     &format!("rollouts[{i}].name"),
-                    format!(
-                        "rollout name {} is already used by rollouts[{first}]",
-                        r.name
-                    ),
+                    format!("rollout name {name} is already used by rollouts[{first}]"),
                 );
             }
         }
-        for (i, a) in rollouts.iter().enumerate() {
-            for (j, b) in rollouts.iter().enumerate().take(i) {
-                let (pa, pb) = (a.flag_prefix.as_str(), b.flag_prefix.as_str());
+        for (i, a) in parts.iter().enumerate() {
+            let Some(pa) = &a.prefix else { continue };
+            for (j, b) in parts.iter().enumerate().take(i) {
+                let Some(pb) = &b.prefix else { continue };
+                let (pa, pb) = (pa.as_str(), pb.as_str());
                 if pa.starts_with(pb) || pb.starts_with(pa) {
                     self.error(
                         &format!("rollouts[{i}].flag_prefix"),

@@ -1,40 +1,27 @@
 //! The YAML shapes as serde reads them, before cross-field validation.
 
 use serde::Deserialize;
-use serde_yaml::Value;
 
-use super::domain::FlagPrefix;
-use super::domain::{Percentage, RolloutName, StageDuration};
+use super::domain::{Percentage, StageDuration};
 use super::model::{Flags, MetricSpec, OnInconclusive};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawTop {
-    pub database: Option<String>,
-    pub tick: Option<String>,
-    pub listen: Option<String>,
-    #[serde(default)]
-    pub rollouts: Vec<Value>,
-}
+/// The top-level keys. The top level and each rollout are read field by field (so that one
+/// bad field does not hide another's error), hence lists rather than structs.
+pub const TOP_FIELDS: &[&str] = &["database", "tick", "listen", "rollouts"];
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRollout {
-    pub name: RolloutName,
-    pub flag_prefix: FlagPrefix,
-    pub seed: u64,
-    pub stages: Vec<Value>,
-    #[serde(default)]
-    pub on_rollback: Flags,
-    #[serde(default)]
-    pub guardrails: Vec<Value>,
-    #[serde(default)]
-    pub safety_checks: Vec<Value>,
-    pub max_silence: Option<StageDuration>,
-    #[serde(default)]
-    pub notify: Vec<String>,
-    pub analysis: Option<super::analysis::RawAnalysis>,
-}
+/// The keys of a rollout.
+pub const ROLLOUT_FIELDS: &[&str] = &[
+    "name",
+    "flag_prefix",
+    "seed",
+    "stages",
+    "on_rollback",
+    "guardrails",
+    "safety_checks",
+    "max_silence",
+    "notify",
+    "analysis",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -87,6 +87,13 @@ impl Builder {
                     let k = scalar.unwrap_or("?").to_owned();
                     let full = join(path, &k);
                     self.at.entry(full).or_insert(loc);
+                    // A block mapping is marked where its first `:` is; its first key is
+                    // where a reader sees it start.
+                    if let Some(start) = self.at.get_mut(path.as_str()) {
+                        if (loc.line, loc.col) < (start.line, start.col) {
+                            *start = loc;
+                        }
+                    }
                     *key = Some(k);
                     return None;
                 }
@@ -149,6 +156,12 @@ mod tests {
         // Unknown paths fall back to the closest known ancestor.
         assert_eq!(
             spans.locate("rollouts[0].stages[0].canary.nope"),
+            Location { line: 5, col: 9 }
+        );
+        // A block mapping starts at its first key.
+        assert_eq!(spans.locate("rollouts[0]"), Location { line: 3, col: 5 });
+        assert_eq!(
+            spans.locate("rollouts[0].stages[0]"),
             Location { line: 5, col: 9 }
         );
     }

@@ -171,9 +171,7 @@ fn row(r: &csv::StringRecord, columns: usize, now: DateTime<Utc>) -> Result<Obse
     let variant = check(field(0), field(1), field(2), value, event_id)?;
     let observed_at = match field(4) {
         "" => now,
-        t => DateTime::parse_from_rfc3339(t)
-            .map_err(|e| format!("observed_at must be RFC 3339 ({e}), got {t:?}"))?
-            .with_timezone(&Utc),
+        t => crate::timestamp::parse(t).map_err(|e| format!("observed_at: {e}"))?,
     };
     let event_id = event_id.map(str::to_owned);
     Ok(Observation {

@@ -55,6 +55,7 @@ impl FromStr for Kind {
 #[serde(deny_unknown_fields)]
 pub struct Discovery {
     pub symbol: String,
+    #[serde(deserialize_with = "crate::timestamp::deserialize")]
     pub discovery_timestamp: DateTime<Utc>,
     /// Feature name → value; every value a finite number.
     pub discovery_features: BTreeMap<String, f64>,
@@ -72,6 +73,7 @@ pub struct Discovery {
 #[serde(deny_unknown_fields)]
 pub struct Thesis {
     pub symbol: String,
+    #[serde(deserialize_with = "crate::timestamp::deserialize")]
     pub thesis_timestamp: DateTime<Utc>,
     pub recommendation: String,
     pub confidence_score: f64,
@@ -90,8 +92,9 @@ pub struct Thesis {
 #[serde(deny_unknown_fields)]
 pub struct Outcome {
     pub symbol: String,
+    #[serde(deserialize_with = "crate::timestamp::deserialize")]
     pub entry_timestamp: DateTime<Utc>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::timestamp::deserialize_option")]
     pub exit_timestamp: Option<DateTime<Utc>>,
     pub entry_price: f64,
     #[serde(default)]
@@ -286,6 +289,24 @@ fn message(e: &serde_json::Error) -> String {
     }
 }
 
+/// Deserializes one JSON object; an error names the field it is about
+/// (`exit_timestamp: expected an RFC 3339 timestamp ...`).
+fn from_json<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, String> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = message(e.inner());
+        // An unknown top-level key is named by the message itself.
+        if path == "." || inner.starts_with(&format!("unknown field `{path}`")) {
+            inner
+        } else {
+            format!("{path}: {inner}")
+        }
+    })?;
+    de.end().map_err(|e| message(&e))?;
+    Ok(value)
+}
+
 fn parse_lines<T: serde::de::DeserializeOwned>(
     source: &str,
     data: &[u8],
@@ -310,7 +331,7 @@ fn parse_lines<T: serde::de::DeserializeOwned>(
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<T>(line) {
+        match from_json::<T>(line.as_bytes()) {
             Ok(row) => match check(&row) {
                 Ok(()) => rows.push(row),
                 Err(message) => errors.push(RowError {
@@ -318,9 +339,9 @@ fn parse_lines<T: serde::de::DeserializeOwned>(
                     message,
                 }),
             },
-            Err(e) => errors.push(RowError {
+            Err(message) => errors.push(RowError {
                 line: line_no,
-                message: message(&e),
+                message,
             }),
         }
     }
@@ -348,7 +369,7 @@ pub fn parse_object(kind: Kind, text: &[u8]) -> Result<Rows, String> {
         text: &[u8],
         check: impl Fn(&T) -> Result<(), String>,
     ) -> Result<Vec<T>, String> {
-        let row: T = serde_json::from_slice(text).map_err(|e| message(&e))?;
+        let row: T = from_json(text)?;
         check(&row)?;
         Ok(vec![row])
     }
@@ -380,6 +401,21 @@ mod tests {
         assert!(
             text.contains("d.jsonl:2:") && text.contains("NUL"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_time_without_an_offset_names_its_field_and_the_form() {
+        let naive = br#"{"symbol":"AMC","entry_timestamp":"2026-01-05T09:00:00Z","exit_timestamp":"2026-01-06T09:00:00.123456","entry_price":5}"#;
+        let e = parse_object(Kind::Outcome, naive).unwrap_err();
+        assert!(
+            e.starts_with("exit_timestamp: \"2026-01-06T09:00:00.123456\" has no offset: expected an RFC 3339 timestamp with an offset, e.g. 2026-01-02T03:04:05Z"),
+            "{e}"
+        );
+        let e = parse_object(Kind::Discovery, br#"{"symbol":"A","discovery_timestamp":"2026-01-05T09:00:00Z","discovery_features":{"squeeze":"high"},"discovery_score":1,"action_tag":"t"}"#).unwrap_err();
+        assert!(
+            e.starts_with("discovery_features.squeeze: invalid type"),
+            "{e}"
         );
     }
 

@@ -7,9 +7,10 @@ use serde_yaml::Value;
 use super::Checker;
 use crate::config::domain::StageDuration;
 use crate::config::guardrails::{
-    Bound, Guardrail, MetricSource, RawGuardrail, RawSafetyCheck, SafetyCheck, SafetyCheckKind,
-    SqlParam, SqlQuery, DEFAULT_GUARDRAIL_WINDOW,
+    Bound, Guardrail, HttpCheck, MetricSource, RawGuardrail, RawSafetyCheck, Relative, SafetyCheck,
+    SafetyCheckKind, SqlParam, SqlQuery, DEFAULT_GUARDRAIL_WINDOW,
 };
+use crate::config::names::fields_of;
 
 impl Checker {
     /// `None` when any guardrail is invalid (the errors are recorded).
@@ -19,7 +20,8 @@ impl Checker {
         let mut names = HashSet::new();
         for (i, v) in values.iter().enumerate() {
             let gpath = format!("{path}.guardrails[{i}]");
-            let Some(raw) = self.typed::<RawGuardrail>(&gpath, v.clone()) else {
+            let relative = ("relative_to_control", fields_of::<Relative>());
+            let Some(raw) = self.read::<RawGuardrail>(&gpath, v.clone(), &[relative]) else {
                 ok = false;
                 continue;
             };
@@ -159,7 +161,8 @@ impl Checker {
         for (i, v) in values.iter().enumerate() {
             let cpath = format!("{path}.safety_checks[{i}]");
             let before = self.out.len();
-            let Some(raw) = self.typed::<RawSafetyCheck>(&cpath, v.clone()) else {
+            let http = ("http", fields_of::<HttpCheck>());
+            let Some(raw) = self.read::<RawSafetyCheck>(&cpath, v.clone(), &[http]) else {
                 ok = false;
                 continue;
             };
@@ -256,12 +259,6 @@ impl Checker {
                 ),
             );
         }
-    }
-
-    fn has_errors_since(&self, before: usize) -> bool {
-        self.out[before..]
-            .iter()
-            .any(|d| d.severity == crate::config::Severity::Error)
     }
 }
 
