@@ -25,6 +25,20 @@ pub struct DaemonOptions {
     pub listen_override: Option<std::net::SocketAddr>,
 }
 
+/// Records the configuration the daemon acts on, so that manual actions can use it when the
+/// file is broken later. Best effort: a failure is logged, never fatal.
+async fn record_config(store: &dyn Store, text: &str, path: &Path, actor: &str) {
+    let c = rollout_core::records::RecordedConfig::new(
+        text,
+        path.display().to_string(),
+        actor,
+        Utc::now(),
+    );
+    if let Err(e) = store.record_config(&c).await {
+        warn!(error = %e, "could not record the configuration in the store");
+    }
+}
+
 /// Identifies this process in the history and in `rollout_leader`: `daemon@HOST:PID`.
 pub fn daemon_actor() -> String {
     format!(
@@ -40,15 +54,21 @@ pub async fn run(
     opts: DaemonOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), crate::Error> {
+    let text = std::fs::read_to_string(&opts.config_path).ok();
     let loaded = config::load_file(&opts.config_path)?;
     for w in &loaded.warnings {
         warn!("{w}");
     }
     let mut config = loaded.config;
+    // A relative sqlite:// path belongs to the configuration file's folder.
+    let config_dir = std::path::absolute(&opts.config_path)
+        .ok()
+        .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_default();
     let url = opts
         .database_override
         .clone()
-        .unwrap_or_else(|| config.database.clone());
+        .unwrap_or_else(|| rollout_core::resolve_against(&config.database, &config_dir));
     let url = DatabaseUrl::parse(&url).map_err(StoreError::from)?;
     let store: Arc<dyn Store> = Arc::from(store::open_url(&url)?);
     let leadership = Leadership::for_url(&url)?;
@@ -71,6 +91,9 @@ pub async fn run(
         }
     }
     backoff.reset();
+    if let Some(text) = &text {
+        record_config(&*store, text, &opts.config_path, &actor).await;
+    }
 
     let role = Arc::new(Role::default());
     let background = spawn_background(store.clone(), role.clone());
@@ -245,6 +268,7 @@ impl Runner {
         if new == *config {
             return;
         }
+        let pending_record = text.clone();
         let states = match self.store.states().await {
             Ok(s) => s,
             Err(e) => {
@@ -284,6 +308,7 @@ impl Runner {
             changes.join("; ")
         );
         *config = new;
+        record_config(&*self.store, &pending_record, path, &self.actor).await;
     }
 
     /// New observations arrived (PostgreSQL `NOTIFY`): judge them now, as the leader.

@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{open, person, print_json, Cli, LearningCommand};
+use super::open::{open, Access};
+use super::{person, print_json, Cli, LearningCommand};
 use crate::error::Error;
 use crate::learning::{self, FeatureStatus, Kind, Report, Weights};
 use crate::store::Writer;
@@ -22,7 +23,7 @@ pub async fn run(cli: &Cli, command: &LearningCommand) -> Result<(), Error> {
 async fn ingest(cli: &Cli, kind: Kind, file: &Path, json: bool) -> Result<(), Error> {
     let (source, data) = super::read_input(file)?;
     let rows = learning::parse_jsonl(kind, &source, &data)?;
-    let (service, _) = open(cli).await?;
+    let (service, _) = open(cli, Access::Create).await?;
     let report = service.ingest_learning(&rows).await?;
     if json {
         print_json(&report);
@@ -131,7 +132,7 @@ fn render(r: &Report) -> String {
 }
 
 async fn analyze(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error> {
-    let (service, _) = open(cli).await?;
+    let (service, _) = open(cli, Access::Existing).await?;
     let report = service.learning_analyze(name).await?;
     if json {
         print_json(&report);
@@ -142,7 +143,7 @@ async fn analyze(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error>
 }
 
 async fn weights(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error> {
-    let (service, _) = open(cli).await?;
+    let (service, _) = open(cli, Access::Existing).await?;
     let view = service.learning_weights(name).await?;
     if json {
         print_json(&view);
@@ -182,7 +183,7 @@ async fn weights(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error>
 }
 
 async fn pass(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error> {
-    let (service, _) = open(cli).await?;
+    let (service, _) = open(cli, Access::Existing).await?;
     let out = service
         .learning_run(name, &Writer::person(person(cli)))
         .await?;

@@ -3,6 +3,7 @@
 
 mod args;
 mod learning;
+mod open;
 mod render;
 
 use std::io::Write;
@@ -13,15 +14,14 @@ use serde::Serialize;
 
 pub use args::{Cli, Command, LearningCommand, LogFormat};
 
-use std::sync::Arc;
-
 use crate::config::{self, Config};
 use crate::controller::ManualAction;
 use crate::daemon::{self, DaemonOptions};
 use crate::engine::Outcome;
 use crate::error::{AppError, Error, ExitCode};
-use crate::store::{self, DatabaseUrl, LeaderCheck, Leadership, StoreError, Writer};
-use rollout_app::{Judge, Service};
+use crate::store::{LeaderCheck, Leadership, Writer};
+use open::{open, Access};
+use rollout_app::Judge;
 
 /// Parses the process arguments, runs the command and returns the exit code.
 pub fn main() -> std::process::ExitCode {
@@ -162,19 +162,6 @@ fn validate(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// The application service on the configuration and a migrated store, and the store's URL.
-async fn open(cli: &Cli) -> Result<(Service, DatabaseUrl), Error> {
-    let config = load(&cli.config)?;
-    let url = cli
-        .database
-        .clone()
-        .unwrap_or_else(|| config.database.clone());
-    let url = DatabaseUrl::parse(&url).map_err(StoreError::from)?;
-    let store = store::open_url(&url)?;
-    store.migrate().await?;
-    Ok((Service::fixed(Arc::from(store), config), url))
-}
-
 fn person(cli: &Cli) -> String {
     cli.actor.clone().unwrap_or_else(|| {
         let user = std::env::var("USER")
@@ -182,6 +169,14 @@ fn person(cli: &Cli) -> String {
             .unwrap_or_else(|_| "unknown".into());
         format!("{user}@{}", gethostname::gethostname().to_string_lossy())
     })
+}
+
+/// A JSON view with the store it was read from or written to (password redacted).
+#[derive(Serialize)]
+struct WithStore<'a, T: Serialize> {
+    #[serde(flatten)]
+    inner: &'a T,
+    store: String,
 }
 
 fn print_json<T: Serialize>(value: &T) {
@@ -197,11 +192,23 @@ async fn act(
     reason: &str,
     json: bool,
 ) -> Result<(), Error> {
-    let (service, _) = open(cli).await?;
+    let (service, url) = open(
+        cli,
+        if matches!(action, ManualAction::Rollback | ManualAction::Pause) {
+            Access::OnCall
+        } else {
+            Access::Existing
+        },
+    )
+    .await?;
     let report = service.act(name, action, reason, &person(cli)).await?;
     if json {
-        print_json(&report);
+        print_json(&WithStore {
+            inner: &report,
+            store: url.to_string(),
+        });
     } else {
+        println!("store: {url}");
         match &report.applied {
             Some(a) => println!("{}", render::applied(name, a)),
             None => println!(
@@ -214,7 +221,7 @@ async fn act(
 }
 
 async fn tick(cli: &Cli, json: bool) -> Result<(), Error> {
-    let (service, url) = open(cli).await?;
+    let (service, url) = open(cli, Access::Create).await?;
     let mut leadership = Leadership::for_url(&url)?;
     if leadership.check().await? == LeaderCheck::Standby {
         return Err(AppError::NotLeader("a daemon is running; it does the ticking".into()).into());
@@ -249,13 +256,14 @@ async fn tick(cli: &Cli, json: bool) -> Result<(), Error> {
     if json {
         print_json(&views);
     } else {
+        println!("store: {url}");
         println!("{}", lines.join("\n"));
     }
     Ok(())
 }
 
 async fn status(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error> {
-    let (service, _) = open(cli).await?;
+    let (service, _) = open(cli, Access::OnCall).await?;
     let views = match name {
         Some(name) => vec![service.status(name).await?],
         None => service.statuses().await?,
@@ -269,7 +277,7 @@ async fn status(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error> 
 }
 
 async fn history(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
-    let (service, _) = open(cli).await?;
+    let (service, _) = open(cli, Access::OnCall).await?;
     let rows = service.history(name).await?;
     if json {
         print_json(&rows);
@@ -282,7 +290,7 @@ async fn history(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
 }
 
 async fn flags(cli: &Cli, json: bool) -> Result<(), Error> {
-    let (service, _) = open(cli).await?;
+    let (service, _) = open(cli, Access::OnCall).await?;
     let table = service.flags().await?;
     if json {
         print_json(&table);
@@ -293,7 +301,7 @@ async fn flags(cli: &Cli, json: bool) -> Result<(), Error> {
 }
 
 async fn assign(cli: &Cli, name: &str, units: &[String], json: bool) -> Result<(), Error> {
-    let (service, _) = open(cli).await?;
+    let (service, _) = open(cli, Access::Existing).await?;
     let views = service.assign(name, units).await?;
     if json {
         print_json(&views);
@@ -332,7 +340,7 @@ pub(crate) fn read_input(file: &Path) -> Result<(String, Vec<u8>), Error> {
 }
 
 async fn ingest(cli: &Cli, name: &str, file: &Path, json: bool) -> Result<(), Error> {
-    let (service, _) = open(cli).await?;
+    let (service, url) = open(cli, Access::Create).await?;
     service.rollout(name)?;
     let (source, data) = read_input(file)?;
     let rows = crate::experiment::parse_csv(&source, &data, service.now())?;
@@ -344,8 +352,12 @@ async fn ingest(cli: &Cli, name: &str, file: &Path, json: bool) -> Result<(), Er
         eprintln!("warning: the observations are stored, but judging them failed: {e}; the daemon's next tick will");
     }
     if json {
-        print_json(&out);
+        print_json(&WithStore {
+            inner: &out,
+            store: url.to_string(),
+        });
     } else {
+        println!("store: {url}");
         println!(
             "{name}: ingested {} observation(s); {} duplicate(s) skipped",
             out.report.inserted, out.report.duplicates
@@ -358,7 +370,7 @@ async fn ingest(cli: &Cli, name: &str, file: &Path, json: bool) -> Result<(), Er
 }
 
 async fn check(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
-    let (service, _) = open(cli).await?;
+    let (service, _) = open(cli, Access::Existing).await?;
     let report = service.check(name).await?;
     if json {
         print_json(&report);
@@ -377,7 +389,7 @@ async fn check(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
 }
 
 async fn analyze(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
-    let (service, _) = open(cli).await?;
+    let (service, _) = open(cli, Access::Existing).await?;
     let a = service.analyze(name).await?;
     if json {
         print_json(&a);

@@ -13,6 +13,7 @@ mod ha;
 mod http;
 mod learning;
 mod learning_api;
+mod oncall;
 mod stats;
 mod store;
 mod upgrade;

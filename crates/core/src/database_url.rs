@@ -561,3 +561,50 @@ mod tests {
         assert_eq!(pg("postgres://db:65535/x").port(), Some(65535));
     }
 }
+
+/// The store a configuration file names: a relative `sqlite://` path belongs to the file's
+/// folder `config_dir` (absolute), not to the working directory, so that a command run from
+/// elsewhere reaches the same database. Other URLs are returned as they are.
+pub fn resolve_against(database: &str, config_dir: &Path) -> String {
+    let Ok(DatabaseUrl::Sqlite(url)) = DatabaseUrl::parse(database) else {
+        return database.to_owned();
+    };
+    match url.path() {
+        Some(path) if path.is_relative() => {
+            let query = database
+                .split_once('?')
+                .map_or(String::new(), |(_, q)| format!("?{q}"));
+            format!("sqlite://{}{query}", config_dir.join(path).display())
+        }
+        _ => database.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use std::path::Path;
+
+    use super::resolve_against;
+
+    #[test]
+    fn relative_sqlite_paths_belong_to_the_config_folder() {
+        let dir = Path::new("/etc/rollout");
+        assert_eq!(
+            resolve_against("sqlite://rollout.db", dir),
+            "sqlite:///etc/rollout/rollout.db"
+        );
+        assert_eq!(
+            resolve_against("sqlite:data/r.db?mode=rwc", dir),
+            "sqlite:///etc/rollout/data/r.db?mode=rwc"
+        );
+        assert_eq!(
+            resolve_against("sqlite:///var/r.db", dir),
+            "sqlite:///var/r.db"
+        );
+        assert_eq!(resolve_against("sqlite::memory:", dir), "sqlite::memory:");
+        assert_eq!(
+            resolve_against("postgres://u@h/db", dir),
+            "postgres://u@h/db"
+        );
+    }
+}

@@ -40,6 +40,6 @@ pub mod timestamp;
 #[cfg(feature = "model")]
 pub mod weights;
 
-pub use database_url::{BadUrl, DatabaseUrl};
+pub use database_url::{resolve_against, BadUrl, DatabaseUrl};
 #[cfg(feature = "model")]
 pub use error::{Error, Result};

@@ -229,3 +229,40 @@ pub struct WeightsRecord {
     pub regime: Option<String>,
     pub inputs: serde_json::Value,
 }
+
+/// The configuration the controller acted on, as recorded in the store: what manual actions
+/// fall back to when the file is broken or missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordedConfig {
+    /// The file's text.
+    pub content: String,
+    /// SHA-256 of `content`, hex.
+    pub hash: String,
+    /// Where it was read from (the file's path).
+    pub source: String,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+}
+
+impl RecordedConfig {
+    pub fn new(
+        content: impl Into<String>,
+        source: impl Into<String>,
+        recorded_by: impl Into<String>,
+        now: DateTime<Utc>,
+    ) -> RecordedConfig {
+        use sha2::{Digest, Sha256};
+        let content = content.into();
+        let hash = Sha256::digest(content.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        RecordedConfig {
+            content,
+            hash,
+            source: source.into(),
+            recorded_at: now,
+            recorded_by: recorded_by.into(),
+        }
+    }
+}

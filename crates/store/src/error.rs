@@ -30,6 +30,10 @@ pub enum StoreError {
     /// A query from the configuration failed (bad SQL, a timeout, a type it cannot read).
     #[error("configured query failed: {0}")]
     UserQuery(#[source] QueryError),
+    /// The database does not exist, and this command does not create one (only `daemon`,
+    /// `tick` and `ingest` do): a typo or the wrong directory, not an empty store.
+    #[error("no database at {0}; only `rollout daemon`, `tick` and `ingest` create one (check --database, ROLLOUT_DATABASE_URL or the config's `database`)")]
+    Missing(String),
 }
 
 /// Why a configured query failed, when the store itself is reachable.

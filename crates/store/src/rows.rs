@@ -407,3 +407,13 @@ mod tests {
         ));
     }
 }
+
+/// A row of `rollout_config`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RecordedConfigRow {
+    pub content: String,
+    pub hash: String,
+    pub source: String,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+}

@@ -10,11 +10,12 @@ use sqlx::migrate::{Migrate, MigrateError};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use rollout_core::controller::{RolloutState, Transition};
-use rollout_core::records::{Committed, EventRow, FlagChange, FlagTable, Writer};
+use rollout_core::records::{Committed, EventRow, FlagChange, FlagTable, RecordedConfig, Writer};
 
 use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
 use crate::rows::{
-    to_json, EventsRow, FlagChangeRow, FlagsRow, JsonValue, KeyValueRow, StateRow, STATE_COLUMNS,
+    to_json, EventsRow, FlagChangeRow, FlagsRow, JsonValue, KeyValueRow, RecordedConfigRow,
+    StateRow, STATE_COLUMNS,
 };
 use crate::{SqlStore, StateStore, StoreError};
 
@@ -282,6 +283,38 @@ where
         .fetch_one(&self.pool)
         .await?;
         Ok(epoch)
+    }
+
+    async fn record_config(&self, c: &RecordedConfig) -> Result<bool, StoreError> {
+        let written = sqlx::query(
+            "INSERT INTO rollout_config (id, content, hash, source, recorded_at, recorded_by) \
+             VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET content = excluded.content, \
+             hash = excluded.hash, source = excluded.source, recorded_at = excluded.recorded_at, \
+             recorded_by = excluded.recorded_by WHERE rollout_config.hash <> excluded.hash",
+        )
+        .bind(c.content.as_str())
+        .bind(c.hash.as_str())
+        .bind(c.source.as_str())
+        .bind(c.recorded_at)
+        .bind(c.recorded_by.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(B::rows_affected(&written) > 0)
+    }
+
+    async fn recorded_config(&self) -> Result<Option<RecordedConfig>, StoreError> {
+        let row: Option<RecordedConfigRow> = sqlx::query_as(
+            "SELECT content, hash, source, recorded_at, recorded_by FROM rollout_config WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| RecordedConfig {
+            content: r.content,
+            hash: r.hash,
+            source: r.source,
+            recorded_at: r.recorded_at,
+            recorded_by: r.recorded_by,
+        }))
     }
 }
 

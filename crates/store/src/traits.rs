@@ -14,7 +14,7 @@ use rollout_core::experiment::{IngestReport, Observation};
 use rollout_core::learning::{LearningIngest, Pair, Rows};
 use rollout_core::records::{
     Committed, EventRow, FlagChange, FlagTable, GuardrailReading, LearningCounts, OutboxRow,
-    PerVariant, QueryParam, SqlValue, WeightsRecord, WindowValue, Writer,
+    PerVariant, QueryParam, RecordedConfig, SqlValue, WeightsRecord, WindowValue, Writer,
 };
 use rollout_core::stats::{Moments, RankSums};
 
@@ -51,6 +51,11 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Vec<FlagChange>, StoreError>;
     /// Starts a new leader epoch for `holder` and returns it; writes fenced by older epochs fail.
     async fn new_epoch(&self, holder: &str, now: DateTime<Utc>) -> Result<i64, StoreError>;
+    /// Records the configuration acted on, unless the same text is recorded already;
+    /// returns whether it wrote.
+    async fn record_config(&self, config: &RecordedConfig) -> Result<bool, StoreError>;
+    /// The configuration last recorded, if any.
+    async fn recorded_config(&self) -> Result<Option<RecordedConfig>, StoreError>;
 }
 
 /// The experiment's observations and their maintained statistics.

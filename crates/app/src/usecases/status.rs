@@ -152,3 +152,12 @@ impl Service {
         out
     }
 }
+
+impl Service {
+    /// Records the configuration text the service acts on (a no-op when the same text is
+    /// recorded already), so that manual actions work from the store when the file breaks.
+    pub async fn record_config(&self, content: &str, source: &str, actor: &str) -> Result<bool> {
+        let c = rollout_core::records::RecordedConfig::new(content, source, actor, self.now());
+        Ok(self.store().record_config(&c).await?)
+    }
+}
