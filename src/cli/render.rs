@@ -61,8 +61,8 @@ pub fn history(rows: &[EventRow]) -> String {
             e.action,
             stage,
             status,
-            e.actor,
-            e.reason
+            printable(&e.actor),
+            printable(&e.reason)
         );
         if !e.flags.is_empty() {
             let _ = writeln!(
@@ -80,8 +80,8 @@ pub fn changes(flags: &BTreeMap<String, Option<String>>) -> String {
     flags
         .iter()
         .map(|(k, v)| match v {
-            Some(v) => format!("{k}={v}"),
-            None => format!("{k} (removed)"),
+            Some(v) => format!("{}={}", printable(k), printable(v)),
+            None => format!("{} (removed)", printable(k)),
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -156,6 +156,25 @@ pub fn plan(rollout: &Rollout, steps: &[crate::plan::PlanStep]) -> String {
         let _ = writeln!(out, "       writes {}", join_flags(&s.flags));
     }
     out
+}
+
+/// Stored text as a terminal may show it: control characters (escape sequences, carriage
+/// returns, newlines that would forge a line) are written escaped, everything else as is.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 pub fn join_flags(flags: &BTreeMap<String, String>) -> String {
@@ -274,4 +293,17 @@ pub fn checks(
         let _ = writeln!(out, "  WARNING: {w}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stored_text_cannot_drive_the_terminal() {
+        assert_eq!(super::printable("drawdown 4%"), "drawdown 4%");
+        assert_eq!(
+            super::printable("ok\u{1b}[2J\r\n#9 forged"),
+            "ok\\u{1b}[2J\\r\\n#9 forged"
+        );
+        assert_eq!(super::printable("üñí"), "üñí");
+    }
 }
