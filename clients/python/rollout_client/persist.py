@@ -18,7 +18,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Union
 
 from .sources import FlagRow, SourceError, TableSnapshot, snapshot_from_json
 
@@ -84,6 +84,3 @@ def write_snapshot_file(path: PathLike, snapshot: TableSnapshot, source: str) ->
             pass
         raise
 
-
-def flag_values(snapshot: Optional[TableSnapshot]) -> Mapping[str, str]:
-    return {} if snapshot is None else {k: r.value for k, r in snapshot.rows.items()}

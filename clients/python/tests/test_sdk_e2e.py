@@ -30,7 +30,7 @@ from conftest import wait_until
 from test_daemon_http import start_daemon
 from test_e2e import rollout_bin, run
 
-from rollout_client import AsyncRolloutClient, Refresh, RolloutClient, event_id, read_snapshot_file
+from rollout_client import AsyncRolloutClient, RolloutClient, event_id, read_snapshot_file
 
 ROLLOUT = "learning-intelligence"
 CONFIG = """\
