@@ -70,9 +70,15 @@ async fn on_recorded(
     let database = text
         .and_then(database_line)
         .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
-    let url = store_url(cli, &database)?;
-    let probe = connect_store(&url, access).await?;
-    let Some(recorded) = probe.recorded_config().await? else {
+    // Without a reachable store holding a recorded configuration, the file's errors are
+    // the answer.
+    let Ok(url) = store_url(cli, &database) else {
+        return Err(errors.into());
+    };
+    let Ok(probe) = connect_store(&url, access).await else {
+        return Err(errors.into());
+    };
+    let Ok(Some(recorded)) = probe.recorded_config().await else {
         return Err(errors.into());
     };
     let loaded = config::parse(&recorded.source, &recorded.content).map_err(|_| errors.clone())?;

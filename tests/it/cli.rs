@@ -92,6 +92,7 @@ async fn rollback_without_a_daemon(db: TestDb) {
 
 async fn status_and_history_json(db: TestDb) {
     let cfg = db.config(PLAN);
+    db.store().await; // the database exists (only daemon, tick and ingest create one)
     let out = run(&cfg, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -159,6 +160,7 @@ async fn status_and_history_json(db: TestDb) {
 
 async fn exit_codes(db: TestDb) {
     let cfg = db.config(PLAN);
+    db.store().await; // the database exists (only daemon, tick and ingest create one)
     let code = |args: &[&str]| run(&cfg, args).status.code();
     assert_eq!(code(&["status", "nope"]), Some(2), "unknown rollout");
     assert_eq!(

@@ -25,7 +25,12 @@ VERSION_QUERY = "SELECT version FROM rollout_flags_version"
 
 
 class SourceError(Exception):
-    """The source answered, but not with usable flags (bad status, bad body, no table)."""
+    """The source answered, but not with usable flags (bad status, bad body, no table).
+
+    `retry_after`: the seconds the server asked to wait (`Retry-After`), if it said.
+    """
+
+    retry_after: Optional[float] = None
 
 
 class StreamUnsupported(SourceError):
@@ -318,12 +323,16 @@ class HTTPSource(Source):
         cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         return cls(self._host, self._port, timeout=timeout)
 
-    def _request(self, path: str, timeout: float, headers: Mapping[str, str]) -> Tuple[int, Any, bytes]:
-        """GET with the whole exchange bounded by `timeout`, not just each socket call."""
+    def _request(
+        self, path: str, timeout: float, headers: Mapping[str, str], method: str = "GET", body: Optional[bytes] = None
+    ) -> Tuple[int, Any, bytes]:
+        """One exchange on a fresh connection, bounded by `timeout` as a whole, not per socket
+        call. Keeps no state between calls, so any thread may use it (the refresher and the
+        application's writes share the source)."""
         deadline = time.monotonic() + timeout
         conn = self._connection(timeout)
         try:
-            conn.request("GET", self._prefix + path, headers={**self._headers, **headers})
+            conn.request(method, self._prefix + path, body=body, headers={**self._headers, **headers})
             sock = conn.sock
             _set_remaining(sock, deadline)
             resp = conn.getresponse()
@@ -342,12 +351,43 @@ class HTTPSource(Source):
         headers = {"Accept": "application/json"}
         if known_version is not None:
             headers["If-None-Match"] = f'"{known_version}"'
-        status, _, body = self._request("/v1/flags", timeout, headers)
+        status, resp_headers, body = self._request("/v1/flags", timeout, headers)
         if status == 304:
             return None
         if status != 200:
-            raise SourceError(f"GET /v1/flags: HTTP {status}: {_error_text(body)}")
+            err = SourceError(f"GET /v1/flags: HTTP {status}: {_error_text(body)}")
+            err.retry_after = retry_after_seconds(resp_headers)
+            raise err
         return snapshot_from_json(_json(body))
+
+    def request_json(
+        self, method: str, path: str, timeout: float, body: Any = None
+    ) -> Tuple[int, Mapping[str, str], Any]:
+        """`method path` with an optional JSON body; returns (status, headers, parsed JSON or
+        None when the answer is empty or not JSON). Network errors propagate as OSError or
+        `http.client.HTTPException`; HTTP errors are returned, the caller judges them."""
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        status, resp_headers, raw = self._request(path, timeout, headers, method=method, body=data)
+        try:
+            parsed = json.loads(raw.decode("utf-8")) if raw else None
+        except (UnicodeDecodeError, ValueError):
+            parsed = None
+        return status, resp_headers, parsed
+
+    def probe(self, timeout: float) -> bool:
+        """Does anything accept TCP connections at the daemon's address? Connects and closes,
+        sends nothing: used only while the daemon refuses connections, to notice at once
+        that it is back without sending it requests faster than the retry backoff."""
+        port = self._port or (443 if self._https else 80)
+        try:
+            with socket.create_connection((self._host, port), timeout=timeout):
+                return True
+        except OSError:
+            return False
 
     def get(self, key: str, timeout: float) -> Optional[FlagRow]:
         """One row straight from the daemon (bypasses the cache); None when absent."""
@@ -385,7 +425,9 @@ class HTTPSource(Source):
             conn.close()
             if resp.status in (404, 405, 406, 501) or (resp.status == 200 and ctype != "text/event-stream"):
                 raise StreamUnsupported(f"GET /v1/flags/stream: HTTP {resp.status} {ctype}")
-            raise SourceError(f"GET /v1/flags/stream: HTTP {resp.status}: {_error_text(body)}")
+            err = SourceError(f"GET /v1/flags/stream: HTTP {resp.status}: {_error_text(body)}")
+            err.retry_after = retry_after_seconds(resp.headers)
+            raise err
         sock.settimeout(read_timeout)  # the response reads through this same socket
         return EventStream(conn, sock, resp)
 
@@ -401,6 +443,18 @@ def _set_remaining(sock: Optional[socket.socket], deadline: float) -> None:
         raise socket.timeout("request exceeded its time budget")
     if sock is not None:
         sock.settimeout(remaining)
+
+
+def retry_after_seconds(headers: Any) -> Optional[float]:
+    """`Retry-After` in seconds (the daemon sends a number), or None."""
+    value = headers.get("Retry-After") if headers is not None else None
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 and math.isfinite(seconds) else None
 
 
 def _json(body: bytes) -> Any:

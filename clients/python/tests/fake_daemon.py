@@ -2,7 +2,9 @@
 
 It keeps a flags table and a change log in memory and adds the controls the tests need:
 commit a change, hide a change from streams (to create a gap), mute streams (so a change
-can only arrive by replay), drop streams, answer 503, refuse connections, come back.
+can only arrive by replay), drop streams, answer 503, refuse connections, come back. Writes
+(`POST /v1/observations`, `/learning/collect/...`) are deduplicated like the daemon does
+(event ids; symbol and timestamp); a POST can be failed (503) or stored with its answer lost.
 Every request is logged with its headers so tests can count calls and check Last-Event-ID.
 """
 
@@ -46,6 +48,13 @@ class FakeDaemon:
         self.keepalive = keepalive
         self.drop_generation = 0
         self.open_streams = 0
+        # Writes: observations by event id, learning records by (kind, symbol, timestamp).
+        self.observations: Dict[str, dict] = {}
+        self.learning: Dict[tuple, dict] = {}
+        self.post_bodies: List[tuple] = []  # (path, parsed body) of every POST that reached us
+        self.fail_posts = 0  # the next N POSTs get 503 with Retry-After: 0, storing nothing
+        self.lose_answers = 0  # the next N POSTs are stored, then the connection drops unanswered
+        self.parameters: dict = {"status": "ok", "optimized_weights": {"squeeze": 1.0}, "learned": True}
         self._server: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
         self.port = 0
@@ -157,6 +166,9 @@ class FakeDaemon:
                         return self._json(404, {"error": "no such route"})
                     req.status = 200
                     return self._stream()
+                if self.path.startswith("/learning/intelligence/discovery-parameters"):
+                    req.status = 200
+                    return self._json(200, daemon.parameters)
                 if self.path.startswith("/v1/flags/"):
                     key = self.path[len("/v1/flags/"):]
                     with daemon.cond:
@@ -165,6 +177,52 @@ class FakeDaemon:
                         return self._json(404, {"error": f"no flag {key}"})
                     return self._json(200, row)
                 self._json(404, {"error": "no such route"})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                req = Request(self.path, {k: v for k, v in self.headers.items()})
+                body = json.loads(raw) if raw else None
+                with daemon.cond:
+                    daemon.requests.append(req)
+                    daemon.post_bodies.append((self.path, body))
+                    if daemon.state == "503" or daemon.fail_posts > 0:
+                        daemon.fail_posts = max(0, daemon.fail_posts - 1)
+                        req.status = 503
+                        return self._json(503, {"error": "busy"}, {"Retry-After": "0"})
+                    inserted = duplicates = 0
+                    if self.path == "/v1/observations":
+                        for obs in body["observations"]:
+                            if obs["event_id"] in daemon.observations:
+                                duplicates += 1
+                            else:
+                                daemon.observations[obs["event_id"]] = {**obs, "rollout": body["rollout"]}
+                                inserted += 1
+                    elif self.path.startswith("/learning/collect/"):
+                        kind = self.path.rsplit("/", 1)[-1]
+                        for rec in body:
+                            stamp = next(v for k, v in rec.items() if k.endswith("_timestamp"))
+                            key = (kind, rec["symbol"], stamp)
+                            if key in daemon.learning:
+                                duplicates += 1
+                            else:
+                                daemon.learning[key] = rec
+                                inserted += 1
+                    else:
+                        req.status = 404
+                        return self._json(404, {"error": "no such route"})
+                    lose = daemon.lose_answers > 0
+                    daemon.lose_answers = max(0, daemon.lose_answers - 1)
+                if lose:  # committed, but the answer never arrives
+                    req.status = -1
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                req.status = 200
+                self._json(200, {"inserted": inserted, "duplicates": duplicates, "rolled_back": None})
 
             def _json(self, status: int, body: object, headers: Optional[Dict[str, str]] = None) -> None:
                 data = json.dumps(body).encode()

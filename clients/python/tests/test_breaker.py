@@ -1,4 +1,5 @@
-"""The circuit breaker alone (manual clock) and in the client against the fake daemon."""
+"""The circuit breaker alone (manual clock), on the learning service's calls; and flag reads,
+which are not behind it (they retry with backoff)."""
 
 from __future__ import annotations
 
@@ -81,55 +82,61 @@ def test_rejects_bad_configuration() -> None:
 
 
 @pytest.mark.parametrize("mode", ["poll", "stream"])
-def test_client_breaker_lifecycle(daemon: FakeDaemon, clock: ManualClock, mode: str) -> None:
-    """Open after 3 failures, silent while open, one trial per reset, last-known-good throughout."""
-    breaker = CircuitBreaker(failure_threshold=3, reset_timeout=300.0, clock=clock)
+def test_flag_reads_retry_with_backoff_and_are_never_cut_off(daemon: FakeDaemon, mode: str) -> None:
+    """No breaker on flag reads: the client keeps retrying (with backoff), serves the last
+    flags it read meanwhile, and picks up what changed as soon as the daemon answers."""
     policy = Refresh(mode=mode, poll_interval=0.01, backoff_initial=0.01, backoff_max=0.02)
-    with RolloutClient(daemon.url, breaker=breaker, refresh=policy, timeout=1.0,
+    with RolloutClient(daemon.url, refresh=policy, timeout=1.0,
                        defaults={"LEARNING_MODE": "default"}) as client:
         wait_until(lambda: client.version == 1)
         if mode == "stream":
             wait_until(lambda: daemon.open_streams == 1)
         daemon.go_down()
-        wait_until(lambda: breaker.state == OPEN, what="breaker open")
-        assert daemon.failed() == 3  # exactly the three failures reached the server
+        wait_until(lambda: daemon.failed() >= 10, what="retries well past any breaker threshold")
         assert client.flag("LEARNING_MODE") == "shadow"  # last-known-good, not defaults
+        stats = client.stats()
+        assert stats["consecutive_failures"] >= 3 and "503" in stats["last_error"]
+        assert "breaker" not in stats and stats["learning_breaker"]["calls"] == 0
 
-        # While open: the refresher keeps cycling, the server sees nothing at all.
-        seen = daemon.count()
-        cycles = client.stats()["cycles"]
-        wait_until(lambda: client.stats()["cycles"] >= cycles + 20, what="refresher cycles")
-        assert daemon.count() == seen
-        assert client.stats()["breaker"]["state"] == OPEN
-
-        # Reset timeout passes (on the injected clock): one trial, which fails -> open again.
-        clock.advance(300)
-        wait_until(lambda: daemon.failed() == 4, what="half-open trial")
-        wait_until(lambda: breaker.state == OPEN)
-        cycles = client.stats()["cycles"]
-        wait_until(lambda: client.stats()["cycles"] >= cycles + 20)
-        assert daemon.count() == seen + 1
-        assert client.flag("LEARNING_MODE") == "shadow"
-
-        # The daemon comes back with news; the next trial closes the breaker.
         daemon.come_back()
         daemon.commit("learning-intelligence", {"LEARNING_MODE": "ab_test"})
-        clock.advance(300)
         wait_until(lambda: client.flag("LEARNING_MODE") == "ab_test", what="recovery")
-        assert breaker.state == CLOSED
+        wait_until(lambda: client.stats()["consecutive_failures"] == 0)
         assert client.stats()["last_error"] is not None  # the history stays visible
 
 
-def test_breaker_open_on_startup_serves_defaults(clock: ManualClock) -> None:
-    d = FakeDaemon()
-    d.go_down()
+def test_default_backoff_is_one_second_doubling_to_thirty() -> None:
+    import random
+
+    from rollout_client.client import backoff_delay
+
+    policy = Refresh()
+    assert (policy.backoff_initial, policy.backoff_max) == (1.0, 30.0)
+    rng = random.Random(7)
+    for attempt, ceiling in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (5, 30.0), (50, 30.0)]:
+        delays = [backoff_delay(policy, attempt, rng) for _ in range(100)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), attempt
+
+
+def test_learning_breaker_guards_discovery_parameters(daemon: FakeDaemon, clock: ManualClock) -> None:
+    """The separation plan's breaker (3 failures, 300 s) stays on the learning service."""
+    from rollout_client import ApiError
+
+    path = "/learning/intelligence/discovery-parameters"
     breaker = CircuitBreaker(failure_threshold=3, reset_timeout=300.0, clock=clock)
-    try:
-        with RolloutClient(d.url, breaker=breaker, defaults={"LEARNING_MODE": "shadow"}, timeout=1.0,
-                           refresh=Refresh(mode="poll", poll_interval=0.01)) as client:
-            wait_until(lambda: breaker.state == OPEN)
-            assert d.count() == d.failed() == 3
-            assert client.flags() == {"LEARNING_MODE": "shadow"}
-            assert client.stats()["using_defaults"]
-    finally:
-        d.close()
+    with RolloutClient(daemon.url, learning_breaker=breaker, refresh="off", timeout=1.0) as client:
+        assert client.discovery_parameters()["optimized_weights"] == {"squeeze": 1.0}
+        daemon.go_down()
+        for _ in range(3):
+            with pytest.raises(ApiError, match="503"):
+                client.discovery_parameters()
+        assert breaker.state == OPEN and daemon.count(path) == 4
+        with pytest.raises(CircuitOpenError):
+            client.discovery_parameters()
+        assert daemon.count(path) == 4  # open: the service is not called at all
+        daemon.come_back()
+        clock.advance(300)
+        assert client.discovery_parameters()["learned"] is True  # the half-open trial
+        assert breaker.state == CLOSED
+        # Flag reads are not behind it: they worked while it was open.
+        assert client.refresh()

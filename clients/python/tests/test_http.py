@@ -34,7 +34,8 @@ def test_initial_load_serves_table(daemon: FakeDaemon) -> None:
         assert client.rollout_flags("learning-intelligence")["SEED"] == "42"
         stats = client.stats()
         assert stats["kind"] == "http" and stats["mode"] == "stream"
-        assert stats["breaker"]["state"] == "closed" and stats["using_defaults"] is False
+        assert stats["consecutive_failures"] == 0 and stats["using_defaults"] is False
+        assert stats["origin"] == "source" and client.origin == "source"
 
 
 def test_every_change_delivered_in_order(daemon: FakeDaemon) -> None:
@@ -179,9 +180,11 @@ def test_startup_against_a_silent_server_returns_defaults() -> None:
         assert client.flag("LEARNING_MODE") == "shadow"
         assert client.version is None
         assert len(hole.accepted) <= 2  # the load and perhaps the first stream attempt
-        wait_until(lambda: client.breaker.state == "open", what="breaker open")
-        n = len(hole.accepted)
-        assert n <= 3
+        # It keeps trying in the background, one connection per attempt, each bounded by the
+        # timeout, with backoff in between; reads keep answering from defaults meanwhile.
+        wait_until(lambda: client.stats()["consecutive_failures"] >= 3, what="failed attempts")
+        assert len(hole.accepted) <= client.stats()["failures"] + 1
+        assert client.flag("LEARNING_MODE") == "shadow"
         client.close()
     finally:
         hole.close()
@@ -194,7 +197,8 @@ def test_startup_with_connection_refused_returns_defaults() -> None:
     d.refuse()
     with RolloutClient(url, defaults={"A": "1"}, timeout=0.5, refresh=FAST) as client:
         assert client.flag("A") == "1"
-        wait_until(lambda: client.breaker.state == "open")
+        wait_until(lambda: client.stats()["consecutive_failures"] >= 3)
+        assert "Refused" in (client.stats()["last_error"] or "")
 
 
 def test_close_interrupts_an_open_stream(daemon: FakeDaemon) -> None:
@@ -248,11 +252,18 @@ def test_enabled_for_follows_the_flags(daemon: FakeDaemon) -> None:
             client.enabled_for("learning-intelligence", 42)  # type: ignore[arg-type]
 
 
-def test_explicit_breaker_is_used(daemon: FakeDaemon) -> None:
+def test_explicit_learning_breaker_is_used(daemon: FakeDaemon) -> None:
     breaker = CircuitBreaker(failure_threshold=5, reset_timeout=1.0)
-    with make(daemon.url, breaker=breaker) as client:
-        assert client.breaker is breaker
-        assert breaker.calls >= 1
+    with make(daemon.url, learning_breaker=breaker) as client:
+        assert client.learning_breaker is breaker
+        assert breaker.calls == 0  # flag reads never go through it
+        assert client.discovery_parameters()["learned"] is True
+        assert breaker.calls == 1
+
+
+def test_breaker_argument_is_refused_with_a_reason(daemon: FakeDaemon) -> None:
+    with pytest.raises(TypeError, match="learning_breaker"):
+        make(daemon.url, breaker=CircuitBreaker())
 
 
 def test_idle_stream_outlives_the_request_timeout(daemon: FakeDaemon) -> None:
@@ -285,11 +296,10 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
 
 
 def test_server_restart_on_same_port_resumes(daemon: FakeDaemon) -> None:
-    breaker = CircuitBreaker(failure_threshold=1000)  # this test is about resuming, not the breaker
-    with make(daemon.url, breaker=breaker) as client:
+    with make(daemon.url) as client:
         wait_until(lambda: daemon.open_streams == 1)
         daemon.refuse()
-        wait_until(lambda: breaker.consecutive_failures >= 2, what="refused reconnects")
+        wait_until(lambda: client.stats()["consecutive_failures"] >= 2, what="refused reconnects")
         daemon.commit("learning-intelligence", {"LEARNING_MODE": "ab_test"})  # committed while we were cut off
         daemon.come_back()
         wait_until(lambda: client.flag("LEARNING_MODE") == "ab_test", what="resume after restart")

@@ -7,9 +7,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import MIGRATION, FlagsDB, ManualClock, wait_until
+from conftest import MIGRATION, FlagsDB, wait_until
 
-from rollout_client import CircuitBreaker, Refresh, RolloutClient, SourceError, SQLiteSource
+from rollout_client import Refresh, RolloutClient, SourceError, SQLiteSource
 from rollout_client.assignment import draw
 from rollout_client.sources import source_from_url
 
@@ -61,19 +61,17 @@ def test_opens_read_only(flags_db: FlagsDB) -> None:
         db.close()
 
 
-def test_missing_file_gives_defaults_then_recovers(tmp_path: Path, clock: ManualClock) -> None:
+def test_missing_file_gives_defaults_then_recovers(tmp_path: Path) -> None:
     path = tmp_path / "later.db"
-    breaker = CircuitBreaker(failure_threshold=3, reset_timeout=300.0, clock=clock)
-    with RolloutClient(SQLiteSource(str(path)), defaults={"LEARNING_MODE": "shadow"}, breaker=breaker,
-                       refresh=FAST) as client:
+    policy = Refresh(poll_interval=0.01, backoff_initial=0.01, backoff_max=0.05)
+    with RolloutClient(SQLiteSource(str(path)), defaults={"LEARNING_MODE": "shadow"}, refresh=policy) as client:
         assert client.flags() == {"LEARNING_MODE": "shadow"}
-        wait_until(lambda: breaker.state == "open")
+        wait_until(lambda: client.stats()["consecutive_failures"] >= 3)
         assert not path.exists()  # a read-only open never creates the file
         assert "cannot open" in (client.stats()["last_error"] or "")
         db = FlagsDB(path)
         db.commit("learning-intelligence", {"LEARNING_MODE": "full"})
-        clock.advance(300)
-        wait_until(lambda: client.version == 1)
+        wait_until(lambda: client.version == 1)  # retried with backoff, never cut off
         assert client.flag("LEARNING_MODE") == "full"
 
 

@@ -13,6 +13,7 @@ pub const STANDARD_SUFFIXES: &[&str] = &[
     "ASSIGNMENT_VERSION",
     // Written only by rollouts with an `analysis:` block, but reserved for every rollout.
     "WEIGHTS",
+    "CONSERVATIVE_WEIGHTS",
 ];
 
 /// Standard flags that `on_rollback` may override.

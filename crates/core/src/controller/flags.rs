@@ -120,12 +120,14 @@ pub fn desired(rollout: &Rollout, state: &RolloutState) -> BTreeMap<String, Stri
         // Learned weights only where the stage applies parameters; otherwise (shadow, rolled
         // back, nothing published yet) the conservative ones.
         let published = state.weights.as_ref().filter(|_| std.apply_parameters);
+        let conservative = analysis.conservative_weights.to_json();
         set(
             "WEIGHTS",
-            published
-                .unwrap_or(&analysis.conservative_weights)
-                .to_json(),
+            published.map_or_else(|| conservative.clone(), |w| w.to_json()),
         );
+        // In every state, so a service can give units the new path is off for (A/B control,
+        // outside a canary's percentage) the conservative weights from the flags alone.
+        set("CONSERVATIVE_WEIGHTS", conservative);
     }
     if rolled_back {
         flags.extend(flag_strings(&rollout.on_rollback));

@@ -158,5 +158,14 @@ rollouts:
         assert!(withheld(publication(&r, Some(&back), &w)));
         let restarted = promote(&back, ManualAction::Restart);
         assert_eq!(restarted.weights, None);
+        // CONSERVATIVE_WEIGHTS is the conservative weights in every state, learned or not.
+        for s in [
+            &shadow.to, &canary, &t.to, &full, &paused, &back, &restarted,
+        ] {
+            assert_eq!(
+                crate::controller::flags::desired(&r, s)["R_CONSERVATIVE_WEIGHTS"],
+                conservative
+            );
+        }
     }
 }
