@@ -157,11 +157,19 @@ async fn a_database_of_the_release_before_upgrades_in_place(db: TestDb) {
         .await
         .expect("the migrations accept the fixture's schema");
     store.migrate().await.expect("and again");
+    // The release's migrations are untouched (same checksums, not run again); the ones this
+    // release adds ran once, after them.
+    let after = migrations(&db).await;
     assert_eq!(
-        migrations(&db).await,
-        applied,
-        "no migration ran again or changed"
+        &after[..applied.len()],
+        &applied[..],
+        "no migration of the release before ran again or changed"
     );
+    let added: Vec<&str> = after[applied.len()..]
+        .iter()
+        .map(|m| m[0].as_deref().unwrap())
+        .collect();
+    assert_eq!(added, ["6"], "the new migrations, once each");
     assert_eq!(row_counts(&db).await, counts, "migrating changed no table");
     let expected_counts: Vec<i64> = vec![19, 1, 2, 6, 1, 80, 2, 40, 2, 2, 4, 12, 12, 12, 1];
     assert_eq!(
