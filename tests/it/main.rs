@@ -14,6 +14,7 @@ mod http;
 mod learning;
 mod learning_api;
 mod stats;
+mod status;
 mod store;
 mod upgrade;
 mod walk;

@@ -13,8 +13,8 @@ use rollout_core::controller::{RolloutState, Transition};
 use rollout_core::experiment::{IngestReport, Observation};
 use rollout_core::learning::{LearningIngest, Pair, Rows};
 use rollout_core::records::{
-    Committed, EventRow, FlagChange, FlagTable, GuardrailReading, LearningCounts, OutboxRow,
-    PerVariant, QueryParam, SqlValue, WeightsRecord, WindowValue, Writer,
+    Committed, EventRow, FlagChange, FlagTable, GuardrailReading, LeaderRecord, LearningCounts,
+    OutboxRow, PendingHold, PerVariant, QueryParam, SqlValue, WeightsRecord, WindowValue, Writer,
 };
 use rollout_core::stats::{Moments, RankSums};
 
@@ -51,6 +51,28 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Vec<FlagChange>, StoreError>;
     /// Starts a new leader epoch for `holder` and returns it; writes fenced by older epochs fail.
     async fn new_epoch(&self, holder: &str, now: DateTime<Utc>) -> Result<i64, StoreError>;
+    /// The leader row: the epoch, its holder, and the last recorded pass.
+    async fn leader(&self) -> Result<LeaderRecord, StoreError>;
+    /// Records that the leader of `epoch` finished an evaluation pass `at`, ticking every
+    /// `interval_secs` (`None`: a one-off pass). Fails with `Fenced` if `epoch` no longer leads.
+    async fn record_tick(
+        &self,
+        epoch: i64,
+        at: DateTime<Utc>,
+        interval_secs: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// Records why pending `rollout` did not start at `now` (a failing safety check);
+    /// `since` stays while the reason does. Fenced by `writer`'s epoch, if it has one.
+    /// The commit that starts the rollout deletes it.
+    async fn hold_pending(
+        &self,
+        rollout: &str,
+        reason: &str,
+        writer: &Writer,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Every recorded pending hold, by rollout.
+    async fn pending_holds(&self) -> Result<Vec<PendingHold>, StoreError>;
 }
 
 /// The experiment's observations and their maintained statistics.
