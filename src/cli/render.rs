@@ -53,7 +53,17 @@ pub fn stage_name(index: usize, kind: Option<&str>) -> String {
 /// Who leads and whether the ticks are on time: the lines above the status table.
 pub fn liveness(l: &Liveness, now: DateTime<Utc>) -> String {
     let leader = match &l.leader {
-        Some(x) => format!("{} (epoch {}, since {})", x.holder, x.epoch, time(x.since)),
+        Some(x) => format!(
+            "{} (epoch {}, since {}){}",
+            x.holder,
+            x.epoch,
+            time(x.since),
+            if x.holder.starts_with("tick:") {
+                ": a one-off `rollout tick`, no daemon"
+            } else {
+                ""
+            }
+        ),
         None => "none: no daemon has led this store".into(),
     };
     let every = l
@@ -540,6 +550,24 @@ mod tests {
             ..row("sizing", Status::Pending, &liveness)
         };
         insta::assert_snapshot!(status_table(&[due, ab, held], now));
+    }
+
+    #[test]
+    fn liveness_after_a_one_off_tick() {
+        let l = Liveness {
+            leader: Some(Leader {
+                holder: "tick:alice@desk".into(),
+                epoch: 2,
+                since: Some(t0()),
+            }),
+            last_tick_at: Some(t0()),
+            tick_interval_secs: Some(10),
+            overdue: Some(false),
+        };
+        insta::assert_snapshot!(liveness(&l, t0() + chrono::Duration::seconds(4)), @r"
+        leader:    tick:alice@desk (epoch 2, since 2026-01-05T09:00:00Z): a one-off `rollout tick`, no daemon
+        last tick: 2026-01-05T09:00:00Z, 4s ago (ticks every 10s)
+        ");
     }
 
     #[test]
