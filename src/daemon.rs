@@ -400,7 +400,19 @@ impl Runner {
             actor: self.actor.clone(),
             epoch: self.epoch,
         };
-        match engine::tick_all(&*self.store, config, &writer, now).await {
+        let passed = async {
+            let outcomes = engine::tick_all(&*self.store, config, &writer, now).await?;
+            // Liveness for `status`: this pass, and how often this daemon ticks.
+            if let Some(epoch) = writer.epoch {
+                let interval = config::cron::interval_after(&config.tick, now);
+                self.store
+                    .record_tick(epoch, now, interval.map(|i| i.as_secs()))
+                    .await?;
+            }
+            Ok::<_, StoreError>(outcomes)
+        }
+        .await;
+        match passed {
             Ok(outcomes) => {
                 log_outcomes(&outcomes);
                 crate::http::metrics::tick(&outcomes);
@@ -479,6 +491,9 @@ fn log_outcomes(outcomes: &[(String, Outcome)]) {
     for (name, o) in outcomes {
         match o {
             Outcome::Applied(_) => {}
+            Outcome::HeldPending { reason } => {
+                debug!(rollout = %name, %reason, "pending: not started")
+            }
             Outcome::Discarded(e) => warn!(rollout = %name, "decision discarded: {e}"),
             Outcome::Unchanged { .. } => debug!(rollout = %name, "unchanged"),
         }

@@ -64,11 +64,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Shows where each rollout is.
+    /// Shows where each rollout is, why, how long its stage has left, its A/B progress and
+    /// guardrails, and who leads and whether its ticks are on time.
     Status {
         name: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Redraws every second until Ctrl-C (in place on a terminal; otherwise one frame
+        /// after another, with --json one JSON document per line).
+        #[arg(long, short = 'w')]
+        watch: bool,
     },
     /// Shows a rollout's transitions and manual actions.
     History {

@@ -21,7 +21,7 @@ use crate::engine::Outcome;
 use crate::error::{AppError, Error, ExitCode};
 use crate::store::{LeaderCheck, Leadership, Writer};
 use open::{open, Access};
-use rollout_app::Judge;
+use rollout_app::{Judge, Service};
 
 /// Parses the process arguments, runs the command and returns the exit code.
 pub fn main() -> std::process::ExitCode {
@@ -100,7 +100,15 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             daemon::run(opts, shutdown_signal()).await
         }
         Command::Tick { json } => tick(&cli, *json).await,
-        Command::Status { name, json } => status(&cli, name.as_deref(), *json).await,
+        Command::Status { name, json, watch } => {
+            let (service, _) = open(&cli, Access::OnCall).await?;
+            if *watch {
+                watch_status(&service, name.as_deref(), *json).await
+            } else {
+                print!("{}", status_frame(&service, name.as_deref(), *json).await?);
+                Ok(())
+            }
+        }
         Command::History { name, json } => history(&cli, name, *json).await,
         Command::Flags { json } => flags(&cli, *json).await,
         Command::Pause(a) => act(&cli, &a.name, ManualAction::Pause, &a.reason, a.json).await,
@@ -243,6 +251,11 @@ async fn tick(cli: &Cli, json: bool) -> Result<(), Error> {
                 lines.push(render::applied(name, a));
                 views.push(serde_json::json!({"rollout": name, "action": a.transition.action, "reason": a.transition.reason}));
             }
+            Outcome::HeldPending { reason } => {
+                lines.push(format!("{name}: pending, not started: {reason}"));
+                views
+                    .push(serde_json::json!({"rollout": name, "action": "none", "reason": reason}));
+            }
             Outcome::Discarded(e) => {
                 lines.push(format!("{name}: decision discarded: {e}"));
                 views.push(serde_json::json!({"rollout": name, "action": "discarded", "reason": e.to_string()}));
@@ -262,18 +275,109 @@ async fn tick(cli: &Cli, json: bool) -> Result<(), Error> {
     Ok(())
 }
 
-async fn status(cli: &Cli, name: Option<&str>, json: bool) -> Result<(), Error> {
-    let (service, _) = open(cli, Access::OnCall).await?;
+/// One `rollout status` output: the table, or the JSON (pretty, or `compact` on one line).
+async fn status_text(service: &Service, name: Option<&str>, json: Json) -> Result<String, Error> {
     let views = match name {
         Some(name) => vec![service.status(name).await?],
         None => service.statuses().await?,
     };
-    match (json, name) {
-        (true, Some(_)) => print_json(&views[0]),
-        (true, None) => print_json(&views),
-        (false, _) => print!("{}", render::status_table(&views)),
+    let text = match (json, name) {
+        (Json::No, _) => return Ok(render::status_table(&views, service.now())),
+        (Json::Pretty, Some(_)) => serde_json::to_string_pretty(&views[0]),
+        (Json::Pretty, None) => serde_json::to_string_pretty(&views),
+        (Json::Compact, Some(_)) => serde_json::to_string(&views[0]),
+        (Json::Compact, None) => serde_json::to_string(&views),
+    };
+    Ok(text.expect("status views serialize") + "\n")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Json {
+    No,
+    Pretty,
+    Compact,
+}
+
+async fn status_frame(service: &Service, name: Option<&str>, json: bool) -> Result<String, Error> {
+    status_text(service, name, if json { Json::Pretty } else { Json::No }).await
+}
+
+/// `status --watch`: a new frame every second until SIGINT (Ctrl-C) or SIGTERM, then exit
+/// 0. On a terminal each frame is drawn over the last (cursor home, each line cleared to
+/// its end, the rest of the screen cleared), like `watch` or `kubectl argo rollouts get
+/// rollout -w`; otherwise frames follow one another (with --json, one document per line).
+/// The first read's errors end the command (an unknown rollout, an unreachable store);
+/// later ones are shown in the frame and the watch goes on.
+async fn watch_status(service: &Service, name: Option<&str>, json: bool) -> Result<(), Error> {
+    use std::io::IsTerminal;
+    use tokio::signal::unix::{signal, SignalKind};
+    let tty = std::io::stdout().is_terminal();
+    let format = match (json, tty) {
+        (false, _) => Json::No,
+        (true, true) => Json::Pretty,
+        (true, false) => Json::Compact,
+    };
+    // Installed before the first frame, so that a Ctrl-C right after it is ours.
+    let cannot =
+        |e: std::io::Error| Error::Runtime(format!("cannot install a signal handler: {e}"));
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(cannot)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(cannot)?;
+    let mut frame: Result<String, Error> = Ok(status_text(service, name, format).await?);
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await; // the first tick is now
+    let mut first_draw = true;
+    loop {
+        let body = match &frame {
+            Ok(text) => text.clone(),
+            Err(e) => format!("error: {e}\n"),
+        };
+        let header = if format == Json::Compact {
+            String::new()
+        } else {
+            format!(
+                "Every 1s: rollout status{}   {}\n\n",
+                name.map(|n| format!(" {n}")).unwrap_or_default(),
+                render::time(Some(service.now()))
+            )
+        };
+        draw(&format!("{header}{body}"), tty, first_draw);
+        first_draw = false;
+        tokio::select! {
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+            _ = every.tick() => {}
+        }
+        tokio::select! {
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+            next = status_text(service, name, format) => frame = next,
+        }
+    }
+    if tty {
+        println!();
     }
     Ok(())
+}
+
+/// Writes one watch frame: over the last one on a terminal, after it otherwise.
+fn draw(frame: &str, tty: bool, first: bool) {
+    let mut out = std::io::stdout().lock();
+    let text = if tty {
+        let mut buf = String::from(if first { "\x1b[2J\x1b[H" } else { "\x1b[H" });
+        for line in frame.lines() {
+            buf.push_str(line);
+            buf.push_str("\x1b[K\n");
+        }
+        buf.push_str("\x1b[J");
+        buf
+    } else if frame.ends_with('\n') {
+        frame.to_owned()
+    } else {
+        format!("{frame}\n")
+    };
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }
 
 async fn history(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
@@ -284,7 +388,8 @@ async fn history(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
     } else if rows.is_empty() {
         println!("{name}: no history yet");
     } else {
-        print!("{}", render::history(&rows));
+        let config = service.config();
+        print!("{}", render::history(&rows, config.rollout(name)));
     }
     Ok(())
 }

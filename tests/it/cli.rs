@@ -36,7 +36,7 @@ async fn rollback_without_a_daemon(db: TestDb) {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.contains("rollback (stage 0 running -> stage 0 rolled_back)"),
+        text.contains("rollback (stage 1 shadow running -> stage 1 shadow rolled_back)"),
         "{text}"
     );
     assert!(

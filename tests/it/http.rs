@@ -661,6 +661,24 @@ async fn rollouts_assign_health_and_metrics(db: TestDb) {
         .unwrap();
     assert_eq!(list[0]["name"], "api");
     assert_eq!(list[0]["status"], "running");
+    // The status tells the truth: liveness, time left, guardrails (as `status --json`).
+    for field in [
+        "leader",
+        "last_tick_at",
+        "tick_interval_secs",
+        "overdue",
+        "time_left_secs",
+        "units",
+        "planned_units",
+        "guardrail_summary",
+        "held_since",
+    ] {
+        assert!(
+            list[0].get(field).is_some(),
+            "GET /v1/rollouts lacks {field}: {list}"
+        );
+    }
+    assert_eq!(list[0]["overdue"], true, "nobody ticks here: {list}");
     let one: Value = c
         .get(api.url("/v1/rollouts/api"))
         .send()
@@ -672,6 +690,7 @@ async fn rollouts_assign_health_and_metrics(db: TestDb) {
     assert_eq!(one["stage_kind"], "shadow");
     assert!(one["analysis"].is_object(), "{one}");
     assert!(one["guardrails"].is_array());
+    assert!(one.get("guardrail_summary").is_some(), "{one}");
     let resp = c.get(api.url("/v1/rollouts/nope")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 

@@ -15,6 +15,7 @@ mod learning;
 mod learning_api;
 mod oncall;
 mod stats;
+mod status;
 mod store;
 mod upgrade;
 mod walk;

@@ -1,6 +1,7 @@
 //! Upgrading in place: a database made by an earlier release opens with this code. The
 //! fixtures in `tests/data/upgrade/` are SQL dumps of databases that this release's binary
-//! wrote through its migrations 0001..0005 (`tests/data/upgrade/make-fixtures` made them):
+//! wrote through its migrations 0001..0005 (`tests/data/upgrade/make-fixtures` made them;
+//! later migrations run on top of them):
 //! two rollouts (one paused in its A/B stage with learned weights published, one rolled
 //! back), their flags and history, observations, guardrail readings, webhooks waiting in
 //! the outbox and the learning tables. Each is loaded into a fresh database, opened with
@@ -169,8 +170,15 @@ async fn a_database_of_the_release_before_upgrades_in_place(db: TestDb) {
         .iter()
         .map(|m| m[0].as_deref().unwrap())
         .collect();
-    assert_eq!(added, ["6"], "the new migrations, once each");
+    assert_eq!(added, ["6", "7"], "the new migrations, once each");
     assert_eq!(row_counts(&db).await, counts, "migrating changed no table");
+    // The leader row keeps its epoch and holder; no pass is recorded yet.
+    let leader = store.leader().await.unwrap();
+    assert_eq!(
+        (leader.last_tick_at, leader.tick_interval_secs),
+        (None, None)
+    );
+    assert!(store.pending_holds().await.unwrap().is_empty());
     let expected_counts: Vec<i64> = vec![19, 1, 2, 6, 1, 80, 2, 40, 2, 2, 4, 12, 12, 12, 1];
     assert_eq!(
         counts.iter().map(|c| c.1).collect::<Vec<_>>(),

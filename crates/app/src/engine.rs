@@ -17,7 +17,8 @@ pub const LOG_TARGET: &str = "rollout::transition";
 /// Logs a committed transition in the process that committed it, whatever caused it (a
 /// tick, new observations, a `NOTIFY`, a manual action from the CLI or over HTTP, a
 /// publication): rollbacks and holds at WARN, everything else at INFO, each with the
-/// rollout, the action, the reason and the actor.
+/// rollout, the action, the reason, the actor and the stage (numbered from 1, as people
+/// read it, with its label).
 pub fn log_committed(rollout: &str, t: &Transition, committed: &Committed, actor: &str) {
     let what = match t.action {
         Action::Start => "started",
@@ -41,7 +42,8 @@ pub fn log_committed(rollout: &str, t: &Transition, committed: &Committed, actor
                 action = t.action.as_str(),
                 reason = t.reason.as_str(),
                 actor,
-                stage = t.to.stage_index,
+                stage = t.to.stage_index + 1,
+                stage_label = t.to.stage_label.as_str(),
                 status = %t.to.status(),
                 flags_version = committed.flags_version,
                 "{rollout} {what}"
@@ -69,6 +71,10 @@ pub enum Outcome {
         state: Option<RolloutState>,
     },
     Applied(Box<Applied>),
+    /// A pending rollout stays pending: a safety check failed (recorded for `status`).
+    HeldPending {
+        reason: String,
+    },
     /// The state changed under us (a manual action won); the decision was discarded.
     Discarded(StoreError),
 }
@@ -117,6 +123,14 @@ async fn tick_once(
         Some(t) => t,
         None => {
             let Some(s) = state.as_ref() else {
+                if let Some(reason) = signals.preflight {
+                    // Pending has no state row: the hold is recorded on its own, so that
+                    // `status` can say why the rollout has not started.
+                    store
+                        .hold_pending(rollout.name.as_str(), &reason, writer, now)
+                        .await?;
+                    return Ok(Outcome::HeldPending { reason });
+                }
                 return Ok(Outcome::Unchanged { state });
             };
             let stored = store.rollout_flags(rollout.name.as_str()).await?;

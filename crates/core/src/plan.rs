@@ -58,19 +58,16 @@ pub struct SampleSizePlan {
 fn sample_size(kind: &StageKind) -> Option<SampleSizePlan> {
     let StageKind::AbTest {
         percentage,
-        duration,
         analysis,
         ..
     } = kind
     else {
         return None;
     };
-    let per_day = analysis.expected_units_per_day?;
+    let (et, ec) = kind.planned_units()?;
     let share = percentage.get() / 100.0;
     let (t, c) =
         crate::stats::sample_size_per_arm(analysis.min_effect, analysis.alpha, 0.8, share)?;
-    let days = duration.get().as_secs_f64() / 86_400.0;
-    let (et, ec) = (per_day * days * share, per_day * days * (1.0 - share));
     Some(SampleSizePlan {
         needed_treatment: t,
         needed_control: c,

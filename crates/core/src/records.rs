@@ -1,5 +1,6 @@
 //! The records rollout persists and reads back: flags, history, guardrail readings,
-//! configured-query values, the webhook outbox, learning counts and weights history.
+//! configured-query values, the webhook outbox, learning counts and weights history, the
+//! leader row and pending holds.
 //! Plain data: the store crate reads and writes them, everything above uses them.
 
 use std::collections::BTreeMap;
@@ -184,6 +185,34 @@ impl Writer {
             epoch: None,
         }
     }
+}
+
+/// The leader row (`rollout_leader`): who holds the current epoch, since when, and when a
+/// leader last finished an evaluation pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeaderRecord {
+    pub epoch: i64,
+    /// `daemon@HOST:PID`, or `tick:PERSON` for a one-off `rollout tick`; `None` before
+    /// anyone led.
+    pub holder: Option<String>,
+    pub acquired_at: Option<DateTime<Utc>>,
+    /// When the last evaluation pass finished (whoever led then).
+    pub last_tick_at: Option<DateTime<Utc>>,
+    /// How often the daemon that recorded `last_tick_at` ticks; `None` for a one-off
+    /// `rollout tick`.
+    pub tick_interval_secs: Option<u64>,
+}
+
+/// Why a pending rollout has not started: the safety check that failed on its last tick.
+/// Pending rollouts have no state row; this is their only record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingHold {
+    pub rollout: String,
+    pub reason: String,
+    /// The first tick that failed with this reason.
+    pub since: DateTime<Utc>,
+    /// The last tick that failed with it.
+    pub checked_at: DateTime<Utc>,
 }
 
 /// One value per A/B variant.

@@ -25,8 +25,9 @@ pub use backend::{Backend, CellKind, LearningSql, PgBackend, SqliteBackend};
 pub use error::{QueryError, Result, StoreError};
 pub use leader::{LeaderCheck, Leadership};
 pub use rollout_core::records::{
-    Committed, EventRow, FlagChange, FlagRow, FlagTable, GuardrailReading, LearningCounts,
-    OutboxRow, PerVariant, QueryParam, ReadingStatus, SqlValue, WeightsRecord, WindowValue, Writer,
+    Committed, EventRow, FlagChange, FlagRow, FlagTable, GuardrailReading, LeaderRecord,
+    LearningCounts, OutboxRow, PendingHold, PerVariant, QueryParam, ReadingStatus, SqlValue,
+    WeightsRecord, WindowValue, Writer,
 };
 pub use rollout_core::{BadUrl, DatabaseUrl};
 pub use store::{PgStore, SqlStore, SqliteStore};

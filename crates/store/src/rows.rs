@@ -12,7 +12,8 @@ use sqlx::types::Json;
 use rollout_core::controller::{RolloutState, StateParts, Status};
 use rollout_core::learning::Weights;
 use rollout_core::records::{
-    EventRow, FlagChange, FlagRow, GuardrailReading, OutboxRow, ReadingStatus, WeightsRecord,
+    EventRow, FlagChange, FlagRow, GuardrailReading, LeaderRecord, OutboxRow, PendingHold,
+    ReadingStatus, WeightsRecord,
 };
 
 use crate::StoreError;
@@ -68,6 +69,48 @@ impl TryFrom<StateRow> for RolloutState {
             weights: r.weights,
         })
         .map_err(StoreError::Corrupt)
+    }
+}
+
+/// The row of `rollout_leader`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct LeaderRow {
+    epoch: i64,
+    holder: Option<String>,
+    acquired_at: Option<DateTime<Utc>>,
+    last_tick_at: Option<DateTime<Utc>>,
+    tick_interval_secs: Option<i64>,
+}
+
+impl From<LeaderRow> for LeaderRecord {
+    fn from(r: LeaderRow) -> LeaderRecord {
+        LeaderRecord {
+            epoch: r.epoch,
+            holder: r.holder,
+            acquired_at: r.acquired_at,
+            last_tick_at: r.last_tick_at,
+            tick_interval_secs: r.tick_interval_secs.and_then(|s| u64::try_from(s).ok()),
+        }
+    }
+}
+
+/// A row of `rollout_holds`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct HoldRow {
+    rollout: String,
+    reason: String,
+    since: DateTime<Utc>,
+    checked_at: DateTime<Utc>,
+}
+
+impl From<HoldRow> for PendingHold {
+    fn from(r: HoldRow) -> PendingHold {
+        PendingHold {
+            rollout: r.rollout,
+            reason: r.reason,
+            since: r.since,
+            checked_at: r.checked_at,
+        }
     }
 }
 

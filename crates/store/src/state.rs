@@ -10,12 +10,14 @@ use sqlx::migrate::{Migrate, MigrateError};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use rollout_core::controller::{RolloutState, Transition};
-use rollout_core::records::{Committed, EventRow, FlagChange, FlagTable, RecordedConfig, Writer};
+use rollout_core::records::{
+    Committed, EventRow, FlagChange, FlagTable, LeaderRecord, PendingHold, RecordedConfig, Writer,
+};
 
 use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
 use crate::rows::{
-    to_json, EventsRow, FlagChangeRow, FlagsRow, JsonValue, KeyValueRow, RecordedConfigRow,
-    StateRow, STATE_COLUMNS,
+    to_json, EventsRow, FlagChangeRow, FlagsRow, HoldRow, JsonValue, KeyValueRow, LeaderRow,
+    RecordedConfigRow, StateRow, STATE_COLUMNS,
 };
 use crate::{SqlStore, StateStore, StoreError};
 
@@ -110,6 +112,13 @@ where
         }
         if let Some(epoch) = writer.epoch {
             fence::<B>(&mut tx, epoch).await?;
+        }
+        if t.expected_version().is_none() {
+            // Started: whatever held it pending is over.
+            sqlx::query("DELETE FROM rollout_holds WHERE rollout = $1")
+                .bind(&s.rollout)
+                .execute(&mut *tx)
+                .await?;
         }
         let current: Vec<KeyValueRow> =
             sqlx::query_as("SELECT key, value FROM rollout_flags WHERE rollout = $1")
@@ -315,6 +324,73 @@ where
             recorded_at: r.recorded_at,
             recorded_by: r.recorded_by,
         }))
+    }
+
+    async fn leader(&self) -> Result<LeaderRecord, StoreError> {
+        let row: LeaderRow = sqlx::query_as(
+            "SELECT epoch, holder, acquired_at, last_tick_at, tick_interval_secs FROM rollout_leader WHERE id = 1",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.into())
+    }
+
+    async fn record_tick(
+        &self,
+        epoch: i64,
+        at: DateTime<Utc>,
+        interval_secs: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let interval = interval_secs.map(|s| i64::try_from(s).unwrap_or(i64::MAX));
+        let done = sqlx::query(
+            "UPDATE rollout_leader SET last_tick_at = $1, tick_interval_secs = $2 WHERE id = 1 AND epoch = $3",
+        )
+        .bind(at)
+        .bind(interval)
+        .bind(epoch)
+        .execute(&self.pool)
+        .await?;
+        if B::rows_affected(&done) == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Fenced { epoch })
+        }
+    }
+
+    async fn hold_pending(
+        &self,
+        rollout: &str,
+        reason: &str,
+        writer: &Writer,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with(B::BEGIN_WRITE).await?;
+        // The fence first, as in `commit`: the leader row, then the hold.
+        if let Some(epoch) = writer.epoch {
+            fence::<B>(&mut tx, epoch).await?;
+        }
+        sqlx::query(
+            "INSERT INTO rollout_holds (rollout, reason, since, checked_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (rollout) DO UPDATE SET reason = excluded.reason, checked_at = excluded.checked_at, \
+             since = CASE WHEN rollout_holds.reason = excluded.reason THEN rollout_holds.since ELSE excluded.since END",
+        )
+        .bind(rollout)
+        .bind(reason)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pending_holds(&self) -> Result<Vec<PendingHold>, StoreError> {
+        let rows: Vec<HoldRow> = sqlx::query_as(
+            "SELECT rollout, reason, since, checked_at FROM rollout_holds ORDER BY rollout",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(PendingHold::from).collect())
     }
 }
 

@@ -13,8 +13,9 @@ use rollout_core::controller::{RolloutState, Transition};
 use rollout_core::experiment::{IngestReport, Observation};
 use rollout_core::learning::{LearningIngest, Pair, Rows};
 use rollout_core::records::{
-    Committed, EventRow, FlagChange, FlagTable, GuardrailReading, LearningCounts, OutboxRow,
-    PerVariant, QueryParam, RecordedConfig, SqlValue, WeightsRecord, WindowValue, Writer,
+    Committed, EventRow, FlagChange, FlagTable, GuardrailReading, LeaderRecord, LearningCounts,
+    OutboxRow, PendingHold, PerVariant, QueryParam, RecordedConfig, SqlValue, WeightsRecord,
+    WindowValue, Writer,
 };
 use rollout_core::stats::{Moments, RankSums};
 
@@ -56,6 +57,28 @@ pub trait StateStore: Send + Sync {
     async fn record_config(&self, config: &RecordedConfig) -> Result<bool, StoreError>;
     /// The configuration last recorded, if any.
     async fn recorded_config(&self) -> Result<Option<RecordedConfig>, StoreError>;
+    /// The leader row: the epoch, its holder, and the last recorded pass.
+    async fn leader(&self) -> Result<LeaderRecord, StoreError>;
+    /// Records that the leader of `epoch` finished an evaluation pass `at`, ticking every
+    /// `interval_secs` (`None`: a one-off pass). Fails with `Fenced` if `epoch` no longer leads.
+    async fn record_tick(
+        &self,
+        epoch: i64,
+        at: DateTime<Utc>,
+        interval_secs: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// Records why pending `rollout` did not start at `now` (a failing safety check);
+    /// `since` stays while the reason does. Fenced by `writer`'s epoch, if it has one.
+    /// The commit that starts the rollout deletes it.
+    async fn hold_pending(
+        &self,
+        rollout: &str,
+        reason: &str,
+        writer: &Writer,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Every recorded pending hold, by rollout.
+    async fn pending_holds(&self) -> Result<Vec<PendingHold>, StoreError>;
 }
 
 /// The experiment's observations and their maintained statistics.

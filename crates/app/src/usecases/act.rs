@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use rollout_core::controller::ManualAction;
-use rollout_core::status::{rollout_status, RolloutStatus};
+use rollout_core::status::RolloutStatus;
 use rollout_store::Writer;
 use serde::Serialize;
 
@@ -65,7 +65,7 @@ impl Service {
             rollout: name.to_owned(),
             action: action.as_str(),
             changed: applied.is_some(),
-            status: rollout_status(&r, state.as_ref(), self.now()),
+            status: self.status_after_action(&r, state.as_ref()).await,
             flags_version: applied.as_ref().map(|a| a.committed.flags_version),
             flags: applied
                 .as_ref()

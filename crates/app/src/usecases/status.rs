@@ -2,9 +2,15 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+use rollout_core::config::Rollout;
+use rollout_core::controller::RolloutState;
 use rollout_core::experiment::Analysis;
-use rollout_core::records::{EventRow, FlagTable, GuardrailReading};
-use rollout_core::status::{rollout_status, unit_assignment, RolloutStatus, UnitAssignment};
+use rollout_core::records::{EventRow, FlagTable, GuardrailReading, PendingHold};
+use rollout_core::status::{
+    in_ab_stage, liveness, rollout_status, unit_assignment, Liveness, Observed, RolloutStatus,
+    UnitAssignment,
+};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -20,6 +26,12 @@ pub struct RolloutView {
     pub guardrails: Vec<GuardrailReading>,
 }
 
+/// What every rollout's status shares: the leader's liveness and the pending holds.
+struct Shared {
+    liveness: Liveness,
+    holds: BTreeMap<String, PendingHold>,
+}
+
 impl Service {
     /// Every configured rollout's status, in configuration order.
     pub async fn statuses(&self) -> Result<Vec<RolloutStatus>> {
@@ -32,18 +44,22 @@ impl Service {
             .map(|s| (s.rollout.clone(), s))
             .collect();
         let now = self.now();
-        Ok(config
-            .rollouts
-            .iter()
-            .map(|r| rollout_status(r, states.get(r.name.as_str()), now))
-            .collect())
+        let shared = self.shared_status(now).await?;
+        let mut out = Vec::with_capacity(config.rollouts.len());
+        for r in &config.rollouts {
+            let state = states.get(r.name.as_str());
+            out.push(self.assemble(r, state, &shared, now).await?);
+        }
+        Ok(out)
     }
 
     /// One rollout's status.
     pub async fn status(&self, name: &str) -> Result<RolloutStatus> {
         let r = self.rollout(name)?;
         let state = self.store().state(name).await?;
-        Ok(rollout_status(&r, state.as_ref(), self.now()))
+        let now = self.now();
+        let shared = self.shared_status(now).await?;
+        self.assemble(&r, state.as_ref(), &shared, now).await
     }
 
     /// One rollout with its analysis and guardrail readings.
@@ -52,11 +68,76 @@ impl Service {
         let state = self.store().state(name).await?;
         let analysis = crate::experiment::analyze(self.store(), &r, state.as_ref()).await?;
         let guardrails = self.store().guardrail_status(name).await?;
+        let now = self.now();
+        let shared = self.shared_status(now).await?;
         Ok(RolloutView {
-            status: rollout_status(&r, state.as_ref(), self.now()),
+            status: self.assemble(&r, state.as_ref(), &shared, now).await?,
             analysis,
             guardrails,
         })
+    }
+
+    /// The status of `r` in `state` right after an action: like [`Service::status`], but
+    /// a failing read leaves out what it would have added (the liveness is then unknown)
+    /// instead of failing the action's answer.
+    pub(crate) async fn status_after_action(
+        &self,
+        r: &Rollout,
+        state: Option<&RolloutState>,
+    ) -> RolloutStatus {
+        let now = self.now();
+        let full = async {
+            let shared = self.shared_status(now).await?;
+            self.assemble(r, state, &shared, now).await
+        };
+        match full.await {
+            Ok(status) => status,
+            Err(_) => rollout_status(r, state, &Observed::default(), now),
+        }
+    }
+
+    async fn shared_status(&self, now: DateTime<Utc>) -> Result<Shared> {
+        let leader = self.store().leader().await?;
+        let holds = self
+            .store()
+            .pending_holds()
+            .await?
+            .into_iter()
+            .map(|h| (h.rollout.clone(), h))
+            .collect();
+        Ok(Shared {
+            liveness: liveness(&leader, &self.config().tick, now),
+            holds,
+        })
+    }
+
+    /// `r`'s status: its state and what the store holds about it (guardrail readings, the
+    /// A/B stage's unit counts, a pending hold).
+    async fn assemble(
+        &self,
+        r: &Rollout,
+        state: Option<&RolloutState>,
+        shared: &Shared,
+        now: DateTime<Utc>,
+    ) -> Result<RolloutStatus> {
+        let name = r.name.as_str();
+        let readings = if r.guardrails.is_empty() {
+            Vec::new()
+        } else {
+            self.store().guardrail_status(name).await?
+        };
+        let units = if in_ab_stage(r, state) {
+            Some(self.store().unit_counts(name).await?)
+        } else {
+            None
+        };
+        let observed = Observed {
+            liveness: shared.liveness.clone(),
+            hold: shared.holds.get(name),
+            readings: &readings,
+            units,
+        };
+        Ok(rollout_status(r, state, &observed, now))
     }
 
     /// The history of a rollout, oldest first. A rollout no longer configured keeps its

@@ -7,9 +7,16 @@ use crate::error::Result;
 use crate::Service;
 
 impl Service {
-    /// Evaluates every configured rollout now and commits what the controller decides.
+    /// Evaluates every configured rollout now and commits what the controller decides;
+    /// a writer with an epoch (a one-off `rollout tick`) then records the pass, without a
+    /// tick interval (it does not tick again).
     pub async fn tick(&self, writer: &Writer) -> Result<Vec<(String, Outcome)>> {
-        Ok(engine::tick_all(self.store(), &self.config(), writer, self.now()).await?)
+        let now = self.now();
+        let outcomes = engine::tick_all(self.store(), &self.config(), writer, now).await?;
+        if let Some(epoch) = writer.epoch {
+            self.store().record_tick(epoch, now, None).await?;
+        }
+        Ok(outcomes)
     }
 
     /// Judges new data of rollout `name` (may only roll back).

@@ -1,7 +1,7 @@
 //! `rollout.yaml`: its model, parsing and validation.
 
 pub mod analysis;
-mod cron;
+pub mod cron;
 mod diagnostic;
 mod diff;
 pub mod domain;

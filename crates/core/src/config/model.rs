@@ -98,6 +98,25 @@ impl StageKind {
         }
     }
 
+    /// The units an `ab_test` stage expects to see over its duration, `(treatment,
+    /// control)`: `expected_units_per_day × days × split`. `None` for other stages and
+    /// without `expected_units_per_day`.
+    pub fn planned_units(&self) -> Option<(f64, f64)> {
+        let StageKind::AbTest {
+            percentage,
+            duration,
+            analysis,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let per_day = analysis.expected_units_per_day?;
+        let share = percentage.get() / 100.0;
+        let days = duration.get().as_secs_f64() / 86_400.0;
+        Some((per_day * days * share, per_day * days * (1.0 - share)))
+    }
+
     /// A stable label of the stage, stored with the state so that a config edit that
     /// replaces the running stage is noticed: `shadow`, `ab_test:10`, `canary:25`, `full`.
     pub fn label(&self) -> String {

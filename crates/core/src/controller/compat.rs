@@ -12,10 +12,11 @@ pub fn incompatibilities(config: &Config, states: &[RolloutState]) -> Vec<String
         let Some(r) = config.rollout(&s.rollout) else {
             if live && s.status() != Status::Completed {
                 out.push(format!(
-                    "rollout {} is {} in stage {} and cannot be removed; roll it back first",
+                    "rollout {} is {} in stage {} ({}) and cannot be removed; roll it back first",
                     s.rollout,
                     s.status(),
-                    s.stage_index
+                    s.stage_index + 1,
+                    s.stage_label
                 ));
             }
             continue;
@@ -28,13 +29,15 @@ pub fn incompatibilities(config: &Config, states: &[RolloutState]) -> Vec<String
             Some(stage) => out.push(format!(
                 "rollout {} is in stage {} ({}), which the new configuration replaces with {}",
                 s.rollout,
-                s.stage_index,
+                s.stage_index + 1,
                 s.stage_label,
                 stage.kind.label()
             )),
             None => out.push(format!(
                 "rollout {} is in stage {} ({}), which the new configuration removes",
-                s.rollout, s.stage_index, s.stage_label
+                s.rollout,
+                s.stage_index + 1,
+                s.stage_label
             )),
         }
     }

@@ -107,7 +107,11 @@ pub fn decide(
     let Some(stage) = rollout.stages.get(s.stage_index) else {
         return hold(
             s,
-            format!("the configuration has no stage {}", s.stage_index),
+            format!(
+                "the configuration has no stage {} ({})",
+                s.stage_index + 1,
+                s.stage_label
+            ),
         );
     };
     if let Some(reason) = signals.critical.first() {

@@ -38,7 +38,7 @@ pub fn publication(
             .map_or("unknown", |st| st.kind.name());
         return Publication::Withheld(format!(
             "stage {} ({stage}, {}) does not apply parameters; the conservative weights stay published",
-            s.stage_index,
+            s.stage_index + 1,
             s.status()
         ));
     }
