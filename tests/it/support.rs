@@ -184,6 +184,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(config: &Path, log: PathBuf) -> Daemon {
+        Daemon::start_with(config, log, &[])
+    }
+
+    /// `rollout daemon ARGS...`, e.g. `--listen 127.0.0.1:PORT`.
+    pub fn start_with(config: &Path, log: PathBuf, args: &[&str]) -> Daemon {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -193,6 +198,7 @@ impl Daemon {
             .arg("--config")
             .arg(config)
             .arg("daemon")
+            .args(args)
             .env("ROLLOUT_LOG", "info")
             .stdout(Stdio::null())
             .stderr(file)

@@ -8,11 +8,18 @@
 //! let client = Client::connect("http://127.0.0.1:8080", Options::default()
 //!     .with_default("LEARNING_APPLY_PARAMETERS", "false")).await?;
 //! let on = client.enabled_for("learning-intelligence", "AAPL");   // no I/O
+//! let weights = client.parameters_for("learning-intelligence", "AAPL");
 //! # Ok(()) }
 //! ```
 //!
-//! Every call to the source is bounded by `timeout` and goes through a circuit breaker;
-//! while the source is down, reads serve the last flags loaded, or the defaults.
+//! Every call to the source is bounded by `timeout`. Reading flags is never cut off by a
+//! circuit breaker: a failed call is retried with capped exponential backoff (1 s doubling
+//! to 30 s, jittered to [½, 1]; see [`Refresh`]), and while the source is down reads serve
+//! the last flags loaded, or the defaults. While an HTTP daemon refuses connections, the
+//! client probes its port every second (a TCP connect, nothing sent) and reconnects as soon
+//! as it accepts, resuming the stream from its version: a change committed while the daemon
+//! was down (a CLI rollback) arrives within about a second of the daemon's return.
+//! [`Client::stats`] shows the retry state.
 //!
 //! # Cargo features
 //!
@@ -22,22 +29,22 @@
 //!
 //! | feature    | sources                  | pulls in                         |
 //! |------------|--------------------------|----------------------------------|
-//! | `http`     | `http://`, `https://`    | reqwest (rustls), serde_json     |
+//! | `http`     | `http://`, `https://`    | reqwest (rustls)                 |
 //! | `postgres` | `postgres://`            | sqlx with its PostgreSQL driver  |
 //! | `sqlite`   | `sqlite://`              | sqlx with SQLite (bundled C)     |
 //!
 //! A URL whose feature is off is refused by [`Client::connect`] with
 //! [`ClientError::BadSource`] naming the feature. Without any feature the crate still
-//! builds ([`Snapshot`], the assignment rule, the breaker, the SSE parser), but no source
-//! parses.
+//! builds ([`Snapshot`], the assignment rule, the retry schedule, the SSE parser), but no
+//! source parses.
 //!
 //! The assignment rule comes from `rollout-core` built without its default features: only
-//! its `assignment` module (rand, rand_chacha, sha2, serde). Neither the configuration
-//! parser, the controller, nor the statistics (statrs) are linked, and nothing of the
-//! daemon (axum, clap, tokio-cron-scheduler).
+//! its `assignment` and `database_url` modules (rand, rand_chacha, sha2, serde, thiserror).
+//! Neither the configuration parser, the controller, nor the statistics (statrs) are
+//! linked, and nothing of the daemon (axum, clap, tokio-cron-scheduler).
 
-mod breaker;
 mod refresh;
+mod retry;
 mod snapshot;
 mod source;
 pub mod sse;
@@ -50,11 +57,9 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
-pub use breaker::{
-    system_clock, Breaker, BreakerConfig, BreakerState, BreakerStats, Clock, ManualClock,
-};
+pub use retry::{random_jitter, system_clock, Clock, Jitter, ManualClock, RetryStats};
 pub use rollout_core::assignment::Variant;
 pub use snapshot::{rollout_prefixes, Row, Snapshot, Table};
 pub use source::{Load, Source};
@@ -65,20 +70,59 @@ pub enum ClientError {
     BadSource(String),
     #[error("the source did not answer within {0:?}")]
     Timeout(Duration),
-    #[error("the circuit breaker is open; the source is not called")]
-    BreakerOpen,
     #[cfg(any(feature = "postgres", feature = "sqlite"))]
     #[error("SQL: {0}")]
     Sql(#[from] sqlx::Error),
+    /// Shown with its causes (`... : Connection refused`), as `stats().last_error` is.
     #[cfg(feature = "http")]
-    #[error("HTTP: {0}")]
+    #[error("HTTP: {}", with_causes(.0))]
     Http(#[from] reqwest::Error),
     #[error("HTTP status {0}")]
     Status(u16),
+    /// A 429 or 503 with `Retry-After`: the next attempt waits at least that long.
+    #[error("HTTP status {status}, retry after {retry_after:?}")]
+    Unavailable { status: u16, retry_after: Duration },
     #[error("the server has no event stream (status {0})")]
     NoStream(u16),
     #[error("unexpected response: {0}")]
     BadResponse(String),
+}
+
+/// `e: cause: cause ...`, each text once (a wrapper often repeats its cause).
+#[cfg(feature = "http")]
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+impl ClientError {
+    /// Nothing answered: the connection was refused or could not be made. Only then is the
+    /// daemon's port probed while waiting; a daemon that answers, even with an error, is
+    /// left alone until the backoff says so.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            #[cfg(feature = "http")]
+            ClientError::Http(e) => e.is_connect(),
+            _ => false,
+        }
+    }
+
+    /// The server's `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match *self {
+            ClientError::Unavailable { retry_after, .. } => Some(retry_after),
+            _ => None,
+        }
+    }
 }
 
 /// How the cache is kept fresh.
@@ -92,13 +136,25 @@ pub enum Mode {
     Off,
 }
 
+/// How the cache is kept fresh, and how failed calls are retried.
 #[derive(Debug, Clone)]
 pub struct Refresh {
     pub mode: Mode,
+    /// Between polls while the source answers (SQL, or HTTP without a stream).
     pub poll_interval: Duration,
-    /// Stream reconnects back off from `backoff_initial` to `backoff_max`, with jitter in [½, 1].
+    /// After the n-th failed call in a row (a load, or opening the stream) the next waits
+    /// `backoff_initial · 2^(n−1)`, capped at `backoff_max`, jittered to [½, 1] of that
+    /// ([`Refresh::backoff`]); a poll waits at least `poll_interval`, and a server's
+    /// `Retry-After` is a floor. A stream that ended after working is reopened after about
+    /// `backoff_initial`. Nothing stops the retries: no circuit breaker.
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    /// While an HTTP daemon refuses connections (its process is not running), check every
+    /// `probe_interval` (jittered to [½, 1]) whether its port accepts a TCP connection
+    /// (nothing is sent), and end the wait as soon as it does. The backoff bounds the calls
+    /// a struggling daemon gets; the probe bounds how late a restarted one is noticed.
+    /// `None`: no probe, the backoff alone.
+    pub probe_interval: Option<Duration>,
     /// A stream silent this long is dead (the server sends a keepalive every 15 s).
     pub stream_read_timeout: Duration,
     /// How often to try the stream again after the server said it has none.
@@ -110,8 +166,9 @@ impl Default for Refresh {
         Refresh {
             mode: Mode::Auto,
             poll_interval: Duration::from_secs(1),
-            backoff_initial: Duration::from_millis(500),
+            backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(30),
+            probe_interval: Some(Duration::from_secs(1)),
             stream_read_timeout: Duration::from_secs(45),
             stream_retry_interval: Duration::from_secs(300),
         }
@@ -124,8 +181,10 @@ pub struct Options {
     pub defaults: HashMap<String, String>,
     /// Bounds start-up and every call to the source.
     pub timeout: Duration,
-    pub breaker: BreakerConfig,
+    /// The clock of the retry state (`next_retry_in`); injectable for tests.
     pub clock: Clock,
+    /// Draws in [0, 1] for the backoff's jitter; injectable for tests.
+    pub jitter: Jitter,
     pub refresh: Refresh,
 }
 
@@ -134,8 +193,8 @@ impl Default for Options {
         Options {
             defaults: HashMap::new(),
             timeout: Duration::from_millis(1500),
-            breaker: BreakerConfig::default(),
             clock: system_clock(),
+            jitter: random_jitter(),
             refresh: Refresh::default(),
         }
     }
@@ -159,7 +218,8 @@ pub struct Stats {
     pub kind: &'static str,
     pub version: Option<i64>,
     pub using_defaults: bool,
-    pub breaker: BreakerStats,
+    /// Calls, failures in a row, when the next retry is due.
+    pub retry: RetryStats,
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub last_error_at: Option<DateTime<Utc>>,
@@ -189,7 +249,9 @@ struct Times {
 pub(crate) struct Shared {
     source: Source,
     opts: Options,
-    breaker: Breaker,
+    retry: retry::Retry,
+    /// Ends the refresher's wait: a `NOTIFY`, or a successful [`Client::refresh`].
+    wake: Notify,
     snapshot: ArcSwap<Snapshot>,
     version_tx: watch::Sender<Option<i64>>,
     counters: Counters,
@@ -231,24 +293,28 @@ impl Shared {
         self.times.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn succeeded(&self) {
-        self.breaker.success();
+    /// Returns the failures in a row this success ends.
+    fn succeeded(&self) -> u32 {
         self.times().last_success_at = Some(Utc::now());
+        self.retry.succeeded()
     }
 
     fn failed(&self, e: &ClientError) {
-        self.breaker.failure();
+        self.retry.failed(e);
+        self.note_error(e);
+    }
+
+    /// Shows `e` in the stats without counting a failure (a stream that worked, then broke).
+    fn note_error(&self, e: &ClientError) {
         let mut t = self.times();
         t.last_error = Some(e.to_string());
         t.last_error_at = Some(Utc::now());
     }
 
-    /// One load through the breaker, bounded by the timeout. `known`: the version the
-    /// caller has (`None` forces a full read). `Ok(true)` when a new table was installed.
+    /// One load, bounded by the timeout. `known`: the version the caller has (`None`
+    /// forces a full read). `Ok(true)` when a new table was installed.
     async fn load(&self, known: Option<i64>) -> Result<bool, ClientError> {
-        if !self.breaker.allow() {
-            return Err(ClientError::BreakerOpen);
-        }
+        self.retry.attempt();
         let timeout = self.opts.timeout;
         let result = match tokio::time::timeout(timeout, self.source.load(known, timeout)).await {
             Ok(r) => r,
@@ -294,7 +360,8 @@ impl Client {
             (m, _) => m,
         };
         let shared = Arc::new(Shared {
-            breaker: Breaker::new(opts.breaker, opts.clock.clone()),
+            retry: retry::Retry::new(opts.clock.clone(), opts.jitter.clone()),
+            wake: Notify::new(),
             snapshot: ArcSwap::from_pointee(Snapshot::new(&opts.defaults, None)),
             version_tx: watch::channel(None).0,
             counters: Counters::default(),
@@ -335,6 +402,24 @@ impl Client {
         self.shared.snapshot.load().enabled_for(rollout, unit)
     }
 
+    /// The weights `unit` should use, feature → weight: the learned `<prefix>WEIGHTS` when
+    /// the assignment rule puts the unit on the new path (exactly when [`enabled_for`]
+    /// says so), else the conservative weights, the flag `<prefix>CONSERVATIVE_WEIGHTS`.
+    /// No I/O.
+    ///
+    /// `None` when the rollout is unknown, or when the weights the unit needs are absent or
+    /// not a JSON object of finite numbers. In particular a unit off the new path gets
+    /// `None` from a daemon that does not publish `CONSERVATIVE_WEIGHTS` (`WEIGHTS` is
+    /// never given to it: in the A/B stage it holds the learned weights). A unit on the new
+    /// path whose `WEIGHTS` is absent or unreadable gets the conservative weights. A
+    /// default for `<prefix>CONSERVATIVE_WEIGHTS` ([`Options::with_default`]) is used like
+    /// any other default.
+    ///
+    /// [`enabled_for`]: Client::enabled_for
+    pub fn parameters_for(&self, rollout: &str, unit: &str) -> Option<BTreeMap<String, f64>> {
+        self.shared.snapshot.load().parameters_for(rollout, unit)
+    }
+
     /// The A/B variant of `unit` while the rollout is in its A/B stage, else `None`.
     pub fn variant(&self, rollout: &str, unit: &str) -> Option<Variant> {
         self.shared.snapshot.load().variant(rollout, unit)
@@ -350,14 +435,17 @@ impl Client {
         self.shared.version_tx.subscribe()
     }
 
-    /// Loads now, through the breaker and the timeout. `Ok(true)`: a new version.
+    /// Loads now, bounded by the timeout; never refused, whatever the retry state. If the
+    /// background refresher was waiting after failures, a success ends its wait.
+    /// `Ok(true)`: a new version.
     pub async fn refresh(&self) -> Result<bool, ClientError> {
         let known = self.version();
-        self.shared.load(known).await
-    }
-
-    pub fn breaker_state(&self) -> BreakerState {
-        self.shared.breaker.state()
+        let failures_before = self.shared.retry.consecutive_failures();
+        let out = self.shared.load(known).await;
+        if out.is_ok() && failures_before > 0 {
+            self.shared.wake.notify_one();
+        }
+        out
     }
 
     pub fn stats(&self) -> Stats {
@@ -369,7 +457,7 @@ impl Client {
             kind: s.source.kind(),
             version,
             using_defaults: version.is_none(),
-            breaker: s.breaker.stats(),
+            retry: s.retry.stats(),
             last_success_at: t.last_success_at,
             last_error: t.last_error.clone(),
             last_error_at: t.last_error_at,

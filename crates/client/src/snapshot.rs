@@ -58,6 +58,9 @@ pub struct Snapshot {
     pub values: HashMap<String, String>,
     /// Rollout name → flag prefix.
     pub prefixes: HashMap<String, String>,
+    /// Every value whose key ends in `WEIGHTS` that parses as weights (a JSON object of
+    /// finite numbers), parsed once per snapshot: key → feature → weight.
+    pub weights: HashMap<String, BTreeMap<String, f64>>,
 }
 
 impl Snapshot {
@@ -68,10 +71,16 @@ impl Snapshot {
             values.extend(t.rows.values().map(|r| (r.key.clone(), r.value.clone())));
             prefixes = rollout_prefixes(t.rows.values());
         }
+        let weights = values
+            .iter()
+            .filter(|(k, _)| k.ends_with("WEIGHTS"))
+            .filter_map(|(k, v)| Some((k.clone(), parse_weights(v)?)))
+            .collect();
         Snapshot {
             table,
             values,
             prefixes,
+            weights,
         }
     }
 
@@ -136,6 +145,24 @@ impl Snapshot {
         }
     }
 
+    /// The learned `<prefix>WEIGHTS` for a unit on the new path (as [`enabled_for`]
+    /// decides), else `<prefix>CONSERVATIVE_WEIGHTS`; `None` when the rollout is unknown
+    /// or the weights the unit needs are absent or unreadable. An off-path unit never gets
+    /// `WEIGHTS`, even without `CONSERVATIVE_WEIGHTS`; an on-path unit whose `WEIGHTS` is
+    /// absent or unreadable gets the conservative weights.
+    ///
+    /// [`enabled_for`]: Snapshot::enabled_for
+    pub fn parameters_for(&self, rollout: &str, unit: &str) -> Option<BTreeMap<String, f64>> {
+        let prefix = self.prefix(rollout)?;
+        let weights = |suffix: &str| self.weights.get(&format!("{prefix}{suffix}"));
+        if self.enabled_for(rollout, unit) {
+            if let Some(w) = weights("WEIGHTS") {
+                return Some(w.clone());
+            }
+        }
+        weights("CONSERVATIVE_WEIGHTS").cloned()
+    }
+
     pub fn variant(&self, rollout: &str, unit: &str) -> Option<Variant> {
         let prefix = self.prefix(rollout)?;
         let seed = self.seed(prefix)?;
@@ -145,6 +172,17 @@ impl Snapshot {
         let p = self.percentage(prefix, "AB_TEST_PERCENTAGE")?;
         Some(assignment::variant(seed, unit, p))
     }
+}
+
+/// `{"feature": weight, ...}`: a non-empty JSON object whose values are all finite numbers.
+pub fn parse_weights(text: &str) -> Option<BTreeMap<String, f64>> {
+    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+    if map.is_empty() {
+        return None;
+    }
+    map.into_iter()
+        .map(|(k, v)| Some((k, v.as_f64().filter(|w| w.is_finite())?)))
+        .collect()
 }
 
 /// Each rollout's prefix: the shortest key ending in `MODE`, minus `MODE`, that prefixes
@@ -226,6 +264,105 @@ mod tests {
         assert!(s.enabled_for("L_", "u"), "a prefix works too");
         assert_eq!(s.variant("r", "u"), None, "no variant outside ab_test");
         assert!(!s.enabled_for("unknown", "u"));
+    }
+
+    #[test]
+    fn weights_parse_only_as_an_object_of_finite_numbers() {
+        let w = parse_weights(r#"{"b":0.25,"a":0.75}"#).unwrap();
+        assert_eq!(
+            w.into_iter().collect::<Vec<_>>(),
+            [("a".into(), 0.75), ("b".into(), 0.25)]
+        );
+        assert_eq!(parse_weights(r#"{"a":1}"#).unwrap()["a"], 1.0);
+        for bad in [
+            "",
+            "null",
+            "[]",
+            "{}",
+            r#"{"a":"0.5"}"#,
+            r#"{"a":null}"#,
+            r#"{"a":1e999}"#,
+            "{",
+        ] {
+            assert_eq!(parse_weights(bad), None, "{bad:?}");
+        }
+    }
+
+    const LEARNED: &str = r#"{"sentiment":0.6,"volume":0.4}"#;
+    const CONSERVATIVE: &str = r#"{"sentiment":0.5,"volume":0.5}"#;
+
+    fn weights(pairs: &[(&str, f64)]) -> Option<BTreeMap<String, f64>> {
+        Some(pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+    }
+
+    #[test]
+    fn parameters_follow_the_assignment_rule() {
+        let mut rows = vec![
+            ("L_MODE", "ab_test", "r"),
+            ("L_APPLY_PARAMETERS", "true", "r"),
+            ("L_SEED", "42", "r"),
+            ("L_ASSIGNMENT_VERSION", "1", "r"),
+            ("L_AB_TEST_PERCENTAGE", "50", "r"),
+            ("L_WEIGHTS", LEARNED, "r"),
+            ("L_CONSERVATIVE_WEIGHTS", CONSERVATIVE, "r"),
+        ];
+        let learned = weights(&[("sentiment", 0.6), ("volume", 0.4)]);
+        let conservative = weights(&[("sentiment", 0.5), ("volume", 0.5)]);
+        let s = Snapshot::new(&HashMap::new(), Some(table(&rows)));
+        let mut seen = [0; 2];
+        for i in 0..200 {
+            let u = format!("unit-{i}");
+            let on = s.enabled_for("r", &u);
+            let expected = if on { &learned } else { &conservative };
+            assert_eq!(&s.parameters_for("r", &u), expected, "{u}");
+            assert_eq!(&s.parameters_for("L_", &u), expected, "{u}, by prefix");
+            seen[usize::from(on)] += 1;
+        }
+        assert!(seen[0] > 50 && seen[1] > 50, "{seen:?}");
+        assert_eq!(s.parameters_for("unknown", "unit-1"), None);
+
+        // Without CONSERVATIVE_WEIGHTS (an older daemon): off-path units get None, never
+        // the learned weights; on-path units still get WEIGHTS.
+        rows.pop();
+        let s = Snapshot::new(&HashMap::new(), Some(table(&rows)));
+        for i in 0..50 {
+            let u = format!("unit-{i}");
+            let expected = if s.enabled_for("r", &u) {
+                learned.clone()
+            } else {
+                None
+            };
+            assert_eq!(s.parameters_for("r", &u), expected, "{u}");
+        }
+        // ... unless the service gives the conservative weights as a default.
+        let defaults =
+            HashMap::from([("L_CONSERVATIVE_WEIGHTS".to_owned(), CONSERVATIVE.to_owned())]);
+        let s = Snapshot::new(&defaults, Some(table(&rows)));
+        let off = (0..50)
+            .map(|i| format!("unit-{i}"))
+            .find(|u| !s.enabled_for("r", u))
+            .unwrap();
+        assert_eq!(s.parameters_for("r", &off), conservative);
+
+        // Rolled back: nobody is on the new path; everyone gets the conservative weights,
+        // and an unreadable WEIGHTS on the new path falls back to them too.
+        let rows = [
+            ("L_MODE", "full", "r"),
+            ("L_APPLY_PARAMETERS", "true", "r"),
+            ("L_SEED", "42", "r"),
+            ("L_ASSIGNMENT_VERSION", "1", "r"),
+            ("L_WEIGHTS", "not json", "r"),
+            ("L_CONSERVATIVE_WEIGHTS", CONSERVATIVE, "r"),
+        ];
+        let s = Snapshot::new(&HashMap::new(), Some(table(&rows)));
+        assert!(s.enabled_for("r", "u"));
+        assert_eq!(s.parameters_for("r", "u"), conservative);
+        let mut rows = rows.to_vec();
+        rows[0].1 = "rolled_back";
+        rows[1].1 = "false";
+        rows[4].1 = LEARNED;
+        let s = Snapshot::new(&HashMap::new(), Some(table(&rows)));
+        assert_eq!(s.parameters_for("r", "u"), conservative);
     }
 
     #[test]

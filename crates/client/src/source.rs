@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 #[cfg(feature = "http")]
-use reqwest::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER};
 #[cfg(feature = "http")]
 use reqwest::StatusCode;
 #[cfg(feature = "postgres")]
@@ -125,8 +125,13 @@ impl Source {
                     .connect_timeout(timeout)
                     .build()
                     .map_err(|e| bad(&e))?;
+                // host:port of the daemon, for the probe while it refuses connections.
+                let authority = reqwest::Url::parse(url)
+                    .ok()
+                    .and_then(|u| Some(format!("{}:{}", u.host()?, u.port_or_known_default()?)));
                 Ok(Source::Http(HttpSource {
                     base: url.trim_end_matches('/').to_owned(),
+                    authority,
                     client,
                 }))
             }
@@ -193,7 +198,24 @@ impl Source {
 #[cfg(feature = "http")]
 pub struct HttpSource {
     base: String,
+    authority: Option<String>,
     client: reqwest::Client,
+}
+
+/// A status the caller cannot use: `Unavailable` when a 429 or 503 says when to come back.
+#[cfg(feature = "http")]
+fn status_error(status: StatusCode, headers: &HeaderMap) -> ClientError {
+    let retry_after = headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match retry_after {
+        Some(secs) if matches!(status.as_u16(), 429 | 503) => ClientError::Unavailable {
+            status: status.as_u16(),
+            retry_after: Duration::from_secs(secs),
+        },
+        _ => ClientError::Status(status.as_u16()),
+    }
 }
 
 /// The body of `GET /v1/flags` and of a `snapshot` event.
@@ -241,8 +263,20 @@ impl HttpSource {
                 }
                 Ok(Load::Table(body.into_table()))
             }
-            s => Err(ClientError::Status(s.as_u16())),
+            s => Err(status_error(s, resp.headers())),
         }
+    }
+
+    /// Whether the daemon's port accepts a TCP connection within `timeout`. Nothing is
+    /// sent; the connection is closed at once.
+    pub async fn probe(&self, timeout: Duration) -> bool {
+        let Some(authority) = &self.authority else {
+            return false;
+        };
+        matches!(
+            tokio::time::timeout(timeout, tokio::net::TcpStream::connect(authority.as_str())).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Opens `GET /v1/flags/stream`, resuming after `last_id`. `NoStream` when the server
@@ -264,7 +298,7 @@ impl HttpSource {
             return Err(ClientError::NoStream(status.as_u16()));
         }
         if status != StatusCode::OK {
-            return Err(ClientError::Status(status.as_u16()));
+            return Err(status_error(status, resp.headers()));
         }
         let is_sse = resp
             .headers()
