@@ -1082,48 +1082,13 @@ async fn the_daemon_serves_the_api_on_port_0() {
         }
     }
     let _child = Kill(child);
-    let base = eventually(WAIT_LONG, "the daemon to log its HTTP address", || {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        async move {
-            let at = text.find("HTTP API listening on ")?;
-            let rest = &text[at + "HTTP API listening on ".len()..];
-            Some(rest.split_whitespace().next()?.to_owned())
-        }
-    })
-    .await;
+    let base = daemon_address(&log).await;
     assert!(
         !TOKEN.is_empty() && !std::fs::read_to_string(&log).unwrap().contains(TOKEN),
         "the token is never logged"
     );
     let c = http_client();
-    eventually(
-        WAIT_LONG,
-        "the daemon to lead and start the rollout",
-        || {
-            let c = c.clone();
-            let base = base.clone();
-            async move {
-                let ready: Value = c
-                    .get(format!("{base}/readyz"))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                let flags: Value = c
-                    .get(format!("{base}/v1/flags"))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                (ready["role"] == "leader" && flags["version"].as_i64()? >= 1).then_some(())
-            }
-        },
-    )
-    .await;
+    wait_until_leading(&c, &base).await;
     let resp = c
         .get(format!("{base}/v1/flags/stream"))
         .timeout(Duration::from_secs(60))
@@ -1172,6 +1137,51 @@ async fn the_daemon_serves_the_api_on_port_0() {
 
 const WAIT_LONG: Duration = Duration::from_secs(60);
 
+/// The base URL a daemon started with `--listen 127.0.0.1:0` logs.
+async fn daemon_address(log: &std::path::Path) -> String {
+    eventually(WAIT_LONG, "the daemon to log its HTTP address", || {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        async move {
+            let at = text.find("HTTP API listening on ")?;
+            let rest = &text[at + "HTTP API listening on ".len()..];
+            Some(rest.split_whitespace().next()?.to_owned())
+        }
+    })
+    .await
+}
+
+/// Waits until the daemon at `base` leads and has written the first flags.
+async fn wait_until_leading(c: &reqwest::Client, base: &str) {
+    eventually(
+        WAIT_LONG,
+        "the daemon to lead and start the rollout",
+        || {
+            let c = c.clone();
+            let base = base.to_owned();
+            async move {
+                let ready: Value = c
+                    .get(format!("{base}/readyz"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                let flags: Value = c
+                    .get(format!("{base}/v1/flags"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                (ready["role"] == "leader" && flags["version"].as_i64()? >= 1).then_some(())
+            }
+        },
+    )
+    .await;
+}
+
 /// A rollback caused by an HTTP ingest is in the daemon's log, at WARN, with the rollout,
 /// the reason and the actor; the log has no colour codes when it is not a terminal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1211,44 +1221,9 @@ rollouts:
         }
     }
     let _child = Kill(child);
-    let base = eventually(WAIT_LONG, "the daemon to log its HTTP address", || {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        async move {
-            let at = text.find("HTTP API listening on ")?;
-            let rest = &text[at + "HTTP API listening on ".len()..];
-            Some(rest.split_whitespace().next()?.to_owned())
-        }
-    })
-    .await;
+    let base = daemon_address(&log).await;
     let c = http_client();
-    eventually(
-        WAIT_LONG,
-        "the daemon to lead and start the rollout",
-        || {
-            let c = c.clone();
-            let base = base.clone();
-            async move {
-                let ready: Value = c
-                    .get(format!("{base}/readyz"))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                let flags: Value = c
-                    .get(format!("{base}/v1/flags"))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                (ready["role"] == "leader" && flags["version"].as_i64()? >= 1).then_some(())
-            }
-        },
-    )
-    .await;
+    wait_until_leading(&c, &base).await;
     let bad: Vec<Value> = (0..30)
         .map(|i| json!({"unit": format!("u{i}"), "variant": "treatment", "metric": "return_pct", "value": -10.0}))
         .collect();
