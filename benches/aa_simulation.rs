@@ -34,11 +34,7 @@ fn config(sequential: Sequential) -> AbAnalysis {
 
 /// Share of experiments whose verdict is ever `wanted` (any significant verdict when `None`).
 fn rate(effect: f64, sequential: Sequential, wanted: Option<Verdict>, seed: u64) -> f64 {
-    let spec = MetricSpec {
-        name: "m".into(),
-        test: TestKind::WelchT,
-        direction: Direction::Increase,
-    };
+    let spec = MetricSpec::new("m", TestKind::WelchT, Direction::Increase);
     let cfg = config(sequential);
     let noise = Normal::new(0.0, 1.0).expect("normal");
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
@@ -48,16 +44,8 @@ fn rate(effect: f64, sequential: Sequential, wanted: Option<Verdict>, seed: u64)
         for _ in 0..LOOKS {
             for _ in 0..PER_ARM_PER_LOOK {
                 let (c, t) = (noise.sample(&mut rng), noise.sample(&mut rng) + effect);
-                m.control = Moments {
-                    n: m.control.n + 1,
-                    sum: m.control.sum + c,
-                    sum_sq: m.control.sum_sq + c * c,
-                };
-                m.treatment = Moments {
-                    n: m.treatment.n + 1,
-                    sum: m.treatment.sum + t,
-                    sum_sq: m.treatment.sum_sq + t * t,
-                };
+                m.control.add(c);
+                m.treatment.add(t);
             }
             let v = experiment::metric(&spec, &cfg, &m, None).verdict;
             let hit = match wanted {

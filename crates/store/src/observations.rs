@@ -67,7 +67,7 @@ where
                 totals.add(o);
             }
         }
-        let inserted: u64 = totals.sums.values().map(|m| m.n).sum();
+        let inserted: u64 = totals.sums.values().map(|m| m.n()).sum();
         for ((metric, variant), m) in &totals.sums {
             sqlx::query(
                 "INSERT INTO observation_sums (rollout, metric, variant, n, sum, sum_sq) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -77,9 +77,9 @@ where
             .bind(rollout)
             .bind(metric)
             .bind(variant)
-            .bind(m.n as i64)
-            .bind(m.sum)
-            .bind(m.sum_sq)
+            .bind(m.n() as i64)
+            .bind(m.sum())
+            .bind(m.m2() + m.sum() * m.mean())
             .execute(&mut *tx)
             .await?;
         }
@@ -147,11 +147,9 @@ where
         let mut out = PerVariant::default();
         for r in rows {
             if let Some(m) = out.get_mut(&r.variant) {
-                *m = Moments {
-                    n: r.n.max(0) as u64,
-                    sum: r.sum,
-                    sum_sq: r.sum_sq,
-                };
+                let n = r.n.max(0) as u64;
+                let mean = r.sum / n.max(1) as f64;
+                *m = Moments::from_parts(n, mean, r.sum_sq - r.sum * mean);
             }
         }
         Ok(out)
@@ -267,9 +265,7 @@ struct IngestTotals {
 impl IngestTotals {
     fn add(&mut self, o: InsertedObservation) {
         let m = self.sums.entry((o.metric, o.variant.clone())).or_default();
-        m.n += 1;
-        m.sum += o.value;
-        m.sum_sq += o.value * o.value;
+        m.add(o.value);
         self.units.entry(o.unit).or_insert(o.variant);
     }
 }

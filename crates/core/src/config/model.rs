@@ -153,7 +153,7 @@ pub enum Sequential {
     FixedHorizon,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricSpec {
     pub name: String,
@@ -161,6 +161,79 @@ pub struct MetricSpec {
     pub test: TestKind,
     #[serde(default)]
     pub direction: Direction,
+    /// What the metric does in the verdict; `None`: the first metric decides, the others
+    /// guard (see [`MetricSpec::role_at`]).
+    #[serde(default)]
+    pub role: Option<MetricRole>,
+    /// How a unit's observations become its one value.
+    #[serde(default)]
+    pub per_unit: PerUnit,
+    /// `two_proportion_z`: events (non-zero values) per arm before any verdict.
+    #[serde(default = "default_min_events")]
+    pub min_events: u64,
+    /// The largest |value| accepted at ingest; larger values are refused with the row.
+    #[serde(default = "default_max_abs")]
+    pub max_abs: f64,
+}
+
+/// Events per arm before a proportion test may decide.
+pub const DEFAULT_MIN_EVENTS: u64 = 5;
+/// The default bound on |value| of an observation.
+pub const DEFAULT_MAX_ABS: f64 = 1e12;
+
+fn default_min_events() -> u64 {
+    DEFAULT_MIN_EVENTS
+}
+
+fn default_max_abs() -> f64 {
+    DEFAULT_MAX_ABS
+}
+
+impl MetricSpec {
+    /// A metric with the defaults, for tests and tools.
+    pub fn new(name: &str, test: TestKind, direction: Direction) -> MetricSpec {
+        MetricSpec {
+            name: name.to_owned(),
+            test,
+            direction,
+            role: None,
+            per_unit: PerUnit::default(),
+            min_events: DEFAULT_MIN_EVENTS,
+            max_abs: DEFAULT_MAX_ABS,
+        }
+    }
+
+    /// The metric's role when it is the `index`-th of its stage (0-based).
+    pub fn role_at(&self, index: usize) -> MetricRole {
+        self.role.unwrap_or(if index == 0 {
+            MetricRole::Decide
+        } else {
+            MetricRole::Guard
+        })
+    }
+}
+
+/// What a metric does in an A/B stage's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricRole {
+    /// Its verdict promotes or rolls back.
+    Decide,
+    /// Significantly worse rolls back (Holm-corrected across the stage's guard metrics).
+    Guard,
+    /// Reported only.
+    Report,
+}
+
+/// How a unit's observations of a metric become the unit's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PerUnit {
+    /// The mean of the unit's observations.
+    #[default]
+    Mean,
+    /// Their sum.
+    Sum,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, serde::Serialize)]

@@ -177,7 +177,7 @@ impl AbPlan {
 fn arm(m: &Moments) -> ArmSummary {
     let finite = |v: f64| v.is_finite().then_some(v);
     ArmSummary {
-        n: m.n,
+        n: m.n(),
         mean: finite(m.mean()),
         sd: finite(m.sd()),
     }
@@ -199,13 +199,13 @@ pub fn metric(
     let d = stats::cohens_d(t, c);
     let tau = match spec.test {
         TestKind::WelchT => {
-            let (nt, nc) = (t.n as f64, c.n as f64);
+            let (nt, nc) = (t.n() as f64, c.n() as f64);
             let pooled =
                 (((nt - 1.0) * t.variance() + (nc - 1.0) * c.variance()) / (nt + nc - 2.0)).sqrt();
             stats::mixture_sd(cfg.min_effect, pooled)
         }
         TestKind::TwoProportionZ => {
-            let p = (t.sum + c.sum) / (t.n + c.n).max(1) as f64;
+            let p = (t.sum() + c.sum()) / (t.n() + c.n()).max(1) as f64;
             stats::mixture_sd(cfg.min_effect, (p * (1.0 - p)).sqrt())
         }
         // A shift of d standard deviations moves P(T > C) from ½ to Φ(d / √2).
@@ -216,7 +216,7 @@ pub fn metric(
         }
     };
     let seq = result.map(|r| stats::always_valid_p(r.diff, r.se, tau));
-    let enough = t.n.min(c.n) >= cfg.min_samples;
+    let enough = t.n().min(c.n()) >= cfg.min_samples;
     let verdict = match (result, d, enough) {
         (Some(r), Some(d), true) => {
             let p = match cfg.sequential {

@@ -25,10 +25,10 @@ fn normal() -> Normal {
 
 /// Welch's unequal-variances t test (SciPy `ttest_ind(a, b, equal_var=False)`).
 pub fn welch_t(a: &Moments, b: &Moments) -> Option<TestResult> {
-    if a.n < 2 || b.n < 2 {
+    if a.n() < 2 || b.n() < 2 {
         return None;
     }
-    let (va, vb) = (a.variance() / a.n as f64, b.variance() / b.n as f64);
+    let (va, vb) = (a.variance() / a.n() as f64, b.variance() / b.n() as f64);
     let se2 = va + vb;
     if !positive(se2) {
         return None;
@@ -36,7 +36,7 @@ pub fn welch_t(a: &Moments, b: &Moments) -> Option<TestResult> {
     let se = se2.sqrt();
     let diff = a.mean() - b.mean();
     let t = diff / se;
-    let df = se2 * se2 / (va * va / (a.n as f64 - 1.0) + vb * vb / (b.n as f64 - 1.0));
+    let df = se2 * se2 / (va * va / (a.n() as f64 - 1.0) + vb * vb / (b.n() as f64 - 1.0));
     let dist = StudentsT::new(0.0, 1.0, df).ok()?;
     let p_value = (2.0 * dist.sf(t.abs())).min(1.0);
     let q = dist.inverse_cdf(0.975);
@@ -54,12 +54,12 @@ pub fn welch_t(a: &Moments, b: &Moments) -> Option<TestResult> {
 /// Pooled two-proportion z test on 0/1 outcomes (as statsmodels' `proportions_ztest`), with a
 /// Wald interval for the difference in proportions.
 pub fn two_proportion_z(a: &Moments, b: &Moments) -> Option<TestResult> {
-    if a.n == 0 || b.n == 0 {
+    if a.n() == 0 || b.n() == 0 {
         return None;
     }
-    let (na, nb) = (a.n as f64, b.n as f64);
-    let (pa, pb) = (a.sum / na, b.sum / nb);
-    let pooled = (a.sum + b.sum) / (na + nb);
+    let (na, nb) = (a.n() as f64, b.n() as f64);
+    let (pa, pb) = (a.sum() / na, b.sum() / nb);
+    let pooled = (a.sum() + b.sum()) / (na + nb);
     let se0 = (pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb)).sqrt();
     if !positive(se0) {
         return None;
@@ -150,10 +150,10 @@ pub fn chi_square_gof(observed: &[f64], expected_shares: &[f64]) -> Option<(f64,
 
 /// Cohen's d with the pooled standard deviation: (mean a - mean b) / s_pooled.
 pub fn cohens_d(a: &Moments, b: &Moments) -> Option<f64> {
-    if a.n < 2 || b.n < 2 {
+    if a.n() < 2 || b.n() < 2 {
         return None;
     }
-    let (na, nb) = (a.n as f64, b.n as f64);
+    let (na, nb) = (a.n() as f64, b.n() as f64);
     let pooled = (((na - 1.0) * a.variance() + (nb - 1.0) * b.variance()) / (na + nb - 2.0)).sqrt();
     (pooled > 0.0).then(|| (a.mean() - b.mean()) / pooled)
 }
