@@ -50,6 +50,7 @@ fn breach() -> Vec<Observation> {
             value: -10.0,
             observed_at: Utc::now(),
             event_id: None,
+            entry: None,
         })
         .collect()
 }

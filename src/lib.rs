@@ -23,6 +23,7 @@ pub use rollout_store as store;
 /// The A/B experiment: the core's pure analysis and the application layer's reads.
 pub mod experiment {
     pub use rollout_app::experiment::{analyze, signals};
+    pub use rollout_app::usecases::ingest::place as place_rows;
     pub use rollout_core::experiment::*;
 }
 

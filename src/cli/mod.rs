@@ -451,7 +451,7 @@ async fn ingest(cli: &Cli, name: &str, file: &Path, json: bool) -> Result<(), Er
     let rows = crate::experiment::parse_csv(&source, &data, service.now())?;
     // New data is judged at once: a critical issue rolls back without waiting for a tick.
     let out = service
-        .ingest_observations(name, &rows, Judge::As(Writer::person(person(cli))))
+        .ingest_observations(name, &source, rows, Judge::As(Writer::person(person(cli))))
         .await?;
     if let Some(e) = &out.judge_error {
         eprintln!("warning: the observations are stored, but judging them failed: {e}; the daemon's next tick will");

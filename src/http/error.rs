@@ -129,7 +129,34 @@ impl From<AppError> for ApiError {
             AppError::NotAllowed(e) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             AppError::NotLeader(msg) => ApiError::new(StatusCode::CONFLICT, msg),
             AppError::ChecksFailed(msg) => ApiError::new(StatusCode::CONFLICT, msg),
-            e @ (AppError::InvalidInput(_) | AppError::Input(_) | AppError::Config(_)) => {
+            AppError::Input(e) => {
+                // Rows of a JSON body: `line` is the row's index.
+                let shown: Vec<String> = e
+                    .errors
+                    .iter()
+                    .take(20)
+                    .map(|b| format!("row {}: {}", b.line, b.message))
+                    .collect();
+                let mut out = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!(
+                        "{} bad observation(s); nothing was written: {}{}",
+                        e.errors.len(),
+                        shown.join("; "),
+                        if e.errors.len() > shown.len() { "; ..." } else { "" }
+                    ),
+                );
+                out.rows = e
+                    .errors
+                    .into_iter()
+                    .map(|b| BadRow {
+                        row: b.line as usize,
+                        error: b.message,
+                    })
+                    .collect();
+                out
+            }
+            e @ (AppError::InvalidInput(_) | AppError::Config(_)) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
             }
         }

@@ -17,7 +17,7 @@ use tracing::{info_span, warn, Instrument};
 use super::auth::Ingestor;
 use super::error::BadRow;
 use super::{ApiError, AppState};
-use crate::experiment::Observation;
+use crate::experiment::ObservationInput;
 use crate::store::{StoreError, Writer};
 use rollout_app::usecases::ingest::ObservationIngest;
 use rollout_app::Judge;
@@ -36,6 +36,8 @@ pub struct IngestBody {
 #[serde(deny_unknown_fields)]
 struct Row {
     unit: String,
+    /// Optional: the assignment rule's variant is used; a claim that contradicts it is refused.
+    #[serde(default)]
     variant: String,
     metric: String,
     value: f64,
@@ -111,7 +113,7 @@ async fn handle(
     };
     let out = s
         .service
-        .ingest_observations(&body.rollout, &rows, judge)
+        .ingest_observations(&body.rollout, "request", rows, judge)
         .await?;
     super::metrics::ingested(&body.rollout, out.report.inserted);
     if let Some(a) = &out.applied {
@@ -130,13 +132,14 @@ async fn handle(
 }
 
 /// Every row checked; all problems reported at once (422), or the observations.
-fn validate(rows: Vec<Row>, now: DateTime<Utc>) -> Result<Vec<Observation>, ApiError> {
+fn validate(rows: Vec<Row>, now: DateTime<Utc>) -> Result<Vec<ObservationInput>, ApiError> {
     let mut out = Vec::with_capacity(rows.len());
     let mut bad = Vec::new();
     for (i, row) in rows.into_iter().enumerate() {
         let event_id = row.event_id.as_deref().filter(|e| !e.is_empty());
         match crate::experiment::check(&row.unit, &row.variant, &row.metric, row.value, event_id) {
-            Ok(variant) => out.push(Observation {
+            Ok(variant) => out.push(ObservationInput {
+                line: i as u64,
                 unit: row.unit,
                 variant,
                 metric: row.metric,
@@ -182,7 +185,7 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let store: Arc<dyn crate::store::Store> = Arc::from(crate::store::open(&url).unwrap());
         store.migrate().await.unwrap();
-        let yaml = "rollouts:\n  - name: r\n    flag_prefix: R_\n    seed: 1\n    stages:\n      - full: {}\n";
+        let yaml = "rollouts:\n  - name: r\n    flag_prefix: R_\n    seed: 1\n    stages:\n      - full: {}\n    guardrails:\n      - { name: g, metric: m, aggregate: mean, max: 10, window: 1h }\n";
         let config = crate::config::parse("t.yaml", yaml).unwrap().config;
         let s = AppState::new(Options {
             store,

@@ -9,7 +9,7 @@ use rand_distr::{Distribution, Normal};
 use rollout::assignment::{self, Variant};
 use rollout::controller::Status;
 use rollout::engine::{self, Outcome};
-use rollout::experiment::Observation;
+use rollout::experiment::{place_rows, IngestReport, ObservationInput, StageEntry};
 use rollout::store::{Store, Writer};
 
 use crate::on_both_stores;
@@ -32,8 +32,8 @@ rollouts:
 ";
 
 /// `n` units assigned by the rollout's own rule, with normal outcomes whose treatment mean
-/// is shifted by `effect` standard deviations.
-fn observations(n: usize, effect: f64, seed: u64) -> Vec<Observation> {
+/// is shifted by `effect` standard deviations, observed a minute into the A/B stage.
+fn observations(n: usize, effect: f64, seed: u64) -> Vec<ObservationInput> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let noise = Normal::new(0.0, 1.0).unwrap();
     (0..n)
@@ -45,16 +45,27 @@ fn observations(n: usize, effect: f64, seed: u64) -> Vec<Observation> {
             } else {
                 0.0
             };
-            Observation {
+            ObservationInput {
+                line: i as u64,
                 unit,
-                variant,
+                variant: Some(variant),
                 metric: "return_pct".into(),
                 value: noise.sample(&mut rng) + shift,
-                observed_at: Utc::now(),
+                observed_at: t0() + Duration::minutes(1),
                 event_id: None,
             }
         })
         .collect()
+}
+
+/// Ingests as `rollout ingest` does: each row checked and placed by the rule, then stored.
+async fn ingest(store: &dyn Store, rows: Vec<ObservationInput>) -> IngestReport {
+    let c = plan(EXP);
+    let now = t0() + Duration::minutes(2);
+    let placed = place_rows(store, c.rollout("exp").unwrap(), "test", rows, now)
+        .await
+        .unwrap();
+    store.ingest("exp", &placed, now).await.unwrap()
 }
 
 async fn tick(store: &dyn Store, at: chrono::DateTime<Utc>) -> Option<(String, String)> {
@@ -71,10 +82,7 @@ async fn tick(store: &dyn Store, at: chrono::DateTime<Utc>) -> Option<(String, S
 async fn clear_win_is_promoted_early(db: TestDb) {
     let store = db.store().await;
     tick(&*store, t0()).await;
-    store
-        .ingest("exp", &observations(600, 0.8, 1), Utc::now())
-        .await
-        .unwrap();
+    ingest(&*store, observations(600, 0.8, 1)).await;
     let (action, reason) = tick(&*store, t0() + Duration::hours(1))
         .await
         .expect("a transition");
@@ -92,10 +100,7 @@ async fn clear_win_is_promoted_early(db: TestDb) {
 async fn clear_loss_is_rolled_back(db: TestDb) {
     let store = db.store().await;
     tick(&*store, t0()).await;
-    store
-        .ingest("exp", &observations(600, -0.8, 2), Utc::now())
-        .await
-        .unwrap();
+    ingest(&*store, observations(600, -0.8, 2)).await;
     let (action, reason) = tick(&*store, t0() + Duration::hours(1))
         .await
         .expect("a transition");
@@ -112,10 +117,7 @@ async fn clear_loss_is_rolled_back(db: TestDb) {
 async fn aa_test_holds_at_the_end(db: TestDb) {
     let store = db.store().await;
     tick(&*store, t0()).await;
-    store
-        .ingest("exp", &observations(600, 0.0, 3), Utc::now())
-        .await
-        .unwrap();
+    ingest(&*store, observations(600, 0.0, 3)).await;
     assert_eq!(
         tick(&*store, t0() + Duration::days(7)).await,
         None,
@@ -139,10 +141,10 @@ async fn sample_ratio_mismatch_rolls_back(db: TestDb) {
     let rows: Vec<_> = observations(800, 0.0, 4)
         .into_iter()
         .enumerate()
-        .filter(|(i, o)| o.variant == Variant::Control || i % 2 == 0)
+        .filter(|(i, o)| o.variant == Some(Variant::Control) || i % 2 == 0)
         .map(|(_, o)| o)
         .collect();
-    store.ingest("exp", &rows, Utc::now()).await.unwrap();
+    ingest(&*store, rows).await;
     let (action, reason) = tick(&*store, t0() + Duration::hours(1))
         .await
         .expect("a rollback");
@@ -173,17 +175,26 @@ async fn sample_ratio_mismatch_rolls_back(db: TestDb) {
 
 async fn redelivered_events_are_counted_once(db: TestDb) {
     let store = db.store().await;
+    tick(&*store, t0()).await;
     let mut rows = observations(50, 0.0, 5);
     for (i, r) in rows.iter_mut().enumerate() {
         r.event_id = Some(format!("evt-{i}"));
     }
-    let first = store.ingest("exp", &rows, Utc::now()).await.unwrap();
-    let again = store.ingest("exp", &rows, Utc::now()).await.unwrap();
+    let first = ingest(&*store, rows.clone()).await;
+    let again = ingest(&*store, rows).await;
     assert_eq!((first.inserted, first.duplicates), (50, 0));
     assert_eq!((again.inserted, again.duplicates), (0, 50));
-    let m = store.moments("exp", "return_pct").await.unwrap();
-    assert_eq!(m.control.n + m.treatment.n, 50);
-    let units = store.unit_counts("exp").await.unwrap();
+    let entry = StageEntry {
+        stage: 0,
+        entered_at: store.state("exp").await.unwrap().unwrap().stage_entered_at,
+    };
+    let a = store
+        .unit_aggregate("exp", entry, "return_pct", Default::default())
+        .await
+        .unwrap();
+    assert_eq!(a.moments.control.n() + a.moments.treatment.n(), 50);
+    assert_eq!(a.observations.control + a.observations.treatment, 50);
+    let units = store.exposure("exp", entry).await.unwrap().units;
     assert_eq!(units.control + units.treatment, 50);
 }
 
@@ -221,9 +232,9 @@ async fn daemon_promotes_after_cli_ingest() {
     let mut text = String::from("unit,variant,metric,value,observed_at,event_id\n");
     for (i, o) in observations(600, 0.8, 6).iter().enumerate() {
         text.push_str(&format!(
-            "{},{},return_pct,{},2026-11-25T10:00:00Z,e{i}\n",
+            "{},{},return_pct,{},,e{i}\n",
             o.unit,
-            o.variant.as_str(),
+            o.variant.map_or("", |v| v.as_str()),
             o.value
         ));
     }

@@ -52,6 +52,7 @@ async fn put(
             value,
             observed_at: at,
             event_id: None,
+            entry: None,
         })
         .collect();
     store.ingest("gr", &rows, at).await.unwrap();

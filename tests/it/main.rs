@@ -17,6 +17,7 @@ mod oncall;
 mod stats;
 mod status;
 mod store;
+mod units;
 mod upgrade;
 mod walk;
 mod webhooks;

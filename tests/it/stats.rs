@@ -4,7 +4,8 @@
 //! 1e-9 relative.
 
 use chrono::Utc;
-use rollout::experiment::parse_csv;
+use rollout::config::PerUnit;
+use rollout::experiment::{parse_csv, Observation, StageEntry};
 use rollout::stats;
 
 use crate::on_both_stores;
@@ -40,10 +41,32 @@ async fn matches_scipy(db: TestDb) {
     assert!(datasets.len() >= 5);
     for (name, r) in datasets {
         let path = format!("{}/tests/data/stats/{name}.csv", env!("CARGO_MANIFEST_DIR"));
-        let rows = parse_csv(&path, &std::fs::read(&path).unwrap(), Utc::now()).unwrap();
+        let inputs = parse_csv(&path, &std::fs::read(&path).unwrap(), Utc::now()).unwrap();
+        // The store's arithmetic, not placement, is under test: every row in one stage
+        // entry, in the variant the file gives (one observation per unit).
+        let entry = StageEntry {
+            stage: 0,
+            entered_at: Utc::now(),
+        };
+        let rows: Vec<Observation> = inputs
+            .into_iter()
+            .map(|i| Observation {
+                unit: i.unit,
+                variant: i.variant.unwrap(),
+                metric: i.metric,
+                value: i.value,
+                observed_at: i.observed_at,
+                event_id: i.event_id,
+                entry: Some(entry),
+            })
+            .collect();
         store.ingest(name, &rows, Utc::now()).await.unwrap();
         let metric = r["metric"].as_str().unwrap();
-        let m = store.moments(name, metric).await.unwrap();
+        let agg = store
+            .unit_aggregate(name, entry, metric, PerUnit::Mean)
+            .await
+            .unwrap();
+        let m = agg.moments;
 
         let w = stats::welch_t(&m.treatment, &m.control).unwrap();
         let rw = &r["welch_t"];
@@ -57,7 +80,10 @@ async fn matches_scipy(db: TestDb) {
             f(&rw["ci_high"]),
         );
 
-        let ranks = store.rank_sums(name, metric).await.unwrap();
+        let ranks = store
+            .unit_rank_sums(name, entry, metric, PerUnit::Mean)
+            .await
+            .unwrap();
         let mw = stats::mann_whitney(&ranks).unwrap();
         close(
             &format!("{name} mann-whitney U"),
@@ -70,7 +96,7 @@ async fn matches_scipy(db: TestDb) {
             f(&r["mann_whitney"]["p"]),
         );
 
-        let units = store.unit_counts(name).await.unwrap();
+        let units = store.exposure(name, entry).await.unwrap().units;
         let split = f(&r["split"]);
         let (chi, p) = stats::chi_square_gof(
             &[units.control as f64, units.treatment as f64],

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rollout::assignment::Variant;
 use rollout::config::Config;
 use rollout::engine;
-use rollout::experiment::Observation;
+use rollout::experiment::{Observation, StageEntry};
 use rollout::status::RolloutStatus;
 use rollout::store::{LeaderRecord, ReadingStatus, Store, StoreError, Writer};
 use rollout::{Clock, Service};
@@ -206,6 +206,7 @@ fn observations(n: usize, at: DateTime<Utc>) -> Vec<Observation> {
             value: 1.0,
             observed_at: at,
             event_id: None,
+            entry: None,
         })
         .collect()
 }
@@ -324,6 +325,10 @@ async fn ab_progress_time_left_and_guardrails(db: TestDb) {
                 value: 0.5,
                 observed_at: t0() + secs(60),
                 event_id: None,
+                entry: Some(StageEntry {
+                    stage: 0,
+                    entered_at: t0(),
+                }),
             });
         }
     }
@@ -334,6 +339,10 @@ async fn ab_progress_time_left_and_guardrails(db: TestDb) {
         value: 250.0,
         observed_at: t0() + secs(60),
         event_id: None,
+        entry: Some(StageEntry {
+                    stage: 0,
+                    entered_at: t0(),
+                }),
     });
     store.ingest("gr", &rows, t0() + secs(60)).await.unwrap();
     // A pass stores the readings (a latency breach warns and holds the rollout).

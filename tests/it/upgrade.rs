@@ -14,7 +14,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use rollout::controller::{ManualAction, Status};
+use rollout::config::PerUnit;
 use rollout::engine;
+use rollout::experiment::StageEntry;
 use rollout::store::{self, ReadingStatus, Store, Writer};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection, SqliteConnection};
@@ -170,7 +172,7 @@ async fn a_database_of_the_release_before_upgrades_in_place(db: TestDb) {
         .iter()
         .map(|m| m[0].as_deref().unwrap())
         .collect();
-    assert_eq!(added, ["6", "7"], "the new migrations, once each");
+    assert_eq!(added, ["6", "7", "8"], "the new migrations, once each");
     assert_eq!(row_counts(&db).await, counts, "migrating changed no table");
     // The leader row keeps its epoch and holder; no pass is recorded yet.
     let leader = store.leader().await.unwrap();
@@ -429,17 +431,21 @@ async fn check_history_and_state(db: &TestDb, store: &dyn Store) {
 }
 
 async fn check_data(store: &dyn Store) {
-    // Observations: 80 rows of 40 units, the sums maintained at ingest.
-    let m = store.moments(LEARNING, "return_pct").await.unwrap();
-    assert_eq!((m.control.n(), m.treatment.n()), (42, 38));
-    assert!((m.control.sum() - 136.0).abs() < 1e-9, "{:?}", m.control);
-    assert!((m.treatment.sum() - 133.0).abs() < 1e-9, "{:?}", m.treatment);
-    // Sum of squares 950.5 and 907.5: M2 = Σx² − (Σx)²/n.
-    let m2 = |sum_sq: f64, sum: f64, n: f64| sum_sq - sum * sum / n;
-    assert!((m.control.m2() - m2(950.5, 136.0, 42.0)).abs() < 1e-9, "{:?}", m.control);
-    assert!((m.treatment.m2() - m2(907.5, 133.0, 38.0)).abs() < 1e-9, "{:?}", m.treatment);
-    let units = store.unit_counts(LEARNING).await.unwrap();
+    // Observations: 80 rows of 40 units (two each), in the A/B stage it was in: migration
+    // 0008 placed them in that stage entry and built the per-unit aggregates from them.
+    let state = store.state(LEARNING).await.unwrap().unwrap();
+    let entry = StageEntry {
+        stage: state.stage_index,
+        entered_at: state.stage_entered_at,
+    };
+    let a = store
+        .unit_aggregate(LEARNING, entry, "return_pct", PerUnit::Mean)
+        .await
+        .unwrap();
+    assert_eq!((a.observations.control, a.observations.treatment), (42, 38));
+    let units = store.exposure(LEARNING, entry).await.unwrap().units;
     assert_eq!((units.control, units.treatment), (21, 19));
+    assert_eq!((a.moments.control.n(), a.moments.treatment.n()), (21, 19));
     assert!(store.last_ingested_at(LEARNING).await.unwrap().is_some());
 
     // Guardrail readings of the last tick.

@@ -199,8 +199,10 @@ OBSERVATION_FIELDS = ("unit", "variant", "metric", "value", "observed_at", "even
 
 
 def normalise_observations(rows: Iterable[Mapping[str, Any]], variant_of: Callable[[str], Optional[str]]) -> List[Dict[str, Any]]:
-    """Check every row locally (all errors at once), fill a missing `variant` from the flags
-    and a missing `event_id` with a new UUID. Nothing is sent when a row is bad."""
+    """Check every row locally (all errors at once) and fill a missing `event_id` with a new
+    UUID. A missing `variant` stays missing: the server takes the assignment rule's for the
+    stage in force at `observed_at` (a variant that contradicts the rule is refused).
+    Nothing is sent when a row is bad."""
     out: List[Dict[str, Any]] = []
     errors: List[str] = []
     for i, row in enumerate(rows):
@@ -220,12 +222,12 @@ def normalise_observations(rows: Iterable[Mapping[str, Any]], variant_of: Callab
             errors.append(f"row {i}: value must be a finite number, not {value!r}")
             continue
         variant = row.get("variant")
-        if variant is None:
-            variant = variant_of(unit)
-            if variant is None:
-                errors.append(f"row {i}: no variant given and the rollout is not in its A/B stage for {unit!r}")
-                continue
-        obs.update(unit=unit, variant=variant, metric=metric, value=value)
+        if variant is not None and variant not in ("control", "treatment"):
+            errors.append(f"row {i}: variant must be control or treatment, not {variant!r}")
+            continue
+        obs.update(unit=unit, metric=metric, value=value)
+        if variant is not None:
+            obs["variant"] = variant
         if row.get("observed_at") is not None:
             try:
                 obs["observed_at"] = rfc3339(row["observed_at"])

@@ -241,8 +241,8 @@ def test_post_observations_retries_without_double_counting(daemon: FakeDaemon) -
         sent = [b for p, b in daemon.post_bodies if p == "/v1/observations"]
         assert [o["event_id"] for o in sent[0]["observations"]] == [o["event_id"] for o in sent[1]["observations"]]
         assert result.event_ids == [o["event_id"] for o in sent[0]["observations"]]
-        for o in sent[0]["observations"]:  # variant filled from the flags
-            assert o["variant"] == client.variant("learning-intelligence", o["unit"])
+        for o in sent[0]["observations"]:  # no variant claimed: the server applies the rule
+            assert "variant" not in o
 
         daemon.fail_posts = 2  # 503 twice (Retry-After: 0), then stored
         result = client.post_observations("learning-intelligence", [
@@ -271,17 +271,17 @@ def test_post_observations_gives_up_and_hands_back_the_ids(daemon: FakeDaemon) -
 
 
 def test_observations_are_checked_before_anything_is_sent(daemon: FakeDaemon) -> None:
-    with make(daemon.url) as client:  # shadow: no variant can be derived
+    with make(daemon.url) as client:
         with pytest.raises(ValueError) as info:
             client.post_observations("learning-intelligence", [
                 {"unit": "AAPL", "metric": "m", "value": float("nan"), "variant": "control"},
-                {"unit": "MSFT", "metric": "m", "value": 1.0},
+                {"unit": "MSFT", "metric": "m", "value": 1.0, "variant": "both"},
                 {"unit": "TSLA", "metric": "m", "value": 1.0, "variant": "control",
                  "observed_at": datetime.datetime(2026, 1, 5)},
                 {"unit": "X", "metric": "m", "value": 1.0, "variant": "control", "colour": "red"},
             ])
         text = str(info.value)
-        for expected in ("row 0: value", "row 1: no variant", "row 2: observed_at", "row 3: unknown field"):
+        for expected in ("row 0: value", "row 1: variant must be", "row 2: observed_at", "row 3: unknown field"):
             assert expected in text, text
         assert daemon.post_bodies == []
 

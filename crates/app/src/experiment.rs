@@ -16,19 +16,31 @@ pub async fn analyze(
         return Ok(None);
     };
     let name = rollout.name.as_str();
+    // The A/B stage entry to read: the current one, else its latest; never entered: nothing.
+    let entry = crate::timeline::latest_entry(store, name, state, plan.index).await?;
     let mut data = Vec::new();
-    for (metric, ranks) in plan.reads() {
+    for (spec, ranks) in plan.cfg.metrics.iter().zip(plan.reads().map(|(_, r)| r)) {
+        let (agg, rank_sums) = match entry {
+            Some(e) => (
+                store.unit_aggregate(name, e, &spec.name, spec.per_unit).await?,
+                if ranks {
+                    Some(store.unit_rank_sums(name, e, &spec.name, spec.per_unit).await?)
+                } else {
+                    None
+                },
+            ),
+            None => (Default::default(), None),
+        };
         data.push(MetricData {
-            moments: store.moments(name, metric).await?,
-            ranks: if ranks {
-                Some(store.rank_sums(name, metric).await?)
-            } else {
-                None
-            },
+            moments: agg.moments,
+            ranks: rank_sums,
         });
     }
-    let units = store.unit_counts(name).await?;
-    Ok(Some(plan.analyze(name, &data, &units)))
+    let exposure = match entry {
+        Some(e) => store.exposure(name, e).await?,
+        None => Default::default(),
+    };
+    Ok(Some(plan.analyze(name, &data, &exposure.units)))
 }
 
 /// What the experiment tells the controller about a rollout in its A/B stage.

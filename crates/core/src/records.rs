@@ -151,6 +151,10 @@ pub struct EventRow {
     pub flags_version: i64,
     /// Key → new value, or `None` for a removed key.
     pub flags: BTreeMap<String, Option<String>>,
+    /// When the state this row wrote entered its stage (`None` in rows written before the
+    /// history kept it).
+    #[serde(skip)]
+    pub stage_entered_at: Option<DateTime<Utc>>,
 }
 
 /// One committed change of the flags table, as the event stream sends it.

@@ -20,6 +20,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 mod traits;
+mod units;
 
 pub use backend::{Backend, CellKind, LearningSql, PgBackend, SqliteBackend};
 pub use error::{QueryError, Result, StoreError};

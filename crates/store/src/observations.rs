@@ -1,23 +1,24 @@
-//! The experiment's observations: ingest (with the maintained sums and unit counts in the
-//! same transaction) and the statistics read back.
-
-use std::collections::BTreeMap;
+//! The experiment's observations: ingest (with the per-unit aggregates of [`crate::units`]
+//! maintained in the same transaction) and the statistics read back.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
-use rollout_core::config::Aggregate;
-use rollout_core::experiment::{IngestReport, Observation};
+use rollout_core::config::{Aggregate, PerUnit};
+use rollout_core::experiment::{
+    ExposureCounts, IngestReport, Observation, StageEntry, UnitAggregate,
+};
 use rollout_core::records::{PerVariant, WindowValue};
 use rollout_core::stats::{Moments, RankSums};
 
 use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
-use crate::rows::{InsertedObservation, RankSumsRow, SumsRow, VariantCountRow, WindowRow};
+use crate::rows::{ExposureRow, InsertedObservation, RankSumsRow, UnitMomentsRow, WindowRow};
 use crate::store::multi_row_insert;
+use crate::units::{self, kind_str, NewRows};
 use crate::{ObservationStore, SqlStore, StoreError};
 
-/// Observations per multi-row INSERT: 8 parameters each, well under both databases' limits.
+/// Observations per multi-row INSERT: 10 parameters each, well under both databases' limits.
 const INSERT_CHUNK: usize = 1000;
 
 #[async_trait]
@@ -35,6 +36,8 @@ where
     DateTime<Utc>: ColumnType<Db<B>>,
     Option<f64>: ColumnType<Db<B>>,
     Option<String>: ColumnType<Db<B>>,
+    Option<i64>: ColumnType<Db<B>>,
+    Option<DateTime<Utc>>: ColumnType<Db<B>>,
 {
     async fn ingest(
         &self,
@@ -43,13 +46,16 @@ where
         now: DateTime<Utc>,
     ) -> Result<IngestReport, StoreError> {
         let mut tx = self.pool.begin_with(B::BEGIN_WRITE).await?;
-        let mut totals = IngestTotals::default();
+        let mut inserted = 0u64;
+        let mut new_rows = NewRows::default();
         for chunk in rows.chunks(INSERT_CHUNK) {
             let sql = multi_row_insert(
-                "INSERT INTO observations (rollout, variant, unit, metric, value, observed_at, event_id, ingested_at) ",
+                "INSERT INTO observations (rollout, variant, unit, metric, value, observed_at, event_id, \
+                 ingested_at, stage, stage_entered_at) ",
                 chunk.len(),
-                8,
-                " ON CONFLICT (rollout, event_id) DO NOTHING RETURNING variant, metric, value, unit",
+                10,
+                " ON CONFLICT (rollout, event_id) DO NOTHING \
+                 RETURNING variant, metric, value, unit, stage, stage_entered_at",
             );
             let mut q = sqlx::query_as::<_, InsertedObservation>(&sql);
             for o in chunk {
@@ -61,64 +67,22 @@ where
                     .bind(o.value)
                     .bind(o.observed_at)
                     .bind(&o.event_id)
-                    .bind(now);
+                    .bind(now)
+                    .bind(o.entry.map(|e| e.stage as i64))
+                    .bind(o.entry.map(|e| e.entered_at));
             }
             for o in q.fetch_all(&mut *tx).await? {
-                totals.add(o);
-            }
-        }
-        let inserted: u64 = totals.sums.values().map(|m| m.n()).sum();
-        for ((metric, variant), m) in &totals.sums {
-            sqlx::query(
-                "INSERT INTO observation_sums (rollout, metric, variant, n, sum, sum_sq) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (rollout, metric, variant) DO UPDATE SET n = observation_sums.n + excluded.n, \
-                 sum = observation_sums.sum + excluded.sum, sum_sq = observation_sums.sum_sq + excluded.sum_sq",
-            )
-            .bind(rollout)
-            .bind(metric)
-            .bind(variant)
-            .bind(m.n() as i64)
-            .bind(m.sum())
-            .bind(m.m2() + m.sum() * m.mean())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let units: Vec<(&String, &String)> = totals.units.iter().collect();
-        let mut new_units = PerVariant::<i64>::default();
-        for chunk in units.chunks(INSERT_CHUNK) {
-            let sql = multi_row_insert(
-                "INSERT INTO observation_units (rollout, unit, variant, first_seen) ",
-                chunk.len(),
-                4,
-                " ON CONFLICT (rollout, unit) DO NOTHING RETURNING variant",
-            );
-            let mut q = sqlx::query_scalar::<_, String>(&sql);
-            for (unit, variant) in chunk {
-                q = q.bind(rollout).bind(*unit).bind(*variant).bind(now);
-            }
-            for variant in q.fetch_all(&mut *tx).await? {
-                if let Some(c) = new_units.get_mut(&variant) {
-                    *c += 1;
+                inserted += 1;
+                if let (Some(stage), Some(entered_at)) = (o.stage, o.stage_entered_at) {
+                    let entry = StageEntry {
+                        stage: stage.max(0) as usize,
+                        entered_at,
+                    };
+                    new_rows.add(entry, o.metric, o.variant, o.unit, o.value);
                 }
             }
         }
-        for (variant, count) in [
-            ("control", new_units.control),
-            ("treatment", new_units.treatment),
-        ] {
-            if count == 0 {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO observation_unit_counts (rollout, variant, units) VALUES ($1, $2, $3) \
-                 ON CONFLICT (rollout, variant) DO UPDATE SET units = observation_unit_counts.units + excluded.units",
-            )
-            .bind(rollout)
-            .bind(variant)
-            .bind(count)
-            .execute(&mut *tx)
-            .await?;
-        }
+        units::update::<B>(&mut tx, rollout, &new_rows).await?;
         if B::NOTIFY && inserted > 0 {
             sqlx::query("SELECT pg_notify('rollout_observations', $1)")
                 .bind(rollout)
@@ -132,42 +96,67 @@ where
         })
     }
 
-    async fn moments(
+    async fn unit_aggregate(
         &self,
         rollout: &str,
+        entry: StageEntry,
         metric: &str,
-    ) -> Result<PerVariant<Moments>, StoreError> {
-        let rows: Vec<SumsRow> = sqlx::query_as(
-            "SELECT variant, n, sum, sum_sq FROM observation_sums WHERE rollout = $1 AND metric = $2",
+        per_unit: PerUnit,
+    ) -> Result<UnitAggregate, StoreError> {
+        let rows: Vec<UnitMomentsRow> = sqlx::query_as(
+            "SELECT variant, per_unit, units, observations, events, mean, m2 FROM unit_moments \
+             WHERE rollout = $1 AND stage = $2 AND stage_entered_at = $3 AND metric = $4 AND per_unit = $5",
         )
         .bind(rollout)
+        .bind(entry.stage as i64)
+        .bind(entry.entered_at)
         .bind(metric)
+        .bind(kind_str(per_unit))
         .fetch_all(&self.pool)
         .await?;
-        let mut out = PerVariant::default();
+        let mut out = UnitAggregate::default();
         for r in rows {
-            if let Some(m) = out.get_mut(&r.variant) {
-                let n = r.n.max(0) as u64;
-                let mean = r.sum / n.max(1) as f64;
-                *m = Moments::from_parts(n, mean, r.sum_sq - r.sum * mean);
+            let count = |v: i64| v.max(0) as u64;
+            if let Some(m) = out.moments.get_mut(&r.variant) {
+                *m = Moments::from_parts(count(r.units), r.mean, r.m2);
+            }
+            if let Some(o) = out.observations.get_mut(&r.variant) {
+                *o = count(r.observations);
+            }
+            if let Some(e) = out.events.get_mut(&r.variant) {
+                *e = count(r.events);
             }
         }
         Ok(out)
     }
 
-    async fn rank_sums(&self, rollout: &str, metric: &str) -> Result<RankSums, StoreError> {
-        // One pass: group equal values (tie groups), then a running count gives each
-        // group's average rank, below + (t + 1) / 2. Counts are doubles: exact below 2^53.
-        let row: RankSumsRow = sqlx::query_as(
-            "WITH g AS (SELECT value, \
+    async fn unit_rank_sums(
+        &self,
+        rollout: &str,
+        entry: StageEntry,
+        metric: &str,
+        per_unit: PerUnit,
+    ) -> Result<RankSums, StoreError> {
+        // One pass over the unit values: group equal values (tie groups), then a running
+        // count gives each group's average rank, below + (t + 1) / 2. Counts are doubles:
+        // exact below 2^53.
+        let value = match per_unit {
+            PerUnit::Mean => "mean",
+            PerUnit::Sum => "mean * n",
+        };
+        let row: RankSumsRow = sqlx::query_as(&format!(
+            "WITH g AS (SELECT {value} AS v, \
                CAST(SUM(CASE WHEN variant = 'treatment' THEN 1 ELSE 0 END) AS DOUBLE PRECISION) AS nt, \
                CAST(COUNT(*) AS DOUBLE PRECISION) AS t \
-               FROM observations WHERE rollout = $1 AND metric = $2 GROUP BY value), \
-             r AS (SELECT nt, t, SUM(t) OVER (ORDER BY value) - t AS below FROM g) \
+               FROM unit_values WHERE rollout = $1 AND stage = $2 AND stage_entered_at = $3 AND metric = $4 \
+               GROUP BY {value}), \
+             r AS (SELECT nt, t, SUM(t) OVER (ORDER BY v) - t AS below FROM g) \
              SELECT SUM(nt) AS nt, SUM(t) AS total, SUM(nt * (below + (t + 1) / 2.0)) AS rank_sum_a, \
              SUM(t * t * t - t) AS tie_term FROM r",
-        )
+        ))
         .bind(rollout)
+        .bind(entry.stage as i64)
+        .bind(entry.entered_at)
         .bind(metric)
         .fetch_one(&self.pool)
         .await?;
@@ -180,20 +169,61 @@ where
         })
     }
 
-    async fn unit_counts(&self, rollout: &str) -> Result<PerVariant<u64>, StoreError> {
-        let rows: Vec<VariantCountRow> = sqlx::query_as(
-            "SELECT variant, units AS count FROM observation_unit_counts WHERE rollout = $1",
+    async fn exposure(&self, rollout: &str, entry: StageEntry) -> Result<ExposureCounts, StoreError> {
+        let row: Option<ExposureRow> = sqlx::query_as(
+            "SELECT control, treatment, multiple FROM exposure_counts \
+             WHERE rollout = $1 AND stage = $2 AND stage_entered_at = $3",
         )
         .bind(rollout)
-        .fetch_all(&self.pool)
+        .bind(entry.stage as i64)
+        .bind(entry.entered_at)
+        .fetch_optional(&self.pool)
         .await?;
-        let mut out = PerVariant::default();
-        for r in rows {
-            if let Some(c) = out.get_mut(&r.variant) {
-                *c = r.count.max(0) as u64;
-            }
-        }
-        Ok(out)
+        let count = |v: i64| v.max(0) as u64;
+        Ok(row.map_or_else(ExposureCounts::default, |r| ExposureCounts {
+            units: PerVariant {
+                control: count(r.control),
+                treatment: count(r.treatment),
+            },
+            multiple: count(r.multiple),
+        }))
+    }
+
+    async fn analysis_memory(
+        &self,
+        rollout: &str,
+        entry: StageEntry,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT memory FROM analysis_memory WHERE rollout = $1 AND stage = $2 AND stage_entered_at = $3",
+        )
+        .bind(rollout)
+        .bind(entry.stage as i64)
+        .bind(entry.entered_at)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn save_analysis_memory(
+        &self,
+        rollout: &str,
+        entry: StageEntry,
+        memory: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO analysis_memory (rollout, stage, stage_entered_at, memory, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rollout, stage, stage_entered_at) \
+             DO UPDATE SET memory = excluded.memory, updated_at = excluded.updated_at",
+        )
+        .bind(rollout)
+        .bind(entry.stage as i64)
+        .bind(entry.entered_at)
+        .bind(memory)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn window_aggregate(
@@ -201,18 +231,20 @@ where
         rollout: &str,
         metric: &str,
         since: DateTime<Utc>,
+        until: DateTime<Utc>,
         aggregate: Aggregate,
     ) -> Result<PerVariant<WindowValue>, StoreError> {
         let mut tx = self.pool.begin_with(B::BEGIN_READ).await?;
         let q = format!(
             "SELECT variant, COUNT(*) AS n, {} AS value FROM observations WHERE rollout = $1 AND metric = $2 \
-             AND observed_at >= $3 GROUP BY variant",
+             AND observed_at >= $3 AND observed_at <= $4 GROUP BY variant",
             aggregate_expr(aggregate)
         );
         let rows: Vec<WindowRow> = sqlx::query_as(&q)
             .bind(rollout)
             .bind(metric)
             .bind(since)
+            .bind(until)
             .fetch_all(&mut *tx)
             .await?;
         let mut out = PerVariant::<WindowValue>::default();
@@ -222,11 +254,12 @@ where
                 Some(q) if n > 0 => {
                     sqlx::query_scalar(
                         "SELECT value FROM observations WHERE rollout = $1 AND metric = $2 AND observed_at >= $3 \
-                         AND variant = $4 ORDER BY value LIMIT 1 OFFSET $5",
+                         AND observed_at <= $4 AND variant = $5 ORDER BY value LIMIT 1 OFFSET $6",
                     )
                     .bind(rollout)
                     .bind(metric)
                     .bind(since)
+                    .bind(until)
                     .bind(&r.variant)
                     .bind(quantile_offset(q, n))
                     .fetch_optional(&mut *tx)
@@ -250,23 +283,6 @@ where
         .fetch_optional(&self.pool)
         .await?;
         Ok(at)
-    }
-}
-
-/// Sums and new units of the rows an INSERT reported back, keyed for the upserts.
-#[derive(Default)]
-struct IngestTotals {
-    /// (metric, variant) → moments.
-    sums: BTreeMap<(String, String), Moments>,
-    /// unit → the variant it was first seen in.
-    units: BTreeMap<String, String>,
-}
-
-impl IngestTotals {
-    fn add(&mut self, o: InsertedObservation) {
-        let m = self.sums.entry((o.metric, o.variant.clone())).or_default();
-        m.add(o.value);
-        self.units.entry(o.unit).or_insert(o.variant);
     }
 }
 

@@ -163,6 +163,7 @@ pub(crate) struct EventsRow {
     state_version: i64,
     flags_version: i64,
     flags: JsonValue,
+    stage_entered_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<EventsRow> for EventRow {
@@ -183,6 +184,7 @@ impl TryFrom<EventsRow> for EventRow {
             to_status: r.to_status,
             state_version: r.state_version,
             flags_version: r.flags_version,
+            stage_entered_at: r.stage_entered_at,
         })
     }
 }
@@ -210,15 +212,6 @@ impl TryFrom<FlagChangeRow> for FlagChange {
     }
 }
 
-/// A row of `observation_sums`.
-#[derive(sqlx::FromRow)]
-pub(crate) struct SumsRow {
-    pub variant: String,
-    pub n: i64,
-    pub sum: f64,
-    pub sum_sq: f64,
-}
-
 /// What the observations INSERT reports back for each row it stored.
 #[derive(sqlx::FromRow)]
 pub(crate) struct InsertedObservation {
@@ -226,6 +219,37 @@ pub(crate) struct InsertedObservation {
     pub metric: String,
     pub value: f64,
     pub unit: String,
+    pub stage: Option<i64>,
+    pub stage_entered_at: Option<DateTime<Utc>>,
+}
+
+/// A row of `unit_moments`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UnitMomentsRow {
+    pub variant: String,
+    pub per_unit: String,
+    pub units: i64,
+    pub observations: i64,
+    pub events: i64,
+    pub mean: f64,
+    pub m2: f64,
+}
+
+/// A unit's stored count and mean.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UnitValueRow {
+    pub variant: String,
+    pub unit: String,
+    pub n: i64,
+    pub mean: f64,
+}
+
+/// A row of `exposure_counts`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ExposureRow {
+    pub control: i64,
+    pub treatment: i64,
+    pub multiple: i64,
 }
 
 /// The rank-sum aggregates (NULL over no rows).
@@ -243,13 +267,6 @@ pub(crate) struct WindowRow {
     pub variant: String,
     pub n: i64,
     pub value: Option<f64>,
-}
-
-/// A variant and a count.
-#[derive(sqlx::FromRow)]
-pub(crate) struct VariantCountRow {
-    pub variant: String,
-    pub count: i64,
 }
 
 /// A row of `guardrail_status`.

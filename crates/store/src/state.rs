@@ -168,8 +168,8 @@ where
         let from = t.from.as_ref();
         let event_id: i64 = sqlx::query_scalar(
             "INSERT INTO rollout_events (rollout, at, actor, action, reason, from_stage, to_stage, from_status, \
-             to_status, state_version, flags_version, flags) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             RETURNING id",
+             to_status, state_version, flags_version, flags, stage_entered_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(&s.rollout)
         .bind(now)
@@ -183,6 +183,7 @@ where
         .bind(s.version)
         .bind(flags_version)
         .bind(to_json(&changed))
+        .bind(s.stage_entered_at)
         .fetch_one(&mut *tx)
         .await?;
         if !t.notify.is_empty() {
@@ -244,9 +245,27 @@ where
     async fn history(&self, rollout: &str) -> Result<Vec<EventRow>, StoreError> {
         let rows: Vec<EventsRow> = sqlx::query_as(
             "SELECT id, rollout, at, actor, action, reason, from_stage, to_stage, from_status, to_status, \
-             state_version, flags_version, flags FROM rollout_events WHERE rollout = $1 ORDER BY id",
+             state_version, flags_version, flags, stage_entered_at FROM rollout_events WHERE rollout = $1 ORDER BY id",
         )
         .bind(rollout)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(EventRow::try_from).collect()
+    }
+
+    async fn events_since(
+        &self,
+        rollout: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let rows: Vec<EventsRow> = sqlx::query_as(
+            "SELECT id, rollout, at, actor, action, reason, from_stage, to_stage, from_status, to_status, \
+             state_version, flags_version, flags, stage_entered_at FROM rollout_events WHERE rollout = $1 \
+             AND id >= COALESCE((SELECT MAX(id) FROM rollout_events WHERE rollout = $1 AND at <= $2), 0) \
+             ORDER BY id",
+        )
+        .bind(rollout)
+        .bind(since)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(EventRow::try_from).collect()

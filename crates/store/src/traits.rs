@@ -8,16 +8,18 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use rollout_core::config::Aggregate;
+use rollout_core::config::{Aggregate, PerUnit};
 use rollout_core::controller::{RolloutState, Transition};
-use rollout_core::experiment::{IngestReport, Observation};
+use rollout_core::experiment::{
+    ExposureCounts, IngestReport, Observation, StageEntry, UnitAggregate,
+};
 use rollout_core::learning::{LearningIngest, Pair, Rows};
 use rollout_core::records::{
     Committed, EventRow, FlagChange, FlagTable, GuardrailReading, LeaderRecord, LearningCounts,
     OutboxRow, PendingHold, PerVariant, QueryParam, RecordedConfig, SqlValue, WeightsRecord,
     WindowValue, Writer,
 };
-use rollout_core::stats::{Moments, RankSums};
+use rollout_core::stats::RankSums;
 
 use crate::StoreError;
 
@@ -41,6 +43,13 @@ pub trait StateStore: Send + Sync {
     /// The stored flags of one rollout, key → value.
     async fn rollout_flags(&self, rollout: &str) -> Result<BTreeMap<String, String>, StoreError>;
     async fn history(&self, rollout: &str) -> Result<Vec<EventRow>, StoreError>;
+    /// The history from the last row at or before `since` on, oldest first: what was in
+    /// force at `since` and every change after it.
+    async fn events_since(
+        &self,
+        rollout: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<EventRow>, StoreError>;
     /// The table-wide flags version (`rollout_flags_version`).
     async fn flags_version(&self) -> Result<i64, StoreError>;
     /// The committed flag changes with a version above `version`, oldest first, at most
@@ -92,19 +101,45 @@ pub trait ObservationStore: Send + Sync {
         rows: &[Observation],
         now: DateTime<Utc>,
     ) -> Result<IngestReport, StoreError>;
-    /// The maintained count, sum and sum of squares of a metric per variant.
-    async fn moments(&self, rollout: &str, metric: &str)
-        -> Result<PerVariant<Moments>, StoreError>;
-    /// Rank sums for the Mann-Whitney test, computed in SQL.
-    async fn rank_sums(&self, rollout: &str, metric: &str) -> Result<RankSums, StoreError>;
-    /// Distinct units observed per variant.
-    async fn unit_counts(&self, rollout: &str) -> Result<PerVariant<u64>, StoreError>;
-    /// A metric's observations since `since`, aggregated per variant.
+    /// A metric's maintained statistics over the unit values of a stage entry.
+    async fn unit_aggregate(
+        &self,
+        rollout: &str,
+        entry: StageEntry,
+        metric: &str,
+        per_unit: PerUnit,
+    ) -> Result<UnitAggregate, StoreError>;
+    /// Rank sums of the unit values of a stage entry (treatment is `a`), computed in SQL.
+    async fn unit_rank_sums(
+        &self,
+        rollout: &str,
+        entry: StageEntry,
+        metric: &str,
+        per_unit: PerUnit,
+    ) -> Result<RankSums, StoreError>;
+    /// Units observed per variant in a stage entry, and those observed in both.
+    async fn exposure(&self, rollout: &str, entry: StageEntry) -> Result<ExposureCounts, StoreError>;
+    /// The A/B design's memory of a stage entry (JSON), if any was saved.
+    async fn analysis_memory(
+        &self,
+        rollout: &str,
+        entry: StageEntry,
+    ) -> Result<Option<String>, StoreError>;
+    /// Replaces the A/B design's memory of a stage entry.
+    async fn save_analysis_memory(
+        &self,
+        rollout: &str,
+        entry: StageEntry,
+        memory: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// A metric's observations observed in [`since`, `until`], aggregated per variant.
     async fn window_aggregate(
         &self,
         rollout: &str,
         metric: &str,
         since: DateTime<Utc>,
+        until: DateTime<Utc>,
         aggregate: Aggregate,
     ) -> Result<PerVariant<WindowValue>, StoreError>;
     /// When the newest observation of a rollout arrived.

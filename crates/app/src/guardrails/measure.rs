@@ -25,7 +25,7 @@ pub async fn measure(
     match &g.source {
         MetricSource::Observations { metric, aggregate } => {
             let v = store
-                .window_aggregate(rollout, metric, since, *aggregate)
+                .window_aggregate(rollout, metric, since, now, *aggregate)
                 .await?;
             let arm = |w: rollout_store::WindowValue| match aggregate {
                 // A count is its own sample size, and an empty window counts 0: a `min` on a

@@ -1,8 +1,12 @@
 //! Ingest: A/B observations (CSV or JSON) and learning records (JSONL or JSON).
 
-use rollout_core::experiment::{IngestReport, Observation};
+use rollout_core::experiment::{
+    admit, known_metrics, IngestReport, InputErrors, Observation, ObservationInput, RowError,
+};
 use rollout_core::learning::{LearningIngest, Rows};
-use rollout_store::{StoreError, Writer};
+use chrono::{DateTime, Utc};
+use rollout_core::config::Rollout;
+use rollout_store::{Store, StoreError, Writer};
 use serde::Serialize;
 
 use crate::engine::{Applied, Outcome};
@@ -34,18 +38,22 @@ pub struct ObservationIngest {
 }
 
 impl Service {
-    /// Stores `rows` for rollout `name` in one transaction (re-delivered event ids are
-    /// skipped), then judges the new data as `judge`. Once the rows are committed the ingest
-    /// has succeeded: a failed judgement is reported beside it, never as its failure (a
-    /// retry would store nothing new).
+    /// Checks and places `inputs` for rollout `name` (see [`admit`]: every row refused is
+    /// reported under `source`, and then nothing is written), stores them in one transaction
+    /// (re-delivered event ids are skipped), then judges the new data as `judge`. Once the
+    /// rows are committed the ingest has succeeded: a failed judgement is reported beside
+    /// it, never as its failure (a retry would store nothing new).
     pub async fn ingest_observations(
         &self,
         name: &str,
-        rows: &[Observation],
+        source: &str,
+        inputs: Vec<ObservationInput>,
         judge: Judge,
     ) -> Result<ObservationIngest> {
         let r = self.rollout(name)?;
-        let report = self.store().ingest(name, rows, self.now()).await?;
+        let now = self.now();
+        let rows = place(self.store(), &r, source, inputs, now).await?;
+        let report = self.store().ingest(name, &rows, now).await?;
         let mut out = ObservationIngest {
             report,
             rolled_back: None,
@@ -72,5 +80,40 @@ impl Service {
     /// Stores learning records in one transaction; rows already stored are skipped.
     pub async fn ingest_learning(&self, rows: &Rows) -> Result<LearningIngest> {
         Ok(self.store().ingest_learning(rows).await?)
+    }
+}
+
+/// Every input admitted by [`admit`] and placed in its variant and stage entry, or every
+/// refusal (reported under `source`).
+pub async fn place(
+    store: &dyn Store,
+    r: &Rollout,
+    source: &str,
+    inputs: Vec<ObservationInput>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Observation>> {
+    let Some(earliest) = inputs.iter().map(|i| i.observed_at).min() else {
+        return Ok(Vec::new());
+    };
+    let state = store.state(r.name.as_str()).await?;
+    let timeline = crate::timeline::since(store, r.name.as_str(), state.as_ref(), earliest).await?;
+    let known = known_metrics(r);
+    let mut rows = Vec::with_capacity(inputs.len());
+    let mut errors = Vec::new();
+    for input in inputs {
+        let line = input.line;
+        match admit(r, &known, &timeline, input, now) {
+            Ok(o) => rows.push(o),
+            Err(message) => errors.push(RowError { line, message }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(InputErrors {
+            source_name: source.to_owned(),
+            errors,
+        }
+        .into())
     }
 }

@@ -126,10 +126,15 @@ impl Service {
         } else {
             self.store().guardrail_status(name).await?
         };
-        let units = if in_ab_stage(r, state) {
-            Some(self.store().unit_counts(name).await?)
-        } else {
-            None
+        let units = match state.filter(|_| in_ab_stage(r, state)) {
+            Some(s) => {
+                let entry = rollout_core::experiment::StageEntry {
+                    stage: s.stage_index,
+                    entered_at: s.stage_entered_at,
+                };
+                Some(self.store().exposure(name, entry).await?.units)
+            }
+            None => None,
         };
         let observed = Observed {
             liveness: shared.liveness.clone(),

@@ -1,11 +1,15 @@
 //! Observations of the A/B test and their CSV form:
-//! `unit,variant,metric,value[,observed_at][,event_id]`, loaded whole or not at all.
+//! `unit,variant,metric,value[,observed_at][,event_id]` (an empty variant: the assignment
+//! rule's), loaded whole or not at all.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::placement::{ObservationInput, StageEntry};
 use crate::assignment::Variant;
 
+/// An observation as stored: placed by [`super::admit`] in the variant the assignment rule
+/// gave its unit and in the stage entry in force when it was observed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Observation {
     pub unit: String,
@@ -14,6 +18,8 @@ pub struct Observation {
     pub value: f64,
     pub observed_at: DateTime<Utc>,
     pub event_id: Option<String>,
+    /// `None`: observed while no stage exposed units (kept for audit, never analysed).
+    pub entry: Option<StageEntry>,
 }
 
 /// One problem in an input file, with its 1-based line.
@@ -46,14 +52,15 @@ impl std::fmt::Display for InputErrors {
     }
 }
 
-/// Checks one observation's fields; shared by the CSV and JSON inputs.
+/// Checks one observation's fields; shared by the CSV and JSON inputs. An empty `variant`
+/// is no claim (the assignment rule decides).
 pub fn check(
     unit: &str,
     variant: &str,
     metric: &str,
     value: f64,
     event_id: Option<&str>,
-) -> Result<Variant, String> {
+) -> Result<Option<Variant>, String> {
     if unit.is_empty() {
         return Err("unit is missing".into());
     }
@@ -79,8 +86,12 @@ pub fn check(
     if !value.is_finite() {
         return Err(format!("value must be a finite number, got {value}"));
     }
+    if variant.is_empty() {
+        return Ok(None);
+    }
     Variant::parse(variant)
-        .ok_or_else(|| format!("variant must be control or treatment, got {variant:?}"))
+        .map(Some)
+        .ok_or_else(|| format!("variant must be control, treatment or empty, got {variant:?}"))
 }
 
 const COLUMNS: &[&str] = &[
@@ -97,7 +108,7 @@ pub fn parse_csv(
     source_name: &str,
     data: &[u8],
     now: DateTime<Utc>,
-) -> Result<Vec<Observation>, InputErrors> {
+) -> Result<Vec<ObservationInput>, InputErrors> {
     let fail = |errors| InputErrors {
         source_name: source_name.to_owned(),
         errors,
@@ -141,7 +152,7 @@ pub fn parse_csv(
             }
         };
         let line = record.position().map_or(0, |p| p.line());
-        match row(&record, header.len(), now) {
+        match row(&record, line, header.len(), now) {
             Ok(o) => rows.push(o),
             Err(message) => errors.push(RowError { line, message }),
         }
@@ -159,7 +170,12 @@ pub fn parse_csv(
     }
 }
 
-fn row(r: &csv::StringRecord, columns: usize, now: DateTime<Utc>) -> Result<Observation, String> {
+fn row(
+    r: &csv::StringRecord,
+    line: u64,
+    columns: usize,
+    now: DateTime<Utc>,
+) -> Result<ObservationInput, String> {
     if r.len() != columns {
         return Err(format!("expected {columns} fields, got {}", r.len()));
     }
@@ -174,7 +190,8 @@ fn row(r: &csv::StringRecord, columns: usize, now: DateTime<Utc>) -> Result<Obse
         t => crate::timestamp::parse(t).map_err(|e| format!("observed_at: {e}"))?,
     };
     let event_id = event_id.map(str::to_owned);
-    Ok(Observation {
+    Ok(ObservationInput {
+        line,
         unit: field(0).to_owned(),
         variant,
         metric: field(2).to_owned(),

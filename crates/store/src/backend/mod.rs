@@ -33,6 +33,9 @@ pub trait Backend: sealed::Sealed + Send + Sync + Sized + 'static {
     const BEGIN_WRITE: &'static str;
     /// How a transaction that reads several tables consistently begins.
     const BEGIN_READ: &'static str;
+    /// Appended to a SELECT that reads rows the transaction will update (PostgreSQL locks
+    /// them; SQLite's write transaction already excludes every other writer).
+    const FOR_UPDATE: &'static str;
     /// Whether commits and ingests `pg_notify` listeners (PostgreSQL only).
     const NOTIFY: bool;
     /// What a configured query's column of an unreadable type should be cast to.

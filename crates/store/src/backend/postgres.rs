@@ -25,6 +25,7 @@ impl Backend for PgBackend {
 
     const BEGIN_WRITE: &'static str = "BEGIN";
     const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
     const NOTIFY: bool = true;
     const UNREADABLE_HINT: &'static str = "; cast it to double precision, bigint, boolean or text";
     const LEARNING: LearningSql = LearningSql {

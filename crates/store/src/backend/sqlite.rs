@@ -35,6 +35,7 @@ impl Backend for SqliteBackend {
 
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const BEGIN_READ: &'static str = "BEGIN";
+    const FOR_UPDATE: &'static str = "";
     const NOTIFY: bool = false;
     const UNREADABLE_HINT: &'static str = ", which a guardrail cannot read";
     const LEARNING: LearningSql = LearningSql {
