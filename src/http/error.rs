@@ -143,7 +143,11 @@ impl From<AppError> for ApiError {
                         "{} bad observation(s); nothing was written: {}{}",
                         e.errors.len(),
                         shown.join("; "),
-                        if e.errors.len() > shown.len() { "; ..." } else { "" }
+                        if e.errors.len() > shown.len() {
+                            "; ..."
+                        } else {
+                            ""
+                        }
                     ),
                 );
                 out.rows = e

@@ -32,10 +32,19 @@ rollouts:
     seed: 7
     stages:
       - shadow: { duration: 1h }
-      - ab_test: { percentage: 50, duration: 1h }
+      - ab_test: { percentage: 50, duration: 1h, metrics: [ { name: return_pct } ] }
       - canary: { percentage: 5, duration: 1h }
       - full: {}
 ";
+
+/// `n` units inside a release of `percentage` under `seed`: the treatment of a canary.
+fn units_inside(seed: u64, percentage: f64, n: usize) -> Vec<String> {
+    (0..)
+        .map(|i| format!("u{i}"))
+        .filter(|u| rollout::assignment::in_rollout(seed, u, percentage))
+        .take(n)
+        .collect()
+}
 
 /// A running API server and what the test needs around it.
 pub struct Api {
@@ -625,7 +634,7 @@ async fn bad_input_gets_its_4xx(db: TestDb) {
         post_raw(
             json!({"rollout": "api", "observations": [
                 row("a", "control", json!(1.5)),
-                {"unit": "b", "variant": "treatment", "metric": "return_pct", "value": 2.0,
+                {"unit": "b", "metric": "return_pct", "value": 2.0,
                  "observed_at": "2026-01-05T09:00:00Z", "event_id": "e-1"},
             ]})
             .to_string(),
@@ -767,10 +776,10 @@ rollouts:
         .unwrap();
     let mut s = Stream::open(&api, None).await;
     assert_eq!(s.next().await.event, "snapshot");
-    let bad: Vec<Value> = (0..30)
-        .map(|i| {
-            json!({"unit": format!("u{i}"), "variant": "treatment", "metric": "return_pct", "value": -10.0})
-        })
+    // Treatment units of the 5 % canary, as the rule places them.
+    let bad: Vec<Value> = units_inside(3, 5.0, 30)
+        .into_iter()
+        .map(|u| json!({"unit": u, "variant": "treatment", "metric": "return_pct", "value": -10.0}))
         .collect();
     let resp = http_client()
         .post(api.url("/v1/observations"))
@@ -1222,8 +1231,9 @@ rollouts:
     let base = daemon_address(&log).await;
     let c = http_client();
     wait_until_leading(&c, &base).await;
-    let bad: Vec<Value> = (0..30)
-        .map(|i| json!({"unit": format!("u{i}"), "variant": "treatment", "metric": "return_pct", "value": -10.0}))
+    let bad: Vec<Value> = units_inside(3, 5.0, 30)
+        .into_iter()
+        .map(|u| json!({"unit": u, "variant": "treatment", "metric": "return_pct", "value": -10.0}))
         .collect();
     let resp = c
         .post(format!("{base}/v1/observations"))

@@ -340,9 +340,9 @@ async fn ab_progress_time_left_and_guardrails(db: TestDb) {
         observed_at: t0() + secs(60),
         event_id: None,
         entry: Some(StageEntry {
-                    stage: 0,
-                    entered_at: t0(),
-                }),
+            stage: 0,
+            entered_at: t0(),
+        }),
     });
     store.ingest("gr", &rows, t0() + secs(60)).await.unwrap();
     // A pass stores the readings (a latency breach warns and holds the rollout).

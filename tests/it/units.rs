@@ -164,7 +164,10 @@ async fn several_observations_per_unit_make_one_value(db: TestDb) {
         exposure.units.control + exposure.units.treatment,
         seen.len() as u64
     );
-    assert_eq!(exposure.multiple, 0, "the rule never puts a unit in both arms");
+    assert_eq!(
+        exposure.multiple, 0,
+        "the rule never puts a unit in both arms"
+    );
 }
 
 /// Rows observed in the shadow stage, or before a restart, never reach the A/B arms of the
@@ -174,7 +177,13 @@ async fn each_attempt_of_the_ab_stage_starts_from_nothing(db: TestDb) {
     let c = plan(UNITS);
     tick(&*store, &c, t0()).await;
     let shadow_at = t0() + Duration::hours(2);
-    ingest(&*store, &c, vec![input("a", "pnl", 1.0, shadow_at)], shadow_at).await;
+    ingest(
+        &*store,
+        &c,
+        vec![input("a", "pnl", 1.0, shadow_at)],
+        shadow_at,
+    )
+    .await;
     tick(&*store, &c, t0() + Duration::days(1)).await;
     let first = current_entry(&*store).await;
     let ab_at = t0() + Duration::days(1) + Duration::hours(1);
@@ -189,7 +198,11 @@ async fn each_attempt_of_the_ab_stage_starts_from_nothing(db: TestDb) {
             x.control + x.treatment
         }
     };
-    assert_eq!(units(first).await, 20, "the shadow row is not in the A/B stage");
+    assert_eq!(
+        units(first).await,
+        20,
+        "the shadow row is not in the A/B stage"
+    );
 
     // Roll back, restart, and walk into the A/B stage again.
     let at = t0() + Duration::days(2);
@@ -199,7 +212,10 @@ async fn each_attempt_of_the_ab_stage_starts_from_nothing(db: TestDb) {
         .unwrap();
     let late = at + Duration::minutes(1);
     let report = ingest(&*store, &c, vec![input("late", "pnl", 9.0, late)], late).await;
-    assert_eq!(report.inserted, 1, "rows after a rollback are kept for audit");
+    assert_eq!(
+        report.inserted, 1,
+        "rows after a rollback are kept for audit"
+    );
     let s = service(&store, &c, at + Duration::hours(1));
     s.act("u", ManualAction::Restart, "", "t@it").await.unwrap();
     tick(&*store, &c, at + Duration::days(2)).await;
@@ -283,7 +299,11 @@ fn ingest_refuses_rows_the_rollout_cannot_use() {
     .unwrap();
     let out = run(&cfg, &["ingest", "u", good.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("ingested 2 observation(s)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("ingested 2 observation(s)"),
+        "{}",
+        stdout(&out)
+    );
     let v: serde_json::Value =
         serde_json::from_slice(&run(&cfg, &["analyze", "u", "--json"]).stdout).unwrap();
     let o = &v["srm"]["observed"];

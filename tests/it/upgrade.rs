@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use rollout::controller::{ManualAction, Status};
 use rollout::config::PerUnit;
+use rollout::controller::{ManualAction, Status};
 use rollout::engine;
 use rollout::experiment::StageEntry;
 use rollout::store::{self, ReadingStatus, Store, Writer};

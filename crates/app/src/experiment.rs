@@ -22,9 +22,15 @@ pub async fn analyze(
     for (spec, ranks) in plan.cfg.metrics.iter().zip(plan.reads().map(|(_, r)| r)) {
         let (agg, rank_sums) = match entry {
             Some(e) => (
-                store.unit_aggregate(name, e, &spec.name, spec.per_unit).await?,
+                store
+                    .unit_aggregate(name, e, &spec.name, spec.per_unit)
+                    .await?,
                 if ranks {
-                    Some(store.unit_rank_sums(name, e, &spec.name, spec.per_unit).await?)
+                    Some(
+                        store
+                            .unit_rank_sums(name, e, &spec.name, spec.per_unit)
+                            .await?,
+                    )
                 } else {
                     None
                 },

@@ -169,7 +169,11 @@ where
         })
     }
 
-    async fn exposure(&self, rollout: &str, entry: StageEntry) -> Result<ExposureCounts, StoreError> {
+    async fn exposure(
+        &self,
+        rollout: &str,
+        entry: StageEntry,
+    ) -> Result<ExposureCounts, StoreError> {
         let row: Option<ExposureRow> = sqlx::query_as(
             "SELECT control, treatment, multiple FROM exposure_counts \
              WHERE rollout = $1 AND stage = $2 AND stage_entered_at = $3",
@@ -180,13 +184,15 @@ where
         .fetch_optional(&self.pool)
         .await?;
         let count = |v: i64| v.max(0) as u64;
-        Ok(row.map_or_else(ExposureCounts::default, |r| ExposureCounts {
-            units: PerVariant {
-                control: count(r.control),
-                treatment: count(r.treatment),
-            },
-            multiple: count(r.multiple),
-        }))
+        Ok(
+            row.map_or_else(ExposureCounts::default, |r| ExposureCounts {
+                units: PerVariant {
+                    control: count(r.control),
+                    treatment: count(r.treatment),
+                },
+                multiple: count(r.multiple),
+            }),
+        )
     }
 
     async fn analysis_memory(

@@ -118,7 +118,11 @@ pub trait ObservationStore: Send + Sync {
         per_unit: PerUnit,
     ) -> Result<RankSums, StoreError>;
     /// Units observed per variant in a stage entry, and those observed in both.
-    async fn exposure(&self, rollout: &str, entry: StageEntry) -> Result<ExposureCounts, StoreError>;
+    async fn exposure(
+        &self,
+        rollout: &str,
+        entry: StageEntry,
+    ) -> Result<ExposureCounts, StoreError>;
     /// The A/B design's memory of a stage entry (JSON), if any was saved.
     async fn analysis_memory(
         &self,

@@ -51,7 +51,14 @@ pub(crate) struct NewRows {
 }
 
 impl NewRows {
-    pub fn add(&mut self, entry: StageEntry, metric: String, variant: String, unit: String, v: f64) {
+    pub fn add(
+        &mut self,
+        entry: StageEntry,
+        metric: String,
+        variant: String,
+        unit: String,
+        v: f64,
+    ) {
         let bit = if variant == "treatment" { 2 } else { 1 };
         *self
             .exposures

@@ -1,11 +1,11 @@
 //! Ingest: A/B observations (CSV or JSON) and learning records (JSONL or JSON).
 
+use chrono::{DateTime, Utc};
+use rollout_core::config::Rollout;
 use rollout_core::experiment::{
     admit, known_metrics, IngestReport, InputErrors, Observation, ObservationInput, RowError,
 };
 use rollout_core::learning::{LearningIngest, Rows};
-use chrono::{DateTime, Utc};
-use rollout_core::config::Rollout;
 use rollout_store::{Store, StoreError, Writer};
 use serde::Serialize;
 

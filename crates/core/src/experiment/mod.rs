@@ -5,6 +5,7 @@ mod analysis;
 mod observation;
 mod placement;
 
+pub use aggregates::{ExposureCounts, UnitAggregate};
 pub use analysis::{
     judged, metric, plan, signals, srm, AbPlan, Analysis, MetricAnalysis, MetricData, Srm, Verdict,
     SRM_ALPHA,
@@ -14,4 +15,3 @@ pub use placement::{
     admit, known_metrics, max_abs, place, ObservationInput, Period, StageEntry, Timeline,
     MAX_FUTURE,
 };
-pub use aggregates::{ExposureCounts, UnitAggregate};

@@ -129,7 +129,9 @@ pub fn max_abs(rollout: &Rollout, metric: &str) -> f64 {
             _ => None,
         })
         .map(|m| m.max_abs)
-        .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.min(v))))
+        .fold(None, |acc: Option<f64>, v| {
+            Some(acc.map_or(v, |a| a.min(v)))
+        })
         .unwrap_or(DEFAULT_MAX_ABS)
 }
 
