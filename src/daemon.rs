@@ -495,6 +495,8 @@ fn log_outcomes(outcomes: &[(String, Outcome)]) {
                 debug!(rollout = %name, %reason, "pending: not started")
             }
             Outcome::Discarded(e) => warn!(rollout = %name, "decision discarded: {e}"),
+            // Logged by the engine, with the hold it committed.
+            Outcome::Failed { .. } => {}
             Outcome::Unchanged { .. } => debug!(rollout = %name, "unchanged"),
         }
     }

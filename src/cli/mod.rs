@@ -260,6 +260,11 @@ async fn tick(cli: &Cli, json: bool) -> Result<(), Error> {
                 lines.push(format!("{name}: decision discarded: {e}"));
                 views.push(serde_json::json!({"rollout": name, "action": "discarded", "reason": e.to_string()}));
             }
+            Outcome::Failed { error, held } => {
+                let held = if held.is_some() { "; held" } else { "" };
+                lines.push(format!("{name}: evaluation failed: {error}{held}"));
+                views.push(serde_json::json!({"rollout": name, "action": "failed", "reason": error.to_string(), "held": !held.is_empty()}));
+            }
             Outcome::Unchanged { .. } => {
                 lines.push(format!("{name}: unchanged"));
                 views.push(serde_json::json!({"rollout": name, "action": "none"}));

@@ -354,3 +354,55 @@ proptest::proptest! {
         let _ = config::parse("fuzz.yaml", &src);
     }
 }
+
+/// What `validate` accepts must run: a NUL the store cannot hold, a tick that never fires,
+/// and a file too large or too deeply nested to parse safely are refused; a tick that fires
+/// less than once a day is warned about.
+#[test]
+fn validate_refuses_what_would_stop_a_rollout() {
+    let flag =
+        format!("{GOOD_HEAD}    stages:\n      - full: {{ flags: {{ LEARNING_X: \"a\\0b\" }} }}\n");
+    let e = errors(&flag);
+    assert!(
+        e.contains("rollouts[0].stages[0].full.flags.LEARNING_X")
+            && e.contains("contains a NUL character"),
+        "{e}"
+    );
+
+    let stages = "    stages:\n      - full: {}\n";
+    let e = errors(&format!("tick: \"0 0 0 30 2 *\"\n{GOOD_HEAD}{stages}"));
+    assert!(e.contains("never fires"), "{e}");
+    let weekly = config::parse(
+        "rollout.yaml",
+        &format!("tick: \"0 0 6 * * 1\"\n{GOOD_HEAD}{stages}"),
+    )
+    .expect("a weekly tick is allowed");
+    assert!(
+        weekly
+            .warnings
+            .iter()
+            .any(|w| w.severity == Severity::Warning && w.message.contains("waits up to 7.0 days")),
+        "{:?}",
+        weekly.warnings
+    );
+
+    let big = format!("{GOOD_HEAD}{stages}#{}\n", "x".repeat(config::MAX_BYTES));
+    assert!(errors(&big).contains("at most 1048576 bytes"), "oversize");
+
+    let deep = format!(
+        "{GOOD_HEAD}{stages}x: {}{}\n",
+        "[".repeat(40),
+        "]".repeat(40)
+    );
+    assert!(
+        errors(&deep).contains("nested more than 32 deep"),
+        "deep flow"
+    );
+    let mut indented = String::from(GOOD_HEAD);
+    indented.push_str(stages);
+    indented.push_str("x:\n");
+    for level in 1..80 {
+        indented.push_str(&format!("{}k{level}:\n", "  ".repeat(level)));
+    }
+    assert!(errors(&indented).contains("indented"), "deep blocks");
+}

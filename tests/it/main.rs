@@ -10,6 +10,7 @@ mod daemon;
 mod experiment;
 mod guardrails;
 mod ha;
+mod hardening;
 mod http;
 mod learning;
 mod learning_api;

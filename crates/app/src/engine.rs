@@ -77,6 +77,13 @@ pub enum Outcome {
     },
     /// The state changed under us (a manual action won); the decision was discarded.
     Discarded(StoreError),
+    /// Evaluating this rollout failed (its data, its query, its flag values); the others
+    /// were evaluated all the same. `held`: the hold committed with the failure as its
+    /// reason, if one could be.
+    Failed {
+        error: StoreError,
+        held: Option<Box<Applied>>,
+    },
 }
 
 /// Evaluates one rollout at `now` and commits what the controller decides. A decision
@@ -224,8 +231,10 @@ async fn commit(
     }
 }
 
-/// One evaluation pass over every configured rollout. Stops at the first store error
-/// (the caller backs off); a fenced writer stops too.
+/// One evaluation pass over every configured rollout, each on its own: a rollout whose
+/// evaluation fails is held with the failure as its reason and reported as
+/// [`Outcome::Failed`], and the others are evaluated all the same. Only an unavailable
+/// store (the caller backs off) or a fenced writer stops the pass.
 pub async fn tick_all(
     store: &dyn Store,
     config: &Config,
@@ -234,10 +243,41 @@ pub async fn tick_all(
 ) -> Result<Vec<(String, Outcome)>, StoreError> {
     let mut out = Vec::new();
     for r in &config.rollouts {
-        let outcome = tick_rollout(store, r, writer, now).await?;
+        let outcome = match tick_rollout(store, r, writer, now).await {
+            Ok(o) => o,
+            // Nobody can be evaluated: the caller backs off (or steps down).
+            Err(e @ (StoreError::Unavailable(_) | StoreError::Fenced { .. })) => return Err(e),
+            // This rollout's own failure: hold it, say why, and go on with the others.
+            Err(error) => {
+                let reason = format!("evaluation failed: {error}");
+                tracing::error!(rollout = %r.name, %reason, "evaluating the rollout failed; holding it");
+                let held = hold(store, r, writer, now, &reason).await;
+                Outcome::Failed { error, held }
+            }
+        };
         out.push((r.name.to_string(), outcome));
     }
     Ok(out)
+}
+
+/// Holds `rollout` (status `blocked`) with `reason`, if it is running; `None` when it is
+/// not, or when the hold itself cannot be committed (it is reported by the caller).
+async fn hold(
+    store: &dyn Store,
+    rollout: &Rollout,
+    writer: &Writer,
+    now: DateTime<Utc>,
+    reason: &str,
+) -> Option<Box<Applied>> {
+    let state = store.state(rollout.name.as_str()).await.ok()?;
+    let decision = Decision::Hold {
+        reason: reason.to_owned(),
+    };
+    let t = controller::transition(rollout, state.as_ref(), decision, now)?;
+    match commit(store, rollout, t, writer, now).await {
+        Ok(Outcome::Applied(a)) => Some(a),
+        _ => None,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

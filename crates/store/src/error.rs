@@ -86,11 +86,17 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
-    /// A configured query's failure: the configuration's problem unless the store is down.
+    /// A configured query's failure: the configuration's problem unless the connection to
+    /// the store failed. Whatever the database answered (a syntax error, a refused
+    /// statement, SQLite's "database is locked" from a `PRAGMA` the query should not run)
+    /// is the query's: it holds its rollout and never passes for an unavailable store.
     pub(crate) fn user_query(e: sqlx::Error) -> StoreError {
-        match StoreError::from(e) {
-            StoreError::Query(e) => StoreError::UserQuery(QueryError::Sql(e)),
-            other => other,
+        match e {
+            sqlx::Error::Database(_) => StoreError::UserQuery(QueryError::Sql(e)),
+            e => match StoreError::from(e) {
+                StoreError::Query(e) => StoreError::UserQuery(QueryError::Sql(e)),
+                other => other,
+            },
         }
     }
 }

@@ -88,6 +88,11 @@ pub fn validate(raw: RawAnalysis) -> Result<AnalysisConfig, Vec<(String, String)
             "schedule",
             format!("invalid cron expression {schedule:?}: six fields are expected, seconds first (e.g. \"0 0 6 * * *\")"),
         );
+    } else if super::cron::firing(&schedule) == Some(super::cron::Firing::Never) {
+        err(
+            "schedule",
+            format!("schedule {schedule:?} never fires: the analysis would never run"),
+        );
     }
     let day = StageDuration::parse("1d").expect("valid literal");
     let window = raw

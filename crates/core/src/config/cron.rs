@@ -30,8 +30,73 @@ pub fn interval_after(expr: &str, at: DateTime<Utc>) -> Option<std::time::Durati
     Some(std::time::Duration::from_secs(longest.as_secs() + round_up))
 }
 
+/// How often a schedule fires, as validation judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firing {
+    /// Not once in eight years from 2025-01-01 (e.g. `0 0 0 30 2 *`, the 30th of February).
+    Never,
+    /// At some point it waits longer than a day between two firings: the longest wait seen.
+    Rarely(std::time::Duration),
+    /// At least once a day.
+    Daily,
+}
+
+/// How often `expr` fires: over its first 400 firings after 2025-01-01 (a fixed reference,
+/// so that validation does not depend on the day it runs; leap days fall in the window).
+/// `None` when it does not parse.
+pub fn firing(expr: &str) -> Option<Firing> {
+    use chrono::TimeZone;
+    let cron = parse(expr).ok()?;
+    let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single()?;
+    let horizon = start + chrono::Duration::days(8 * 366);
+    let Ok(mut at) = cron.find_next_occurrence(&start, false) else {
+        return Some(Firing::Never);
+    };
+    if at > horizon {
+        return Some(Firing::Never);
+    }
+    let mut longest = chrono::Duration::zero();
+    for _ in 0..400 {
+        let Ok(next) = cron.find_next_occurrence(&at, false) else {
+            break;
+        };
+        longest = longest.max(next - at);
+        if next > horizon {
+            break;
+        }
+        at = next;
+    }
+    Some(if longest > chrono::Duration::days(1) {
+        Firing::Rarely(longest.to_std().ok()?)
+    } else {
+        Firing::Daily
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn how_often_a_schedule_fires() {
+        use super::{firing, Firing};
+        let started = std::time::Instant::now();
+        assert_eq!(firing("*/10 * * * * *"), Some(Firing::Daily));
+        assert_eq!(firing("0 0 6 * * *"), Some(Firing::Daily));
+        assert_eq!(firing("0 0 0 30 2 *"), Some(Firing::Never), "30 February");
+        assert_eq!(firing("0 0 0 31 4 *"), Some(Firing::Never), "31 April");
+        assert_eq!(
+            firing("0 0 6 * * 1"),
+            Some(Firing::Rarely(std::time::Duration::from_secs(7 * 86_400))),
+            "weekly"
+        );
+        assert!(
+            matches!(firing("0 0 0 29 2 *"), Some(Firing::Rarely(_))),
+            "leap days"
+        );
+        assert_eq!(firing("not a cron"), None);
+        // Validation runs on every reload: judging a schedule must stay cheap.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
     use chrono::{TimeZone, Utc};
     use std::time::Duration;
 

@@ -53,6 +53,16 @@ pub fn parse(file: &str, src: &str) -> Result<Loaded, ConfigErrors> {
         out: Vec::new(),
         suggested: HashSet::new(),
     };
+    if let Err(message) = bounded(src) {
+        ck.out.push(Diagnostic {
+            severity: Severity::Error,
+            file: file.to_owned(),
+            location: Location { line: 1, col: 1 },
+            path: String::new(),
+            message,
+        });
+        return Err(ConfigErrors(ck.out));
+    }
     let value: Value = match serde_yaml::from_str(src) {
         Ok(v) => v,
         Err(e) => {
@@ -74,6 +84,7 @@ pub fn parse(file: &str, src: &str) -> Result<Loaded, ConfigErrors> {
             return Err(ConfigErrors(ck.out));
         }
     };
+    ck.no_nul("", &value);
     let config = ck.config(value);
     ck.out.sort_by_key(|d| (d.location.line, d.location.col));
     ck.out.dedup();
@@ -90,6 +101,57 @@ pub fn parse(file: &str, src: &str) -> Result<Loaded, ConfigErrors> {
         }),
         _ => Err(ConfigErrors(errors)),
     }
+}
+
+/// The largest configuration file accepted.
+pub const MAX_BYTES: usize = 1 << 20;
+/// The deepest nesting accepted: flow collections (`[`, `{`) inside one another, and block
+/// indentation in columns. rollout.yaml needs about 6 levels; parsing time grows with the
+/// square of the depth, so a hostile file could stall a daemon's reload.
+const MAX_FLOW_DEPTH: usize = 32;
+const MAX_INDENT: usize = 128;
+
+/// Refuses text too large or too deeply nested to parse safely, before parsing it.
+fn bounded(src: &str) -> Result<(), String> {
+    if src.len() > MAX_BYTES {
+        return Err(format!(
+            "the file is {} bytes; a configuration is at most {MAX_BYTES} bytes (1 MiB)",
+            src.len()
+        ));
+    }
+    let (mut depth, mut quote) = (0usize, None::<char>);
+    for (n, line) in src.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if indent > MAX_INDENT {
+            return Err(format!(
+                "line {} is indented {indent} columns; nesting deeper than {MAX_INDENT} columns is refused",
+                n + 1
+            ));
+        }
+        let mut prev = ' ';
+        for c in line.chars() {
+            match (quote, c) {
+                (None, '#') if prev == ' ' || prev == '\t' => break,
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q && prev != '\\' => quote = None,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Err(format!(
+                            "line {}: collections nested more than {MAX_FLOW_DEPTH} deep are refused",
+                            n + 1
+                        ));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            prev = c;
+        }
+        // A single-quoted scalar may span lines; a double-quoted one too. Neither changes
+        // the depth, so an unclosed quote only makes the count conservative.
+    }
+    Ok(())
 }
 
 /// serde_yaml appends " at line L column C"; the location is printed in front instead.
@@ -196,6 +258,34 @@ impl Checker {
             path: path.to_owned(),
             message: message.into(),
         });
+    }
+
+    /// Every string (keys included) that holds a NUL character: PostgreSQL text cannot
+    /// store one, so a flag value or a name with it would fail every write of its rollout.
+    fn no_nul(&mut self, path: &str, v: &Value) {
+        match v {
+            Value::String(s) if s.contains('\0') => self.error(
+                path,
+                "contains a NUL character (\\0), which the store cannot hold",
+            ),
+            Value::Sequence(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    self.no_nul(&format!("{path}[{i}]"), x);
+                }
+            }
+            Value::Mapping(m) => {
+                for (k, x) in m {
+                    let key = k.as_str().unwrap_or("?");
+                    let p = join(path, key);
+                    if key.contains('\0') {
+                        self.error(&p, "the key contains a NUL character (\\0)");
+                    }
+                    self.no_nul(&p, x);
+                }
+            }
+            Value::Tagged(t) => self.no_nul(path, &t.value),
+            _ => {}
+        }
     }
 
     fn error(&mut self, path: &str, message: impl Into<String>) {
@@ -419,8 +509,22 @@ impl Checker {
         }
         let tick = tick.map(|t| t.unwrap_or_else(|| DEFAULT_TICK.to_owned()));
         if let Some(tick) = &tick {
-            if let Err(e) = check_cron(tick) {
-                self.error("tick", e);
+            match check_cron(tick) {
+                Err(e) => self.error("tick", e),
+                Ok(()) => match super::cron::firing(tick) {
+                    Some(super::cron::Firing::Never) => self.error(
+                        "tick",
+                        format!("tick {tick:?} never fires: the daemon would never evaluate a rollout"),
+                    ),
+                    Some(super::cron::Firing::Rarely(gap)) => self.warn(
+                        "tick",
+                        format!(
+                            "tick {tick:?} waits up to {} between evaluations: critical issues would be judged that late",
+                            format_args!("{:.1} days", gap.as_secs_f64() / 86_400.0)
+                        ),
+                    ),
+                    _ => {}
+                },
             }
         }
         let listen = match listen {

@@ -18,6 +18,6 @@ pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
 pub use diff::changes;
 pub use flag_names::{OVERRIDABLE_ON_ROLLBACK, STANDARD_SUFFIXES};
 pub use guardrails::*;
-pub use load::{flag_strings, load_file, parse, Loaded};
+pub use load::{flag_strings, load_file, parse, Loaded, MAX_BYTES};
 pub use model::*;
 pub use spans::Location;

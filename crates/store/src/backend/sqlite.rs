@@ -113,9 +113,10 @@ impl Backend for SqliteBackend {
     ) -> Result<Vec<SqliteRow>, StoreError> {
         let mut conn = self.read_only.connect().await?;
         let deadline = Instant::now() + timeout;
-        conn.lock_handle()
-            .await?
-            .set_progress_handler(1000, move || Instant::now() < deadline);
+        let mut handle = conn.lock_handle().await?;
+        handle.set_progress_handler(1000, move || Instant::now() < deadline);
+        reads_only(handle.as_raw_handle().as_ptr());
+        drop(handle);
         let rows = configured::bind(sqlx::query(query), params)
             .fetch_all(&mut conn)
             .await;
@@ -141,6 +142,37 @@ impl Backend for SqliteBackend {
 
     fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         result.rows_affected()
+    }
+}
+
+/// Lets the connection read and nothing else: an authorizer that allows `SELECT`, reading
+/// columns, calling functions and recursive CTEs, and denies every other action (`PRAGMA`,
+/// `ATTACH`, `VACUUM INTO`, writes, transactions). A read-only connection alone still lets
+/// `VACUUM INTO` copy the database to any path, and a `PRAGMA` change its mode.
+fn reads_only(db: *mut libsqlite3_sys::sqlite3) {
+    use libsqlite3_sys as ffi;
+    use std::os::raw::{c_char, c_int, c_void};
+
+    unsafe extern "C" fn authorize(
+        _: *mut c_void,
+        action: c_int,
+        _: *const c_char,
+        _: *const c_char,
+        _: *const c_char,
+        _: *const c_char,
+    ) -> c_int {
+        match action {
+            ffi::SQLITE_SELECT
+            | ffi::SQLITE_READ
+            | ffi::SQLITE_FUNCTION
+            | ffi::SQLITE_RECURSIVE => ffi::SQLITE_OK,
+            _ => ffi::SQLITE_DENY,
+        }
+    }
+    // SAFETY: `db` is the open connection's handle, locked by the caller for the call; the
+    // callback is a plain function that reads only its arguments.
+    unsafe {
+        ffi::sqlite3_set_authorizer(db, Some(authorize), std::ptr::null_mut());
     }
 }
 

@@ -1,0 +1,97 @@
+//! One rollout's failure never stops the others, and configured queries can only read.
+
+use chrono::Duration;
+use rollout::engine::{self, Outcome};
+use rollout::store::Writer;
+
+use crate::support::TestDb;
+use crate::walk::{plan, t0};
+
+/// A guardrail whose query SQLite refuses (a `PRAGMA` that would change the journal mode:
+/// the authorizer denies it, where it used to fail as "database is locked" and pass for an
+/// unavailable store, stopping every rollout) holds its own rollout with the reason; its
+/// neighbour walks on.
+#[tokio::test]
+async fn a_failing_query_holds_its_rollout_and_no_other() {
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    let c = plan(
+        "
+rollouts:
+  - name: broken
+    flag_prefix: BROKEN_
+    seed: 1
+    stages:
+      - canary: { percentage: 5, duration: 1h }
+      - full: {}
+    guardrails:
+      - { name: side_effect, sql: \"PRAGMA journal_mode=DELETE\", max: 1 }
+  - name: bystander
+    flag_prefix: BYST_
+    seed: 2
+    stages:
+      - shadow: { duration: 1h }
+      - full: {}
+",
+    );
+    let w = Writer::person("t@it");
+    for hours in [0, 2] {
+        let out = engine::tick_all(&*store, &c, &w, t0() + Duration::hours(hours))
+            .await
+            .expect("a failing query never fails the pass");
+        assert!(out
+            .iter()
+            .all(|(_, o)| !matches!(o, Outcome::Failed { .. })));
+    }
+    let broken = store.state("broken").await.unwrap().unwrap();
+    assert_eq!(broken.status().as_str(), "blocked");
+    assert!(
+        broken.reason().unwrap().contains("side_effect"),
+        "{:?}",
+        broken.reason()
+    );
+    let bystander = store.state("bystander").await.unwrap().unwrap();
+    assert_eq!(
+        (bystander.stage_index, bystander.status().as_str()),
+        (1, "completed")
+    );
+    // The journal mode is what rollout set, untouched by the query.
+    let mode: String = {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(mode, "wal");
+}
+
+/// On SQLite a configured query runs under an authorizer that allows reads only: `VACUUM
+/// INTO` (which a read-only connection allows) cannot copy the database anywhere.
+#[tokio::test]
+async fn configured_queries_cannot_copy_the_database() {
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    let copy = db.dir.path().join("stolen.db");
+    let q = format!("VACUUM INTO '{}'", copy.display());
+    let e = store
+        .run_query(&q, &[], std::time::Duration::from_secs(5))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(e, rollout::store::StoreError::UserQuery(_)),
+        "the query's failure, not the store's: {e}"
+    );
+    assert!(!copy.exists(), "no copy was written");
+    // Reads still work.
+    let rows = store
+        .run_query(
+            "SELECT COUNT(*) FROM rollout_flags",
+            &[],
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+}
