@@ -13,7 +13,7 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 use crate::config::{self, Config};
 use crate::controller::incompatibilities;
 use crate::engine::{self, Outcome};
-use crate::store::{self, DatabaseUrl, LeaderCheck, Leadership, Store, StoreError, Writer};
+use crate::store::{self, DatabaseUrl, Lease, Store, StoreError, Writer};
 
 pub use crate::role::Role;
 
@@ -23,6 +23,9 @@ pub struct DaemonOptions {
     pub database_override: Option<String>,
     /// `--listen`, which overrides the config's `listen` (the HTTP API's address).
     pub listen_override: Option<std::net::SocketAddr>,
+    /// How long a leadership lease lasts (`--lease`); renewed every third of it. A standby
+    /// takes over within two leases of the leader freezing or losing the store.
+    pub lease: std::time::Duration,
 }
 
 /// Records the configuration the daemon acts on, so that manual actions can use it when the
@@ -71,7 +74,6 @@ pub async fn run(
         .unwrap_or_else(|| rollout_core::resolve_against(&config.database, &config_dir));
     let url = DatabaseUrl::parse(&url).map_err(StoreError::from)?;
     let store: Arc<dyn Store> = Arc::from(store::open_url(&url)?);
-    let leadership = Leadership::for_url(&url)?;
     let actor = daemon_actor();
     info!(%actor, database = %url, config = %opts.config_path.display(), "rollout daemon starting");
 
@@ -148,7 +150,8 @@ pub async fn run(
         .map_err(|e| crate::Error::Runtime(format!("cannot install the SIGHUP handler: {e}")))?;
     let mut runner = Runner {
         store,
-        leadership,
+        lease: opts.lease,
+        lease_until: None,
         actor,
         epoch: None,
         unparsable: None,
@@ -156,12 +159,26 @@ pub async fn run(
         standby: false,
         role,
     };
-    // The first pass runs at once rather than at the first cron tick.
+    // The first pass runs at once rather than at the first cron tick, after a first claim
+    // of the lease.
+    let mut renewals =
+        tokio::time::interval((opts.lease / 3).max(std::time::Duration::from_millis(100)));
+    renewals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    renewals.tick().await;
+    runner.renew().await;
     let _ = tx.try_send(());
     let mut retry_at: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            _ = renewals.tick() => {
+                if runner.renew().await && retry_at.is_some() {
+                    // The store answers again: no need to wait out the backoff.
+                    backoff.reset();
+                    retry_at = None;
+                    let _ = tx.try_send(());
+                }
+            }
             Some(name) = new_data.recv() => {
                 let span = info_span!("notify", rollout = %name);
                 if let Err(e) = runner.on_new_data(&config, &name).instrument(span).await {
@@ -214,13 +231,18 @@ pub async fn run(
     }
     let _ = scheduler.shutdown().await;
     analysis_jobs.shutdown().await;
-    runner.leadership.release().await;
+    if let Err(e) = runner.store.release_lease(&runner.actor).await {
+        warn!(error = %e, "could not release the leadership lease; a standby takes over when it expires");
+    }
     Ok(())
 }
 
 struct Runner {
     store: Arc<dyn Store>,
-    leadership: Leadership,
+    lease: std::time::Duration,
+    /// Until when this process's last renewed lease runs (it stops acting after that, even
+    /// if it cannot reach the store to learn that someone took over).
+    lease_until: Option<chrono::DateTime<Utc>>,
     actor: String,
     epoch: Option<i64>,
     /// The config text that failed to parse, so that it is not parsed and logged every tick.
@@ -361,40 +383,76 @@ impl Runner {
 
     async fn step_down(&mut self) {
         self.epoch = None;
+        self.lease_until = None;
         self.role.set(None);
-        self.leadership.release().await;
+    }
+
+    /// Claims or renews the leadership lease; true when the store answered.
+    async fn renew(&mut self) -> bool {
+        let now = Utc::now();
+        match self
+            .store
+            .claim_lease(&self.actor, now, self.lease, self.epoch.is_none())
+            .await
+        {
+            Ok(Lease::Held {
+                epoch,
+                fresh,
+                until,
+                took_over_from,
+            }) => {
+                if fresh || self.epoch.is_none() {
+                    match (&took_over_from, self.standby) {
+                        (Some(from), _) => {
+                            info!(epoch, previous = %from, "became the leader (took over an expired lease)")
+                        }
+                        (None, true) => info!(epoch, "became the leader (was standing by)"),
+                        (None, false) => info!(epoch, "became the leader"),
+                    }
+                    self.epoch = Some(epoch);
+                }
+                // Not fresh: keep the epoch this process led with. If another writer moved
+                // it meanwhile, the next write is fenced and this process steps down.
+                self.lease_until = Some(until);
+                self.standby = false;
+                self.role.set(self.epoch);
+                true
+            }
+            Ok(Lease::Elsewhere { holder, until }) => {
+                if self.epoch.take().is_some() {
+                    warn!(holder = ?holder, "lost the leadership; standing by");
+                } else if !self.standby {
+                    info!(holder = ?holder, lease_until = %until, "standby: another daemon leads; this one takes over when its lease expires");
+                }
+                self.lease_until = None;
+                self.standby = true;
+                self.role.set(None);
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot renew the leadership lease");
+                if self.epoch.is_some() && self.lease_until.is_some_and(|t| t <= now) {
+                    warn!("lost the leadership: the lease expired without renewal; standing by");
+                    self.step_down().await;
+                    self.standby = true;
+                }
+                false
+            }
+        }
     }
 
     async fn tick(&mut self, config: &Config) -> Result<(), StoreError> {
         let now = Utc::now();
-        let check = self.leadership.check().await;
-        if !matches!(check, Ok(LeaderCheck::Leader { .. })) {
-            self.role.set(None);
+        if self.epoch.is_some() && self.lease_until.is_none_or(|t| t <= now) {
+            // Frozen or cut off past the lease: someone may lead now. Stand by until a
+            // renewal says otherwise.
+            warn!("lost the leadership: the lease expired before it was renewed; standing by");
+            self.step_down().await;
+            self.standby = true;
         }
-        match check? {
-            LeaderCheck::Standby => {
-                if self.epoch.take().is_some() {
-                    warn!("lost the leadership; standing by");
-                } else if !self.standby {
-                    info!("standby: another daemon leads; this one takes over when the leader's session ends");
-                }
-                self.standby = true;
-                debug!("standby: another daemon leads");
-                return Ok(());
-            }
-            LeaderCheck::Leader { fresh } => {
-                if fresh || self.epoch.is_none() {
-                    let epoch = self.store.new_epoch(&self.actor, now).await?;
-                    if self.standby {
-                        info!(epoch, "became the leader (was standing by)");
-                    } else {
-                        info!(epoch, "became the leader");
-                    }
-                    self.epoch = Some(epoch);
-                }
-                self.standby = false;
-                self.role.set(self.epoch);
-            }
+        if self.epoch.is_none() {
+            debug!("standby: another daemon leads");
+            return Ok(());
         }
         let writer = Writer {
             actor: self.actor.clone(),

@@ -74,6 +74,10 @@ CREATE TABLE analysis_memory (
     PRIMARY KEY (rollout, stage, stage_entered_at)
 );
 
+-- Leadership is a lease in this row (issue "hardening"): the holder renews it; a standby
+-- takes over once it has expired, with a new epoch. NULL: free.
+ALTER TABLE rollout_leader ADD COLUMN lease_until TIMESTAMPTZ;
+
 -- Backfill: rows ingested before this migration, observed since their rollout entered its
 -- current stage, belong to that entry (their variant as stored).
 UPDATE observations o SET stage = s.stage_index, stage_entered_at = s.stage_entered_at

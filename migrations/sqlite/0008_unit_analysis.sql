@@ -75,6 +75,10 @@ CREATE TABLE analysis_memory (
     PRIMARY KEY (rollout, stage, stage_entered_at)
 );
 
+-- Leadership is a lease in this row (issue "hardening"): the holder renews it; a standby
+-- takes over once it has expired, with a new epoch. NULL: free.
+ALTER TABLE rollout_leader ADD COLUMN lease_until TEXT;
+
 -- Backfill: rows ingested before this migration, observed since their rollout entered its
 -- current stage, belong to that entry (their variant as stored).
 UPDATE observations SET

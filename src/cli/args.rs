@@ -58,6 +58,10 @@ pub enum Command {
         /// port, logged as "HTTP API listening on http://ADDR").
         #[arg(long, env = "ROLLOUT_LISTEN")]
         listen: Option<std::net::SocketAddr>,
+        /// How long the leadership lease lasts (renewed every third of it); a standby takes
+        /// over within two leases of the leader freezing or losing the database.
+        #[arg(long, env = "ROLLOUT_LEASE", default_value = "10s", value_parser = humantime::parse_duration)]
+        lease: std::time::Duration,
     },
     /// Runs one evaluation pass, then exits.
     Tick {

@@ -19,7 +19,7 @@ use crate::controller::ManualAction;
 use crate::daemon::{self, DaemonOptions};
 use crate::engine::Outcome;
 use crate::error::{AppError, Error, ExitCode};
-use crate::store::{LeaderCheck, Leadership, Writer};
+use crate::store::Writer;
 use open::{open, Access};
 use rollout_app::{Judge, Service};
 
@@ -91,11 +91,18 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Validate { file } => validate(file.as_deref().unwrap_or(&cli.config)),
         Command::Plan { json } => plan(&load(&cli.config)?, *json),
-        Command::Daemon { listen } => {
+        Command::Daemon { listen, lease } => {
+            if lease.as_millis() < 300 {
+                return Err(Error::invalid_input(format!(
+                    "--lease {} is too short; at least 300ms",
+                    humantime::format_duration(*lease)
+                )));
+            }
             let opts = DaemonOptions {
                 config_path: cli.config.clone(),
                 database_override: cli.database.clone(),
                 listen_override: *listen,
+                lease: *lease,
             };
             daemon::run(opts, shutdown_signal()).await
         }
@@ -230,18 +237,17 @@ async fn act(
 
 async fn tick(cli: &Cli, json: bool) -> Result<(), Error> {
     let (service, url) = open(cli, Access::Create).await?;
-    let mut leadership = Leadership::for_url(&url)?;
-    if leadership.check().await? == LeaderCheck::Standby {
-        return Err(AppError::NotLeader("a daemon is running; it does the ticking".into()).into());
-    }
-    let result = async {
-        let writer = service
-            .begin_epoch(&format!("tick:{}", person(cli)))
-            .await?;
-        service.tick(&writer).await
-    }
-    .await;
-    leadership.release().await;
+    let actor = format!("tick:{}", person(cli));
+    let writer = match service.begin_lease(&actor).await? {
+        Some(writer) => writer,
+        None => {
+            return Err(
+                AppError::NotLeader("a daemon is running; it does the ticking".into()).into(),
+            )
+        }
+    };
+    let result = service.tick(&writer).await;
+    service.end_lease(&actor).await;
     let outcomes = result?;
     let mut lines = Vec::new();
     let mut views = Vec::new();

@@ -207,6 +207,26 @@ pub struct LeaderRecord {
     pub tick_interval_secs: Option<u64>,
 }
 
+/// What claiming the leadership lease gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    /// This holder leads until `until`, under `epoch`.
+    Held {
+        epoch: i64,
+        /// The epoch is new: this holder just started leading (took over, or asked for a
+        /// fresh epoch).
+        fresh: bool,
+        until: DateTime<Utc>,
+        /// Who held the lease before, when this claim took it over.
+        took_over_from: Option<String>,
+    },
+    /// Another holder's lease runs until `until`.
+    Elsewhere {
+        holder: Option<String>,
+        until: DateTime<Utc>,
+    },
+}
+
 /// Why a pending rollout has not started: the safety check that failed on its last tick.
 /// Pending rollouts have no state row; this is their only record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -10,7 +10,6 @@
 mod backend;
 mod error;
 mod guardrails;
-mod leader;
 mod learning;
 mod observations;
 mod outbox;
@@ -24,10 +23,9 @@ mod units;
 
 pub use backend::{Backend, CellKind, LearningSql, PgBackend, SqliteBackend};
 pub use error::{QueryError, Result, StoreError};
-pub use leader::{LeaderCheck, Leadership};
 pub use rollout_core::records::{
     Committed, EventRow, FlagChange, FlagRow, FlagTable, GuardrailReading, LeaderRecord,
-    LearningCounts, OutboxRow, PendingHold, PerVariant, QueryParam, ReadingStatus, SqlValue,
+    LearningCounts, Lease, OutboxRow, PendingHold, PerVariant, QueryParam, ReadingStatus, SqlValue,
     WeightsRecord, WindowValue, Writer,
 };
 pub use rollout_core::{BadUrl, DatabaseUrl};

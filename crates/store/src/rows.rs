@@ -82,6 +82,14 @@ pub(crate) struct LeaderRow {
     tick_interval_secs: Option<i64>,
 }
 
+/// The lease columns of `rollout_leader`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct LeaseRow {
+    pub epoch: i64,
+    pub holder: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
 impl From<LeaderRow> for LeaderRecord {
     fn from(r: LeaderRow) -> LeaderRecord {
         LeaderRecord {

@@ -11,13 +11,14 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use rollout_core::controller::{RolloutState, Transition};
 use rollout_core::records::{
-    Committed, EventRow, FlagChange, FlagTable, LeaderRecord, PendingHold, RecordedConfig, Writer,
+    Committed, EventRow, FlagChange, FlagTable, LeaderRecord, Lease, PendingHold, RecordedConfig,
+    Writer,
 };
 
 use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
 use crate::rows::{
     to_json, EventsRow, FlagChangeRow, FlagsRow, HoldRow, JsonValue, KeyValueRow, LeaderRow,
-    RecordedConfigRow, StateRow, STATE_COLUMNS,
+    LeaseRow, RecordedConfigRow, StateRow, STATE_COLUMNS,
 };
 use crate::{SqlStore, StateStore, StoreError};
 
@@ -311,6 +312,65 @@ where
         .fetch_one(&self.pool)
         .await?;
         Ok(epoch)
+    }
+
+    async fn claim_lease(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        fresh_epoch: bool,
+    ) -> Result<Lease, StoreError> {
+        let until =
+            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(10));
+        let mut tx = self.pool.begin_with(B::BEGIN_WRITE).await?;
+        if let Some(sql) = B::SHORT_LOCK_WAIT {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
+        let row: LeaseRow = sqlx::query_as(&format!(
+            "SELECT epoch, holder, lease_until FROM rollout_leader WHERE id = 1{}",
+            B::FOR_UPDATE
+        ))
+        .fetch_one(&mut *tx)
+        .await?;
+        let mine = row.holder.as_deref() == Some(holder);
+        let free = row.lease_until.is_none_or(|t| t < now);
+        if !mine && !free {
+            tx.commit().await?;
+            return Ok(Lease::Elsewhere {
+                holder: row.holder,
+                until: row.lease_until.unwrap_or(now),
+            });
+        }
+        let fresh = !mine || fresh_epoch;
+        let epoch = if fresh { row.epoch + 1 } else { row.epoch };
+        let sql = if fresh {
+            "UPDATE rollout_leader SET epoch = $1, holder = $2, lease_until = $3, acquired_at = $4 WHERE id = 1"
+        } else {
+            "UPDATE rollout_leader SET epoch = $1, holder = $2, lease_until = $3 WHERE id = 1 AND $4 IS NOT NULL"
+        };
+        sqlx::query(sql)
+            .bind(epoch)
+            .bind(holder)
+            .bind(until)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Lease::Held {
+            epoch,
+            fresh,
+            until,
+            took_over_from: if mine { None } else { row.holder },
+        })
+    }
+
+    async fn release_lease(&self, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE rollout_leader SET lease_until = NULL WHERE id = 1 AND holder = $1")
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn record_config(&self, c: &RecordedConfig) -> Result<bool, StoreError> {

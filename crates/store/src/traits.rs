@@ -16,7 +16,7 @@ use rollout_core::experiment::{
 use rollout_core::learning::{LearningIngest, Pair, Rows};
 use rollout_core::records::{
     Committed, EventRow, FlagChange, FlagTable, GuardrailReading, LeaderRecord, LearningCounts,
-    OutboxRow, PendingHold, PerVariant, QueryParam, RecordedConfig, SqlValue, WeightsRecord,
+    Lease, OutboxRow, PendingHold, PerVariant, QueryParam, RecordedConfig, SqlValue, WeightsRecord,
     WindowValue, Writer,
 };
 use rollout_core::stats::RankSums;
@@ -61,6 +61,20 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Vec<FlagChange>, StoreError>;
     /// Starts a new leader epoch for `holder` and returns it; writes fenced by older epochs fail.
     async fn new_epoch(&self, holder: &str, now: DateTime<Utc>) -> Result<i64, StoreError>;
+    /// Claims or renews the leadership lease for `holder` until `now + lease`. A free or
+    /// expired lease is taken over with a new epoch; the holder's own lease is renewed, with
+    /// a new epoch when `fresh_epoch` (it is starting to lead). Another holder's unexpired
+    /// lease is left alone. On PostgreSQL the claim waits at most 2 s for a lock (a frozen
+    /// leader's transaction is ended by the server's idle-in-transaction timeout).
+    async fn claim_lease(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        fresh_epoch: bool,
+    ) -> Result<Lease, StoreError>;
+    /// Gives the lease up, if `holder` has it: anyone may claim it at once.
+    async fn release_lease(&self, holder: &str) -> Result<(), StoreError>;
     /// Records the configuration acted on, unless the same text is recorded already;
     /// returns whether it wrote.
     async fn record_config(&self, config: &RecordedConfig) -> Result<bool, StoreError>;

@@ -1,6 +1,6 @@
 //! One evaluation pass over every rollout (`rollout tick`, the daemon's cron).
 
-use rollout_store::Writer;
+use rollout_store::{Lease, Writer};
 
 use crate::engine::{self, Outcome};
 use crate::error::Result;
@@ -26,14 +26,28 @@ impl Service {
     }
 }
 
+/// How long a one-off `rollout tick` holds the leadership lease (it gives it back when done).
+pub const ONE_OFF_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Service {
-    /// Starts a new leader epoch for `actor` (the caller holds the leadership lock) and
-    /// returns the writer whose commits that epoch fences.
-    pub async fn begin_epoch(&self, actor: &str) -> Result<Writer> {
-        let epoch = self.store().new_epoch(actor, self.now()).await?;
-        Ok(Writer {
-            actor: actor.to_owned(),
-            epoch: Some(epoch),
-        })
+    /// Takes the leadership lease for `actor` with a new epoch, for one pass; `None` while a
+    /// daemon holds it. Returns the writer whose commits that epoch fences.
+    pub async fn begin_lease(&self, actor: &str) -> Result<Option<Writer>> {
+        match self
+            .store()
+            .claim_lease(actor, self.now(), ONE_OFF_LEASE, true)
+            .await?
+        {
+            Lease::Held { epoch, .. } => Ok(Some(Writer {
+                actor: actor.to_owned(),
+                epoch: Some(epoch),
+            })),
+            Lease::Elsewhere { .. } => Ok(None),
+        }
+    }
+
+    /// Gives the lease back (best effort: it expires anyway).
+    pub async fn end_lease(&self, actor: &str) {
+        let _ = self.store().release_lease(actor).await;
     }
 }

@@ -21,7 +21,7 @@ use rollout_core::DatabaseUrl;
 use crate::StoreError;
 
 pub use postgres::PgBackend;
-pub(crate) use sqlite::lock_path;
+
 pub use sqlite::SqliteBackend;
 
 /// A database rollout can keep its state in. Implemented by [`PgBackend`] and
@@ -36,6 +36,9 @@ pub trait Backend: sealed::Sealed + Send + Sync + Sized + 'static {
     /// Appended to a SELECT that reads rows the transaction will update (PostgreSQL locks
     /// them; SQLite's write transaction already excludes every other writer).
     const FOR_UPDATE: &'static str;
+    /// Run first in a transaction that must not wait long for a lock (PostgreSQL's
+    /// `lock_timeout`; SQLite waits `busy_timeout`).
+    const SHORT_LOCK_WAIT: Option<&'static str>;
     /// Whether commits and ingests `pg_notify` listeners (PostgreSQL only).
     const NOTIFY: bool;
     /// What a configured query's column of an unreadable type should be cast to.

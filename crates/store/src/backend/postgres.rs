@@ -26,6 +26,7 @@ impl Backend for PgBackend {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SHORT_LOCK_WAIT: Option<&'static str> = Some("SET LOCAL lock_timeout = '2s'");
     const NOTIFY: bool = true;
     const UNREADABLE_HINT: &'static str = "; cast it to double precision, bigint, boolean or text";
     const LEARNING: LearningSql = LearningSql {
@@ -44,7 +45,11 @@ impl Backend for PgBackend {
         };
         let options = PgConnectOptions::from_str(url.expose())
             .map_err(|e| BadUrl::driver(url, e))?
-            .application_name("rollout");
+            .application_name("rollout")
+            // A process frozen (or cut off) inside a transaction must not hold its locks
+            // for ever: the server ends such a transaction after 10 s, so a rollback or a
+            // new leader waits at most that long.
+            .options([("idle_in_transaction_session_timeout", "10s")]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))

@@ -36,6 +36,7 @@ impl Backend for SqliteBackend {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const BEGIN_READ: &'static str = "BEGIN";
     const FOR_UPDATE: &'static str = "";
+    const SHORT_LOCK_WAIT: Option<&'static str> = None;
     const NOTIFY: bool = false;
     const UNREADABLE_HINT: &'static str = ", which a guardrail cannot read";
     const LEARNING: LearningSql = LearningSql {
