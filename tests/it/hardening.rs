@@ -95,3 +95,35 @@ async fn configured_queries_cannot_copy_the_database() {
         .unwrap();
     assert_eq!(rows.len(), 1);
 }
+
+/// On PostgreSQL a configured query runs as the role `rollout_query`: it reads rollout's
+/// tables, and a superuser's functions (`pg_read_file`, `pg_reload_conf`) are refused, as
+/// the query's failure (which holds its rollout), never the store's.
+#[tokio::test]
+#[ignore = "needs PostgreSQL at 127.0.0.1:5432 (scripts/test runs them)"]
+async fn configured_queries_have_no_power_on_postgres() {
+    let db = TestDb::postgres().await;
+    let store = db.store().await;
+    let t = std::time::Duration::from_secs(5);
+    let rows = store
+        .run_query(
+            "SELECT COUNT(*)::double precision FROM observations",
+            &[],
+            t,
+        )
+        .await
+        .expect("reads rollout's tables");
+    assert_eq!(rows.len(), 1);
+    for q in [
+        "SELECT length(pg_read_file('/etc/hostname'))::double precision",
+        "SELECT pg_reload_conf()",
+        "SELECT COUNT(*)::double precision FROM pg_authid",
+    ] {
+        let e = store.run_query(q, &[], t).await.expect_err(q);
+        assert!(
+            matches!(e, rollout::store::StoreError::UserQuery(_)),
+            "{q}: the query's failure, not the store's: {e}"
+        );
+        assert!(e.to_string().contains("permission denied"), "{q}: {e}");
+    }
+}

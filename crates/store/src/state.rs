@@ -46,7 +46,9 @@ where
         B::migrator().run(&self.pool).await.map_err(|e| match e {
             MigrateError::Execute(inner) => StoreError::from(inner),
             other => StoreError::Migrate(other),
-        })
+        })?;
+        self.backend.after_migrate(&self.pool).await;
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -55,6 +55,13 @@ pub trait Backend: sealed::Sealed + Send + Sync + Sized + 'static {
     /// Held while migrating, so that processes starting together migrate one at a time.
     fn migration_guard(&self) -> impl Future<Output = Result<Option<File>, StoreError>> + Send;
 
+    /// What the backend sets up after the migrations: on PostgreSQL, the role configured
+    /// queries run as. Best effort: what it cannot do is logged, never fatal.
+    fn after_migrate<'a>(
+        &'a self,
+        pool: &'a Pool<Self::Db>,
+    ) -> impl Future<Output = ()> + Send + 'a;
+
     /// Runs a configured query read-only, interrupted at `timeout`, and returns its rows.
     /// Binding the parameters and classifying the failures are shared (`configured::bind`,
     /// `StoreError::user_query`); isolating and bounding the query is the backend's.

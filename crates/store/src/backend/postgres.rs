@@ -66,7 +66,32 @@ impl Backend for PgBackend {
         Ok(None)
     }
 
-    /// In a read-only transaction with a statement timeout, rolled back.
+    /// Makes sure the role configured queries run as exists, may read rollout's tables and
+    /// nothing else, and can be assumed by this login. Needs `CREATEROLE` (or a superuser)
+    /// the first time; without it an administrator creates the role (README, "PostgreSQL").
+    async fn after_migrate(&self, pool: &PgPool) {
+        // Roles are shared by every database of the server: processes setting it up at the
+        // same time can collide ("already exists", "tuple concurrently updated"); again.
+        let mut result = ensure_query_role(pool).await;
+        for _ in 0..3 {
+            if result.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            result = ensure_query_role(pool).await;
+        }
+        if let Err(e) = result {
+            tracing::warn!(
+                error = %e,
+                role = QUERY_ROLE,
+                "cannot set up the role configured queries run as; they fail (and hold their rollouts) until it exists with SELECT on rollout's tables"
+            );
+        }
+    }
+
+    /// In a read-only transaction with a statement timeout, as the powerless role
+    /// [`QUERY_ROLE`] (it can read rollout's tables; `pg_read_file`, `COPY ... TO`,
+    /// `pg_terminate_backend` of other sessions, `pg_reload_conf` are refused), rolled back.
     async fn configured_rows<'a>(
         &'a self,
         pool: &'a PgPool,
@@ -81,6 +106,10 @@ impl Backend for PgBackend {
         ))
         .execute(&mut *tx)
         .await?;
+        sqlx::query(&format!("SET LOCAL ROLE {QUERY_ROLE}"))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::user_query)?;
         let rows = configured::bind(sqlx::query(query), params)
             .fetch_all(&mut *tx)
             .await
@@ -105,4 +134,53 @@ impl Backend for PgBackend {
     fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
         result.rows_affected()
     }
+}
+
+/// The role configured queries (guardrail and safety-check `sql:`) run as.
+pub const QUERY_ROLE: &str = "rollout_query";
+
+async fn ensure_query_role(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(QUERY_ROLE)
+            .fetch_one(pool)
+            .await?;
+    if !exists {
+        sqlx::query(&format!(
+            "CREATE ROLE {QUERY_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT"
+        ))
+        .execute(pool)
+        .await?;
+    }
+    // Grant only what is missing: a GRANT rewrites catalog rows, and processes starting
+    // together would trip over each other's rewrites.
+    let missing: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_tables WHERE schemaname IN ('public', 'learning') \
+         AND NOT has_table_privilege($1, format('%I.%I', schemaname, tablename), 'SELECT')",
+    )
+    .bind(QUERY_ROLE)
+    .fetch_one(pool)
+    .await?;
+    if missing > 0 {
+        for schema in ["public", "learning"] {
+            sqlx::query(&format!("GRANT USAGE ON SCHEMA {schema} TO {QUERY_ROLE}"))
+                .execute(pool)
+                .await?;
+            sqlx::query(&format!(
+                "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {QUERY_ROLE}"
+            ))
+            .execute(pool)
+            .await?;
+        }
+    }
+    let member: bool = sqlx::query_scalar("SELECT pg_has_role(current_user, $1, 'MEMBER')")
+        .bind(QUERY_ROLE)
+        .fetch_one(pool)
+        .await?;
+    if !member {
+        sqlx::query(&format!("GRANT {QUERY_ROLE} TO CURRENT_USER"))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
 }

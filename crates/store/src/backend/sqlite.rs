@@ -102,6 +102,9 @@ impl Backend for SqliteBackend {
         Ok(Some(file))
     }
 
+    /// Nothing: configured queries are bounded by an authorizer on their connection.
+    async fn after_migrate(&self, _pool: &SqlitePool) {}
+
     /// On its own read-only connection (SQLite refuses every write on it, whatever the text
     /// holds, and an open transaction dies with it), interrupted by a progress handler once
     /// `timeout` has passed.
