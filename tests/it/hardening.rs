@@ -127,3 +127,56 @@ async fn configured_queries_have_no_power_on_postgres() {
         assert!(e.to_string().contains("permission denied"), "{q}: {e}");
     }
 }
+
+/// A client that never finishes its headers (slowloris) is cut off after the header timeout
+/// instead of holding a connection for ever; the server keeps answering others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::sqlite();
+    let store: std::sync::Arc<dyn rollout::store::Store> = std::sync::Arc::from(db.store().await);
+    let config = plan("rollouts: []\n");
+    let running = rollout::http::start(
+        "127.0.0.1:0".parse().unwrap(),
+        rollout::http::Options {
+            store,
+            database_url: db.url.clone(),
+            config: std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(config)),
+            role: std::sync::Arc::new(rollout::role::Role::default()),
+            actor: "daemon@test".into(),
+            admin_token: None,
+            ingest_token: None,
+            ingest_slots: 2,
+        },
+    )
+    .await
+    .unwrap();
+    let mut slow = tokio::net::TcpStream::connect(running.address)
+        .await
+        .unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(rollout::http::HEADER_TIMEOUT * 3, slow.read(&mut buf))
+        .await
+        .expect("the server closes the connection");
+    // Closed (0 bytes or a reset), possibly after a 408 answer.
+    let answered = match read {
+        Ok(0) | Err(_) => "closed".to_owned(),
+        Ok(n) => String::from_utf8_lossy(&buf[..n]).into_owned(),
+    };
+    assert!(
+        answered == "closed" || answered.starts_with("HTTP/1.1 408"),
+        "{answered}"
+    );
+    assert!(started.elapsed() >= rollout::http::HEADER_TIMEOUT / 2);
+    let ok = crate::http::http_client()
+        .get(format!("http://{}/healthz", running.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(ok.status().is_success());
+    running.stop().await;
+}
