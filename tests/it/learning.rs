@@ -100,17 +100,20 @@ async fn ingest_file(store: &dyn Store, kind: Kind, file: &str) -> u64 {
     store.ingest_learning(&rows).await.unwrap().inserted
 }
 
-/// The SQL pairing picks, for each discovery, the first trade of its symbol entered within the
-/// match window, and only once it has closed; decoys with extreme returns must not pair.
+/// The SQL pairing counts each closed trade once, with the latest discovery of its symbol at
+/// or before its entry within the match window; re-reported symbols and decoys with extreme
+/// returns or features must not pair (scripts/reference_learning.py describes the data).
 async fn pairing_and_correlations_match_scipy(db: TestDb) {
     let store = db.store().await;
+    let reference = json("pipeline.json");
+    let rows = |k: &str| reference[k].as_u64().unwrap();
     assert_eq!(
         ingest_file(&*store, Kind::Discovery, "discoveries.jsonl").await,
-        120
+        rows("discoveries")
     );
     assert_eq!(
         ingest_file(&*store, Kind::Outcome, "outcomes.jsonl").await,
-        240
+        rows("outcomes")
     );
     // Re-delivery is skipped, not counted twice.
     let again = learning::parse_jsonl(
@@ -119,9 +122,11 @@ async fn pairing_and_correlations_match_scipy(db: TestDb) {
         &std::fs::read(data("outcomes.jsonl")).unwrap(),
     )
     .unwrap();
-    assert_eq!(store.ingest_learning(&again).await.unwrap().duplicates, 240);
+    assert_eq!(
+        store.ingest_learning(&again).await.unwrap().duplicates,
+        rows("outcomes")
+    );
 
-    let reference = json("pipeline.json");
     let now: DateTime<Utc> = reference["now"].as_str().unwrap().parse().unwrap();
     let c = plan(PLAN);
     let r = rollout_of(&c);
@@ -157,7 +162,7 @@ async fn pairing_and_correlations_match_scipy(db: TestDb) {
         report.success.successes,
         reference["success_positive"].as_u64().unwrap()
     );
-    // A match window shorter than the first trade's delay pairs nothing.
+    // A match window shorter than every trade's delay after its discovery pairs nothing.
     let none = store
         .learning_pairs(
             now - Duration::days(90),
@@ -173,7 +178,7 @@ async fn pairing_and_correlations_match_scipy(db: TestDb) {
 /// few hours later, closed two days after entry. The return depends on `volume_momentum` and
 /// `squeeze` only, plus heavy-tailed t(3) noise; from day `regime_from`, the market
 /// conditions say `high_volatility`.
-fn synthetic(
+pub fn synthetic(
     seed: u64,
     start: DateTime<Utc>,
     days: i64,

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod assign_cli;
 mod assignment;
 mod cli;
 mod client;
@@ -13,6 +14,7 @@ mod ha;
 mod http;
 mod learning;
 mod learning_api;
+mod learning_once;
 mod oncall;
 mod stats;
 mod status;
