@@ -64,7 +64,9 @@ mod tests {
             rollout_percentage: Some(0.0),
             in_rollout: false,
             enabled: false,
-            off_reason: Some("ASSIGNMENT_VERSION is \"2\"; this implementation follows version 1 only".into()),
+            off_reason: Some(
+                "ASSIGNMENT_VERSION is \"2\"; this implementation follows version 1 only".into(),
+            ),
         };
         let t = table(&[v]);
         assert!(t.contains("AAPL"), "{t}");

@@ -49,8 +49,18 @@ async fn assign_reads_the_flags(db: TestDb) {
     let shadow = assign(&cfg, &units());
     for row in &shadow {
         assert_eq!(row["enabled"], false, "{row}");
-        assert_eq!(row["variant"], Value::Null, "no A/B variant in shadow: {row}");
-        assert!(row["off_reason"].as_str().unwrap().contains("APPLY_PARAMETERS"), "{row}");
+        assert_eq!(
+            row["variant"],
+            Value::Null,
+            "no A/B variant in shadow: {row}"
+        );
+        assert!(
+            row["off_reason"]
+                .as_str()
+                .unwrap()
+                .contains("APPLY_PARAMETERS"),
+            "{row}"
+        );
     }
     assert!(run(&cfg, &["promote", "li"]).status.success()); // → ab_test
 
@@ -60,7 +70,10 @@ async fn assign_reads_the_flags(db: TestDb) {
             let unit = row["unit"].as_str().unwrap();
             let u = draw(seed, PURPOSE_AB, unit);
             assert_eq!(row["u_ab"].as_f64(), Some(u), "{row}");
-            assert_eq!(row["u_rollout"].as_f64(), Some(draw(seed, PURPOSE_ROLLOUT, unit)));
+            assert_eq!(
+                row["u_rollout"].as_f64(),
+                Some(draw(seed, PURPOSE_ROLLOUT, unit))
+            );
             let expected = u < pct / 100.0;
             assert_eq!(row["enabled"], expected, "{row}");
             let variant = if expected { "treatment" } else { "control" };
@@ -87,14 +100,30 @@ async fn assign_reports_units_off_for_unreadable_flags(db: TestDb) {
     let on = assign(&cfg, &units());
     assert!(on.iter().any(|r| r["enabled"] == true));
     for row in &on {
-        assert_eq!(row["variant"], Value::Null, "no A/B variant in a canary: {row}");
+        assert_eq!(
+            row["variant"],
+            Value::Null,
+            "no A/B variant in a canary: {row}"
+        );
         assert_eq!(row["enabled"], row["in_rollout"], "{row}");
     }
 
     for (key, value, reason) in [
-        ("LI_ROLLOUT_PERCENTAGE", "150", "ROLLOUT_PERCENTAGE \"150\" is not a percentage"),
-        ("LI_ROLLOUT_PERCENTAGE", "1e1", "ROLLOUT_PERCENTAGE \"1e1\" is not a percentage"),
-        ("LI_ROLLOUT_PERCENTAGE", "+10", "ROLLOUT_PERCENTAGE \"+10\" is not a percentage"),
+        (
+            "LI_ROLLOUT_PERCENTAGE",
+            "150",
+            "ROLLOUT_PERCENTAGE \"150\" is not a percentage",
+        ),
+        (
+            "LI_ROLLOUT_PERCENTAGE",
+            "1e1",
+            "ROLLOUT_PERCENTAGE \"1e1\" is not a percentage",
+        ),
+        (
+            "LI_ROLLOUT_PERCENTAGE",
+            "+10",
+            "ROLLOUT_PERCENTAGE \"+10\" is not a percentage",
+        ),
         ("LI_SEED", "+42", "SEED \"+42\" is not a seed"),
         ("LI_ASSIGNMENT_VERSION", "2", "ASSIGNMENT_VERSION is \"2\""),
     ] {
@@ -107,7 +136,10 @@ async fn assign_reports_units_off_for_unreadable_flags(db: TestDb) {
             assert!(why.starts_with(reason), "{key}={value}: {why}");
         }
         let text = stdout(&run(&cfg, &["assign", "li", "AAPL"]));
-        assert!(text.contains(&format!("off for every unit: {reason}")), "{text}");
+        assert!(
+            text.contains(&format!("off for every unit: {reason}")),
+            "{text}"
+        );
         let restore = match key {
             "LI_ROLLOUT_PERCENTAGE" => "25",
             "LI_SEED" => "42",
@@ -125,7 +157,11 @@ async fn assign_reports_units_off_for_unreadable_flags(db: TestDb) {
     .await;
     for row in assign(&cfg, &units()) {
         assert_eq!(row["enabled"], false, "{row}");
-        assert_eq!(row["u_ab"], Value::Null, "no draws without a known version: {row}");
+        assert_eq!(
+            row["u_ab"],
+            Value::Null,
+            "no draws without a known version: {row}"
+        );
         assert!(row["off_reason"]
             .as_str()
             .unwrap()

@@ -200,7 +200,12 @@ fn flag_grammar_vectors() {
     assert!(v.percentages.iter().any(|p| p.value.is_none()));
     for p in &v.percentages {
         let got = assignment::parse_percentage(&p.text).ok();
-        assert_eq!(got.map(f64::to_bits), p.value.map(f64::to_bits), "{:?}", p.text);
+        assert_eq!(
+            got.map(f64::to_bits),
+            p.value.map(f64::to_bits),
+            "{:?}",
+            p.text
+        );
     }
     for s in &v.seeds {
         let got = assignment::parse_seed(&s.text).ok().map(|s| s.to_string());
@@ -208,7 +213,9 @@ fn flag_grammar_vectors() {
     }
     for text in ["1e1", "+10", "150"] {
         assert!(
-            v.percentages.iter().any(|p| p.text == text && p.value.is_none()),
+            v.percentages
+                .iter()
+                .any(|p| p.text == text && p.value.is_none()),
             "the vectors refuse {text}"
         );
     }
@@ -220,14 +227,24 @@ fn flag_grammar_vectors() {
 fn rule_vectors() {
     let v = vectors();
     assert!(v.rule.len() > 400);
-    assert!(v.rule.iter().any(|c| c.why.contains("would disagree") && c.enabled));
-    assert!(v.rule.iter().any(|c| c.why.contains("would disagree") && !c.enabled));
+    assert!(v
+        .rule
+        .iter()
+        .any(|c| c.why.contains("would disagree") && c.enabled));
+    assert!(v
+        .rule
+        .iter()
+        .any(|c| c.why.contains("would disagree") && !c.enabled));
     for c in &v.rule {
         let flag = |s: &str| c.flags.get(s).cloned();
         let rule = assignment::Rule::read(flag);
         let what = format!("{} / {:?} / {:?}", c.why, c.unit, c.flags);
         assert_eq!(assignment::enabled_for(flag, &c.unit), c.enabled, "{what}");
-        assert_eq!(rule.as_ref().is_ok_and(|r| r.enabled(&c.unit)), c.enabled, "{what}");
+        assert_eq!(
+            rule.as_ref().is_ok_and(|r| r.enabled(&c.unit)),
+            c.enabled,
+            "{what}"
+        );
         let variant = rule.ok().and_then(|r| r.variant(&c.unit));
         assert_eq!(variant.map(Variant::as_str), c.variant.as_deref(), "{what}");
     }

@@ -119,7 +119,10 @@ async fn a_manual_run_after_a_scheduled_one_moves_at_most_the_cap(db: TestDb) {
     let cap = 0.005;
     let scheduled = run(scheduled_at).await.unwrap().report.weights.next;
     let first = moved(&scheduled, &conservative);
-    assert!(first > cap - 1e-5 && first <= cap + 1e-12, "the data moves the weights by the cap: {first}");
+    assert!(
+        first > cap - 1e-5 && first <= cap + 1e-12,
+        "the data moves the weights by the cap: {first}"
+    );
     let manual = run(scheduled_at + Duration::hours(1))
         .await
         .unwrap()

@@ -314,7 +314,8 @@ pub fn unit_assignment(
     let flag = |suffix: &str| flags.get(&rollout.flag_prefix.key(suffix)).cloned();
     let seed = assignment::seed(flag).ok();
     let rule = Rule::read(flag);
-    let rollout_pct = flag("ROLLOUT_PERCENTAGE").and_then(|v| assignment::parse_percentage(&v).ok());
+    let rollout_pct =
+        flag("ROLLOUT_PERCENTAGE").and_then(|v| assignment::parse_percentage(&v).ok());
     let in_rollout = match (&rule, seed, rollout_pct) {
         (Ok(_), Some(seed), Some(p)) => assignment::in_rollout(seed, unit, p),
         _ => false,

@@ -48,7 +48,8 @@ pub fn parse_percentage(text: &str) -> Result<f64, Refused> {
     }
     let int = int.trim_start_matches('0');
     let frac_is_zero = frac.is_none_or(|f| f.bytes().all(|b| b == b'0'));
-    let over = int.len() > 3 || (int.len() == 3 && (int > "100" || (int == "100" && !frac_is_zero)));
+    let over =
+        int.len() > 3 || (int.len() == 3 && (int > "100" || (int == "100" && !frac_is_zero)));
     if over {
         return Err(refused(text, PERCENTAGE));
     }
@@ -82,8 +83,26 @@ mod tests {
             assert_eq!(parse_percentage(text), Ok(value), "{text}");
         }
         for text in [
-            "", "1e1", "+10", "-0", "150", "100.0000001", "101", "1000", " 5", "5 ", ".5", "5.",
-            "1_0", "inf", "NaN", "0x10", "٥", "１０", "10%", "5,5",
+            "",
+            "1e1",
+            "+10",
+            "-0",
+            "150",
+            "100.0000001",
+            "101",
+            "1000",
+            " 5",
+            "5 ",
+            ".5",
+            "5.",
+            "1_0",
+            "inf",
+            "NaN",
+            "0x10",
+            "٥",
+            "１０",
+            "10%",
+            "5,5",
         ] {
             let e = parse_percentage(text).unwrap_err();
             assert!(e.to_string().contains("is not a percentage"), "{text}: {e}");
@@ -96,7 +115,15 @@ mod tests {
         assert_eq!(parse_seed("42"), Ok(42));
         assert_eq!(parse_seed("18446744073709551615"), Ok(u64::MAX));
         for text in [
-            "", "+42", "-1", "18446744073709551616", "4.2e1", "42.0", " 42", "0x2a", "٤٢",
+            "",
+            "+42",
+            "-1",
+            "18446744073709551616",
+            "4.2e1",
+            "42.0",
+            " 42",
+            "0x2a",
+            "٤٢",
         ] {
             assert!(parse_seed(text).is_err(), "{text}");
         }

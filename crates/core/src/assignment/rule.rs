@@ -61,7 +61,10 @@ impl Rule {
     pub fn read(flag: impl Fn(&str) -> Option<String>) -> Result<Rule, Off> {
         let apply = flag("APPLY_PARAMETERS");
         if apply.as_deref() != Some("true") {
-            return Err(Off(format!("APPLY_PARAMETERS is {}, not \"true\"", shown(&apply))));
+            return Err(Off(format!(
+                "APPLY_PARAMETERS is {}, not \"true\"",
+                shown(&apply)
+            )));
         }
         let seed = seed(&flag)?;
         let percentage = |suffix: &str| match flag(suffix) {
@@ -88,7 +91,9 @@ impl Rule {
     /// Whether the new path is on for `unit`.
     pub fn enabled(&self, unit: &str) -> bool {
         match *self {
-            Rule::AbTest { seed, percentage } => variant(seed, unit, percentage) == Variant::Treatment,
+            Rule::AbTest { seed, percentage } => {
+                variant(seed, unit, percentage) == Variant::Treatment
+            }
             Rule::Rollout { seed, percentage } => in_rollout(seed, unit, percentage),
             Rule::Full { .. } => true,
         }
@@ -150,7 +155,10 @@ mod tests {
             })
         );
         assert_eq!(
-            read(&flags(&[("MODE", Some("ab_test")), ("AB_TEST_PERCENTAGE", Some("12.5"))])),
+            read(&flags(&[
+                ("MODE", Some("ab_test")),
+                ("AB_TEST_PERCENTAGE", Some("12.5"))
+            ])),
             Ok(Rule::AbTest {
                 seed: 42,
                 percentage: 12.5
@@ -158,7 +166,10 @@ mod tests {
         );
         // `full` reads no percentage.
         assert_eq!(
-            read(&flags(&[("MODE", Some("full")), ("ROLLOUT_PERCENTAGE", None)])),
+            read(&flags(&[
+                ("MODE", Some("full")),
+                ("ROLLOUT_PERCENTAGE", None)
+            ])),
             Ok(Rule::Full { seed: 42 })
         );
     }
@@ -166,17 +177,38 @@ mod tests {
     #[test]
     fn every_doubt_is_off_with_a_reason() {
         for (over, reason) in [
-            (("APPLY_PARAMETERS", Some("True")), "APPLY_PARAMETERS is \"True\""),
-            (("ASSIGNMENT_VERSION", None), "ASSIGNMENT_VERSION is missing"),
-            (("ASSIGNMENT_VERSION", Some("2")), "ASSIGNMENT_VERSION is \"2\""),
-            (("ASSIGNMENT_VERSION", Some("01")), "ASSIGNMENT_VERSION is \"01\""),
+            (
+                ("APPLY_PARAMETERS", Some("True")),
+                "APPLY_PARAMETERS is \"True\"",
+            ),
+            (
+                ("ASSIGNMENT_VERSION", None),
+                "ASSIGNMENT_VERSION is missing",
+            ),
+            (
+                ("ASSIGNMENT_VERSION", Some("2")),
+                "ASSIGNMENT_VERSION is \"2\"",
+            ),
+            (
+                ("ASSIGNMENT_VERSION", Some("01")),
+                "ASSIGNMENT_VERSION is \"01\"",
+            ),
             (("SEED", None), "SEED is missing"),
             (("SEED", Some("+42")), "SEED \"+42\" is not a seed"),
             (("MODE", Some("shadow")), "MODE is \"shadow\""),
             (("MODE", None), "MODE is missing"),
-            (("ROLLOUT_PERCENTAGE", Some("150")), "ROLLOUT_PERCENTAGE \"150\" is not a percentage"),
-            (("ROLLOUT_PERCENTAGE", Some("1e1")), "ROLLOUT_PERCENTAGE \"1e1\" is not a percentage"),
-            (("ROLLOUT_PERCENTAGE", None), "ROLLOUT_PERCENTAGE is missing"),
+            (
+                ("ROLLOUT_PERCENTAGE", Some("150")),
+                "ROLLOUT_PERCENTAGE \"150\" is not a percentage",
+            ),
+            (
+                ("ROLLOUT_PERCENTAGE", Some("1e1")),
+                "ROLLOUT_PERCENTAGE \"1e1\" is not a percentage",
+            ),
+            (
+                ("ROLLOUT_PERCENTAGE", None),
+                "ROLLOUT_PERCENTAGE is missing",
+            ),
         ] {
             let e = read(&flags(&[over])).unwrap_err();
             assert!(e.0.starts_with(reason), "{over:?}: {e}");

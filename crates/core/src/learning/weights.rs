@@ -204,7 +204,11 @@ fn capped_step(
                 }
                 continue;
             }
-            let (x, y) = if d > 0.0 { (a / d, b / d) } else { (b / d, a / d) };
+            let (x, y) = if d > 0.0 {
+                (a / d, b / d)
+            } else {
+                (b / d, a / d)
+            };
             lo = lo.max(x);
             hi = hi.min(y);
         }
