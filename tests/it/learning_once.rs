@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use rollout::learning::{self, Discovery, Outcome, Rows};
-use rollout::store::{Store, Writer};
+use rollout::store::Writer;
 
 use crate::learning::synthetic;
 use crate::on_both_stores;
