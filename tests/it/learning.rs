@@ -552,7 +552,10 @@ async fn cli_ingest_analyze_run_weights(db: TestDb) {
     let reference = json("pipeline.json");
     let rows = |k: &str| reference[k].as_u64().unwrap();
     assert!(
-        stdout(&out).contains(&format!("ingested {} discovery row(s)", rows("discoveries"))),
+        stdout(&out).contains(&format!(
+            "ingested {} discovery row(s)",
+            rows("discoveries")
+        )),
         "{}",
         stdout(&out)
     );
