@@ -3,13 +3,18 @@
 
     pip install numpy scipy && python3 scripts/reference_learning.py
 
+(tests/data/learning/pipeline.json names the SciPy version; the command is also written there.)
+
 - correlations.json: (x, y) datasets (normal, heavy-tailed, tied, small, strong) with
   scipy.stats.pearsonr and spearmanr (statistic and two-sided p-value);
-- discoveries.jsonl, outcomes.jsonl: a pipeline dataset. Each paired discovery has one trade
-  of its symbol entered within the 3-day match window; decoys that must NOT pair (a trade
-  entered before the discovery, a trade entered after the window, an open first trade whose
-  later closed trade is outside the window) carry extreme returns. pipeline.json holds `now`
-  and SciPy's correlations over the true pairs only.
+- discoveries.jsonl, outcomes.jsonl: a pipeline dataset. Each closed trade is paired once, with
+  the latest discovery of its symbol at or before its entry, within the 3-day match window.
+  Decoys carry extreme returns or features: a scanner that re-reports a symbol (stale
+  discoveries before the latest one, and one after the entry) must neither multiply the trade
+  nor lend it their features; trades that must NOT pair (entered before any discovery, entered
+  after the match window, still open) carry extreme returns; a symbol traded twice within the
+  window counts both trades. pipeline.json holds `now`, the numbers of rows, and SciPy's
+  correlations over the true pairs only.
 
 The Rust tests (tests/it/learning.rs) must match these numbers to 1e-9 relative.
 """
@@ -84,20 +89,38 @@ def pipeline(rng):
             outcomes.append(o)
 
         ret = float(3 * f["squeeze"] + 2 * f["volume_momentum"] + rng.standard_t(3))
+        entry = t + timedelta(hours=20 + i % 30)
         if kind == 5:
             # Only a trade after the match window: no pair.
             trade(t + timedelta(days=5), 500.0)
         elif kind == 6:
-            # The first trade in the window is still open: no pair, even though a later one closed.
+            # An open trade, then a closed one after the match window: no pair.
             trade(t + timedelta(days=1), 0.0, closed=False)
             trade(t + timedelta(days=4), -99.0)
         else:
             if kind == 7:
-                trade(t - timedelta(days=1), 400.0)  # entered before the discovery
-            trade(t + timedelta(hours=20 + i % 30), ret)
-            trade(t + timedelta(days=2, hours=23), -95.0)  # a second trade in the window: not the first
+                trade(t - timedelta(days=1), 400.0)  # entered before any discovery of the symbol
+            if kind == 4:
+                # The scanner re-reports the symbol: stale reports before the latest one (within
+                # the match window of the entry too) and one after the entry. The trade pairs
+                # once, with the latest report before its entry.
+                for hours in (-30, -6):
+                    decoy = {k: 1000.0 for k in FEATURES}
+                    discoveries.append(dict(symbol=sym, discovery_timestamp=ts(t + timedelta(hours=hours)),
+                                            discovery_features=decoy, discovery_score=0.5,
+                                            action_tag="trade_ready"))
+                discoveries.append(dict(symbol=sym, discovery_timestamp=ts(entry + timedelta(hours=2)),
+                                        discovery_features={k: -1000.0 for k in FEATURES},
+                                        discovery_score=0.5, action_tag="trade_ready"))
+            trade(entry, ret)
             pairs.append((f, ret))
-    ref = {"now": ts(now), "window_days": 90, "match_window_days": 3, "pairs": len(pairs), "features": {}}
+            if kind == 3:
+                # A second trade of the symbol within the window is a trade of its own.
+                ret2 = float(3 * f["squeeze"] + 2 * f["volume_momentum"] + rng.standard_t(3))
+                trade(t + timedelta(days=2, hours=23), ret2)
+                pairs.append((f, ret2))
+    ref = {"now": ts(now), "window_days": 90, "match_window_days": 3, "pairs": len(pairs),
+           "discoveries": len(discoveries), "outcomes": len(outcomes), "features": {}}
     for k in FEATURES:
         x = np.array([f[k] for f, _ in pairs])
         y = np.array([r for _, r in pairs])
@@ -118,6 +141,7 @@ def main():
     with open(os.path.join(OUT, "outcomes.jsonl"), "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in o)
     ref["scipy"] = scipy.__version__
+    ref["generator"] = "pip install numpy scipy && python3 scripts/reference_learning.py"
     with open(os.path.join(OUT, "pipeline.json"), "w") as f:
         json.dump(ref, f, indent=1)
 

@@ -2,6 +2,7 @@
 //! the library's errors to the documented exit codes.
 
 mod args;
+mod assign;
 mod learning;
 mod open;
 mod render;
@@ -122,7 +123,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Resume(a) => act(&cli, &a.name, ManualAction::Resume, &a.reason, a.json).await,
         Command::Promote(a) => act(&cli, &a.name, ManualAction::Promote, &a.reason, a.json).await,
         Command::Restart(a) => act(&cli, &a.name, ManualAction::Restart, &a.reason, a.json).await,
-        Command::Assign { name, units, json } => assign(&cli, name, units, *json).await,
+        Command::Assign { name, units, json } => assign::run(&cli, name, units, *json).await,
         Command::Ingest { name, file, json } => ingest(&cli, name, file, *json).await,
         Command::Analyze { name, json } => analyze(&cli, name, *json).await,
         Command::Check { name, json } => check(&cli, name, *json).await,
@@ -412,31 +413,6 @@ async fn flags(cli: &Cli, json: bool) -> Result<(), Error> {
         print_json(&table);
     } else {
         print!("{}", render::flags(&table));
-    }
-    Ok(())
-}
-
-async fn assign(cli: &Cli, name: &str, units: &[String], json: bool) -> Result<(), Error> {
-    let (service, _) = open(cli, Access::Existing).await?;
-    let views = service.assign(name, units).await?;
-    if json {
-        print_json(&views);
-    } else {
-        println!(
-            "{:<24} {:>10} {:<10} {:>10} {:<10} ENABLED NOW",
-            "UNIT", "U_AB", "VARIANT", "U_ROLLOUT", "IN_ROLLOUT"
-        );
-        for v in &views {
-            println!(
-                "{:<24} {:>10.6} {:<10} {:>10.6} {:<10} {}",
-                v.unit,
-                v.u_ab,
-                v.variant.unwrap_or("-"),
-                v.u_rollout,
-                format!("{} ({}%)", v.in_rollout, v.rollout_percentage),
-                v.enabled
-            );
-        }
     }
     Ok(())
 }

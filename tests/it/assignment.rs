@@ -9,6 +9,25 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 struct Vectors {
     version: u32,
     cases: Vec<Case>,
+    percentages: Vec<Parsed<f64>>,
+    seeds: Vec<Parsed<String>>,
+    rule: Vec<RuleCase>,
+}
+
+/// A flag text and the value the grammar gives it (`None`: refused).
+#[derive(serde::Deserialize)]
+struct Parsed<T> {
+    text: String,
+    value: Option<T>,
+}
+
+#[derive(serde::Deserialize)]
+struct RuleCase {
+    why: String,
+    flags: std::collections::BTreeMap<String, String>,
+    unit: String,
+    enabled: bool,
+    variant: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -147,6 +166,7 @@ fn enabled_for_follows_the_flags() {
                     "AB_TEST_PERCENTAGE" => ab,
                     "ROLLOUT_PERCENTAGE" => pct,
                     "SEED" => "42",
+                    "ASSIGNMENT_VERSION" => "1",
                     _ => return None,
                 }
                 .to_owned(),
@@ -171,4 +191,61 @@ fn enabled_for_follows_the_flags() {
         ids.iter().filter(|u| in_rollout(42, u, 25.0)).count()
     );
     assert_eq!(on(&|_: &str| None), 0, "no flags: off");
+}
+
+/// The grammar of the flag values, as the vectors state it.
+#[test]
+fn flag_grammar_vectors() {
+    let v = vectors();
+    assert!(v.percentages.iter().any(|p| p.value.is_none()));
+    for p in &v.percentages {
+        let got = assignment::parse_percentage(&p.text).ok();
+        assert_eq!(
+            got.map(f64::to_bits),
+            p.value.map(f64::to_bits),
+            "{:?}",
+            p.text
+        );
+    }
+    for s in &v.seeds {
+        let got = assignment::parse_seed(&s.text).ok().map(|s| s.to_string());
+        assert_eq!(got, s.value, "{:?}", s.text);
+    }
+    for text in ["1e1", "+10", "150"] {
+        assert!(
+            v.percentages
+                .iter()
+                .any(|p| p.text == text && p.value.is_none()),
+            "the vectors refuse {text}"
+        );
+    }
+}
+
+/// The rule over flag sets: p = 0 and 100, percentages just around a unit's u (including
+/// where `u * 100 < p` would decide otherwise than `u < p / 100`), refused and missing flags.
+#[test]
+fn rule_vectors() {
+    let v = vectors();
+    assert!(v.rule.len() > 400);
+    assert!(v
+        .rule
+        .iter()
+        .any(|c| c.why.contains("would disagree") && c.enabled));
+    assert!(v
+        .rule
+        .iter()
+        .any(|c| c.why.contains("would disagree") && !c.enabled));
+    for c in &v.rule {
+        let flag = |s: &str| c.flags.get(s).cloned();
+        let rule = assignment::Rule::read(flag);
+        let what = format!("{} / {:?} / {:?}", c.why, c.unit, c.flags);
+        assert_eq!(assignment::enabled_for(flag, &c.unit), c.enabled, "{what}");
+        assert_eq!(
+            rule.as_ref().is_ok_and(|r| r.enabled(&c.unit)),
+            c.enabled,
+            "{what}"
+        );
+        let variant = rule.ok().and_then(|r| r.variant(&c.unit));
+        assert_eq!(variant.map(Variant::as_str), c.variant.as_deref(), "{what}");
+    }
 }

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod assign_cli;
 mod assignment;
 mod cli;
 mod client;
@@ -14,6 +15,7 @@ mod hardening;
 mod http;
 mod learning;
 mod learning_api;
+mod learning_once;
 mod oncall;
 mod stats;
 mod status;

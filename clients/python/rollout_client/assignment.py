@@ -2,9 +2,10 @@
 
 The Rust controller, the Rust client and this module must agree bit for bit, otherwise a
 unit could be in treatment for the controller's analysis and in control in the service
-that trades it. `tests/data/assignment_vectors.json` pins the draw; the helpers below pin
-the rule, including Rust's number parsing (Python's `int`/`float` accept spaces and `_`,
-which Rust rejects, so a hand-edited flag like `" 5"` would split the fleet).
+that trades it. `tests/data/assignment_vectors.json` pins the draw and the rule, including
+the grammar of the flag values: `parse_percentage` and `parse_seed` accept exactly what the
+spec allows (Python's `int`/`float` also accept spaces, `_`, signs and exponents, so a
+hand-edited flag like `" 5"` or `"1e1"` would otherwise split the fleet).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ _DOMAIN = b"rollout-assignment"
 _MASK32 = 0xFFFFFFFF
 _U64_MAX = (1 << 64) - 1
 _CONSTANTS = (0x61707865, 0x3320646E, 0x79622D32, 0x6B206574)  # "expand 32-byte k"
+
+# docs/assignment.md, "Flag values": the only texts the rule reads.
+_PERCENTAGE = re.compile(r"([0-9]+)(?:\.([0-9]+))?", re.ASCII)
+_SEED = re.compile(r"[0-9]+", re.ASCII)
 
 # Rust's `u64::from_str`: optional '+', ASCII digits, nothing else.
 _RUST_U64 = re.compile(r"\+?[0-9]+", re.ASCII)
@@ -99,8 +104,32 @@ def draw(seed: int, purpose: str, unit: str) -> float:
     return (draw_u64(seed, purpose, unit) >> 11) * 2.0**-53
 
 
+def parse_percentage(text: Optional[str]) -> Optional[float]:
+    """`DIGIT+ ["." DIGIT+]` whose exact decimal value is in [0, 100], as the nearest binary64
+    (Python's `float` rounds correctly, like Rust's parser); None for anything else."""
+    m = _PERCENTAGE.fullmatch(text) if text is not None else None
+    if m is None:
+        return None
+    digits = m.group(1).lstrip("0")
+    if len(digits) > 3:  # also keeps `int` below Python's limit on digits
+        return None
+    whole = int(digits or "0")
+    fraction_zero = m.group(2) is None or not m.group(2).strip("0")
+    if whole > 100 or (whole == 100 and not fraction_zero):
+        return None
+    return float(text)
+
+
+def parse_seed(text: Optional[str]) -> Optional[int]:
+    """`DIGIT+` whose value fits an unsigned 64-bit integer; None for anything else."""
+    if text is None or not _SEED.fullmatch(text) or len(text.lstrip("0")) > 20:
+        return None
+    value = int(text)
+    return value if value <= _U64_MAX else None
+
+
 def parse_u64(text: Optional[str]) -> Optional[int]:
-    """Parse like Rust's `u64::from_str`, so both clients disagree on no input."""
+    """Parse like Rust's `u64::from_str` (for general flags; the rule uses `parse_seed`)."""
     if text is None or not _RUST_U64.fullmatch(text):
         return None
     value = int(text)
@@ -108,7 +137,8 @@ def parse_u64(text: Optional[str]) -> Optional[int]:
 
 
 def parse_finite_f64(text: Optional[str]) -> Optional[float]:
-    """Parse like Rust's `f64::from_str` and keep only finite values."""
+    """Parse like Rust's `f64::from_str` and keep only finite values (for general flags; the
+    rule uses `parse_percentage`)."""
     if text is None or not _RUST_F64.fullmatch(text):
         return None
     value = float(text)
@@ -137,9 +167,9 @@ def _seed_if_applicable(flag: Lookup) -> Optional[int]:
     """The seed when the flags allow any unit on at all; None means off for every unit."""
     if flag("APPLY_PARAMETERS") != "true":
         return None
-    if parse_u64(flag("ASSIGNMENT_VERSION")) != ASSIGNMENT_VERSION:
-        return None  # a newer controller may assign differently: never guess
-    return parse_u64(flag("SEED"))
+    if flag("ASSIGNMENT_VERSION") != str(ASSIGNMENT_VERSION):
+        return None  # missing, or a version this module does not implement: never guess
+    return parse_seed(flag("SEED"))
 
 
 def enabled_for(flag: Lookup, unit: str, draw_fn: Draw = draw) -> bool:
@@ -149,10 +179,10 @@ def enabled_for(flag: Lookup, unit: str, draw_fn: Draw = draw) -> bool:
         return False
     mode = flag("MODE")
     if mode == "ab_test":
-        p = parse_finite_f64(flag("AB_TEST_PERCENTAGE"))
+        p = parse_percentage(flag("AB_TEST_PERCENTAGE"))
         return p is not None and in_treatment(seed, unit, p, draw_fn)
     if mode == "rollout":
-        p = parse_finite_f64(flag("ROLLOUT_PERCENTAGE"))
+        p = parse_percentage(flag("ROLLOUT_PERCENTAGE"))
         return p is not None and in_rollout(seed, unit, p, draw_fn)
     return mode == "full"
 
@@ -167,7 +197,7 @@ def variant(flag: Lookup, unit: str, draw_fn: Draw = draw) -> Optional[str]:
     seed = _seed_if_applicable(flag)
     if seed is None or flag("MODE") != "ab_test":
         return None
-    p = parse_finite_f64(flag("AB_TEST_PERCENTAGE"))
+    p = parse_percentage(flag("AB_TEST_PERCENTAGE"))
     if p is None:
         return None
     return "treatment" if in_treatment(seed, unit, p, draw_fn) else "control"

@@ -9,7 +9,15 @@ from typing import Dict
 import pytest
 
 from rollout_client import assignment
-from rollout_client.assignment import chacha20_block, draw, draw_u64, parse_finite_f64, parse_u64
+from rollout_client.assignment import (
+    chacha20_block,
+    draw,
+    draw_u64,
+    parse_finite_f64,
+    parse_percentage,
+    parse_seed,
+    parse_u64,
+)
 
 VECTORS = Path(__file__).resolve().parents[3] / "tests" / "data" / "assignment_vectors.json"
 
@@ -128,7 +136,39 @@ def test_rule_safe_defaults() -> None:
         if key == "AB_TEST_PERCENTAGE":
             continue  # not read in rollout mode
         assert not assignment.enabled_for(missing.get, unit), key
-    for key, bad in [("SEED", "-1"), ("SEED", "x"), ("ROLLOUT_PERCENTAGE", "lots"),
-                     ("ROLLOUT_PERCENTAGE", "NaN"), ("ASSIGNMENT_VERSION", "2"),
-                     ("ASSIGNMENT_VERSION", "one"), ("APPLY_PARAMETERS", "True"), ("MODE", "ROLLOUT")]:
+    for key, bad in [("SEED", "-1"), ("SEED", "x"), ("SEED", "+42"), ("ROLLOUT_PERCENTAGE", "lots"),
+                     ("ROLLOUT_PERCENTAGE", "NaN"), ("ROLLOUT_PERCENTAGE", "1e2"),
+                     ("ROLLOUT_PERCENTAGE", "+50"), ("ROLLOUT_PERCENTAGE", "150"),
+                     ("ASSIGNMENT_VERSION", "2"), ("ASSIGNMENT_VERSION", "+1"),
+                     ("ASSIGNMENT_VERSION", "01"), ("ASSIGNMENT_VERSION", "one"),
+                     ("APPLY_PARAMETERS", "True"), ("MODE", "ROLLOUT")]:
         assert not assignment.enabled_for({**good, key: bad}.get, unit), (key, bad)
+
+
+def test_flag_grammar_vectors() -> None:
+    data = load_vectors()
+    for case in data["percentages"]:
+        assert parse_percentage(case["text"]) == case["value"], case
+    for case in data["seeds"]:
+        got = parse_seed(case["text"])
+        assert (None if got is None else str(got)) == case["value"], case
+    refused = {c["text"] for c in data["percentages"] if c["value"] is None}
+    assert {"1e1", "+10", "150"} <= refused
+
+
+def test_grammar_refuses_huge_texts_without_raising() -> None:
+    assert parse_seed("9" * 5000) is None
+    assert parse_percentage("1" * 5000) is None
+    assert parse_seed("0" * 100 + "7") == 7
+
+
+def test_rule_vectors() -> None:
+    cases = load_vectors()["rule"]
+    assert any("would disagree" in c["why"] for c in cases)
+    failures = []
+    for c in cases:
+        flag = c["flags"].get
+        got = (assignment.enabled_for(flag, c["unit"]), assignment.variant(flag, c["unit"]))
+        if got != (c["enabled"], c["variant"]):
+            failures.append((c, got))
+    assert not failures, f"{len(failures)} mismatches, first: {failures[:2]}"

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use rollout_core::config::{AnalysisConfig, Rollout};
 use rollout_core::learning::{
-    compute, config_of, publication, starting_point, Inputs, Publication, Report,
+    cap_references, compute, config_of, publication, starting_point, Inputs, Publication, Report,
 };
 use rollout_store::{Store, StoreError, Writer};
 
@@ -26,9 +26,18 @@ pub async fn analyze(
             .await?,
         counts: store.learning_counts(from, now).await?,
         regime: store.latest_regime(from, now).await?,
+        recent: Vec::new(),
     };
     let previous = store.latest_weights(rollout.name.as_str()).await?;
     let state = store.state(rollout.name.as_str()).await?;
+    // The rolling daily cap: what was in force over the last 24 h.
+    let recent = store
+        .weights_since(rollout.name.as_str(), now - chrono::Duration::hours(24))
+        .await?;
+    let inputs = Inputs {
+        recent: cap_references(rollout, state.as_ref(), recent),
+        ..inputs
+    };
     let previous = starting_point(rollout, cfg, previous, state.as_ref());
     Ok(compute(
         rollout.name.as_str(),

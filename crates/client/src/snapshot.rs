@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rollout_core::assignment::{self, Variant, ASSIGNMENT_VERSION};
+use rollout_core::assignment::{Rule, Variant};
 
 /// One row of `rollout_flags`, as the client needs it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -104,45 +104,14 @@ impl Snapshot {
             .map(String::as_str)
     }
 
-    /// The seed, if the flags let any unit on at all.
-    fn seed(&self, prefix: &str) -> Option<u64> {
-        if self.lookup(prefix, "APPLY_PARAMETERS") != Some("true") {
-            return None;
-        }
-        let version = self
-            .lookup(prefix, "ASSIGNMENT_VERSION")?
-            .parse::<u64>()
-            .ok()?;
-        if version != u64::from(ASSIGNMENT_VERSION) {
-            return None;
-        }
-        self.lookup(prefix, "SEED")?.parse::<u64>().ok()
-    }
-
-    fn percentage(&self, prefix: &str, suffix: &str) -> Option<f64> {
-        self.lookup(prefix, suffix)?
-            .parse::<f64>()
-            .ok()
-            .filter(|p| p.is_finite())
+    /// The rule of `docs/assignment.md` under the rollout's flags; `None`: every unit off.
+    fn rule(&self, rollout: &str) -> Option<Rule> {
+        let prefix = self.prefix(rollout)?;
+        Rule::read(|suffix| self.lookup(prefix, suffix).map(str::to_owned)).ok()
     }
 
     pub fn enabled_for(&self, rollout: &str, unit: &str) -> bool {
-        let Some(prefix) = self.prefix(rollout) else {
-            return false;
-        };
-        let Some(seed) = self.seed(prefix) else {
-            return false;
-        };
-        match self.lookup(prefix, "MODE") {
-            Some("ab_test") => self
-                .percentage(prefix, "AB_TEST_PERCENTAGE")
-                .is_some_and(|p| assignment::variant(seed, unit, p) == Variant::Treatment),
-            Some("rollout") => self
-                .percentage(prefix, "ROLLOUT_PERCENTAGE")
-                .is_some_and(|p| assignment::in_rollout(seed, unit, p)),
-            Some("full") => true,
-            _ => false,
-        }
+        self.rule(rollout).is_some_and(|r| r.enabled(unit))
     }
 
     /// The learned `<prefix>WEIGHTS` for a unit on the new path (as [`enabled_for`]
@@ -164,13 +133,7 @@ impl Snapshot {
     }
 
     pub fn variant(&self, rollout: &str, unit: &str) -> Option<Variant> {
-        let prefix = self.prefix(rollout)?;
-        let seed = self.seed(prefix)?;
-        if self.lookup(prefix, "MODE") != Some("ab_test") {
-            return None;
-        }
-        let p = self.percentage(prefix, "AB_TEST_PERCENTAGE")?;
-        Some(assignment::variant(seed, unit, p))
+        self.rule(rollout)?.variant(unit)
     }
 }
 

@@ -277,43 +277,63 @@ pub fn rollout_status(
 }
 
 /// One unit's assignment in a rollout, as `rollout assign --json` and `GET /v1/assign` show it.
+/// Everything comes from the rollout's stored flags (its `<prefix>…` values), through the
+/// rule of `docs/assignment.md`, so the fields never contradict each other: `variant` is
+/// `treatment` exactly when `enabled` is true in `ab_test` mode.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UnitAssignment {
     pub unit: String,
-    pub u_ab: f64,
-    /// The A/B split from the configuration (shown in every stage); `None` without an A/B stage.
+    /// `<prefix>MODE` as stored; `None` when the flag is missing.
+    pub mode: Option<String>,
+    /// The unit's A/B draw under `<prefix>SEED`; `None` when `SEED` is unreadable or
+    /// `ASSIGNMENT_VERSION` is not 1 (the draws of another version are unknown).
+    pub u_ab: Option<f64>,
+    /// The A/B variant while `MODE` is `ab_test` and the flags are readable; otherwise `None`.
     pub variant: Option<&'static str>,
-    pub u_rollout: f64,
-    pub rollout_percentage: f64,
+    /// The unit's release draw under `<prefix>SEED`; `None` as for `u_ab`.
+    pub u_rollout: Option<f64>,
+    /// `<prefix>ROLLOUT_PERCENTAGE` when it is a valid percentage.
+    pub rollout_percentage: Option<f64>,
+    /// `u_rollout < rollout_percentage / 100`, when the flags let any unit on.
     pub in_rollout: bool,
     /// Whether the new path is on for the unit under the stored flags now.
     pub enabled: bool,
+    /// Why the flags turn the new path off for every unit (`MODE is "shadow"`, an unknown
+    /// `ASSIGNMENT_VERSION`, a value outside the grammar); `None` when they let units on.
+    pub off_reason: Option<String>,
 }
 
-/// `unit`'s draws and decisions under `rollout`'s configuration and its stored `flags`
-/// (key → value).
+/// `unit`'s draws and decisions under `rollout`'s stored `flags` (key → value): only the
+/// flag prefix comes from the configuration.
 pub fn unit_assignment(
     rollout: &Rollout,
     flags: &std::collections::BTreeMap<String, String>,
     unit: &str,
 ) -> UnitAssignment {
-    use crate::assignment::{self, PURPOSE_AB, PURPOSE_ROLLOUT};
+    use crate::assignment::{self, Rule, PURPOSE_AB, PURPOSE_ROLLOUT};
     let flag = |suffix: &str| flags.get(&rollout.flag_prefix.key(suffix)).cloned();
-    let ab_pct = rollout.stages.iter().find_map(|s| match &s.kind {
-        crate::config::StageKind::AbTest { percentage, .. } => Some(percentage.get()),
-        _ => None,
-    });
-    let rollout_pct = flag("ROLLOUT_PERCENTAGE")
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let seed = assignment::seed(flag).ok();
+    let rule = Rule::read(flag);
+    let rollout_pct =
+        flag("ROLLOUT_PERCENTAGE").and_then(|v| assignment::parse_percentage(&v).ok());
+    let in_rollout = match (&rule, seed, rollout_pct) {
+        (Ok(_), Some(seed), Some(p)) => assignment::in_rollout(seed, unit, p),
+        _ => false,
+    };
     UnitAssignment {
         unit: unit.to_owned(),
-        u_ab: assignment::draw(rollout.seed, PURPOSE_AB, unit),
-        variant: ab_pct.map(|p| assignment::variant(rollout.seed, unit, p).as_str()),
-        u_rollout: assignment::draw(rollout.seed, PURPOSE_ROLLOUT, unit),
+        mode: flag("MODE"),
+        u_ab: seed.map(|s| assignment::draw(s, PURPOSE_AB, unit)),
+        variant: rule
+            .as_ref()
+            .ok()
+            .and_then(|r| r.variant(unit))
+            .map(|v| v.as_str()),
+        u_rollout: seed.map(|s| assignment::draw(s, PURPOSE_ROLLOUT, unit)),
         rollout_percentage: rollout_pct,
-        in_rollout: assignment::in_rollout(rollout.seed, unit, rollout_pct),
-        enabled: assignment::enabled_for(flag, unit),
+        in_rollout,
+        enabled: rule.as_ref().is_ok_and(|r| r.enabled(unit)),
+        off_reason: rule.err().map(|e| e.0),
     }
 }
 

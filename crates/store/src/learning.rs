@@ -146,23 +146,17 @@ where
         match_window: std::time::Duration,
     ) -> Result<Vec<Pair>, StoreError> {
         let sql = B::LEARNING;
-        // The first trade of the symbol entered at or after the discovery (a running
-        // minimum over the symbol's events in reverse time order) decides, if it was
-        // entered within the match window; it counts once closed with a return.
+        // Each closed trade counts once: it is paired with the latest discovery of its
+        // symbol at or before its entry (a scanner that re-reports a symbol does not multiply
+        // the trade), if that discovery is in the window and within the match window.
         let q = format!(
-            "SELECT d.discovery_features AS discovery_features, o.return_pct AS return_pct FROM (\
-               SELECT kind, id, symbol, ts, MIN(CASE WHEN kind = 1 THEN ts END) OVER \
-                 (PARTITION BY symbol ORDER BY ts DESC, kind DESC ROWS UNBOUNDED PRECEDING) AS next_entry \
-               FROM (SELECT 0 AS kind, id, symbol, discovery_timestamp AS ts FROM {d} \
-                     WHERE discovery_timestamp >= $1 AND discovery_timestamp <= $2 \
-                     UNION ALL \
-                     SELECT 1 AS kind, id, symbol, entry_timestamp AS ts FROM {o} \
-                     WHERE entry_timestamp >= $1 AND entry_timestamp <= $2) ev) n \
-             JOIN {d} d ON d.id = n.id \
-             JOIN {o} o ON o.symbol = n.symbol AND o.entry_timestamp = n.next_entry \
-             WHERE n.kind = 0 AND {within} \
-             AND o.exit_timestamp <= $2 AND o.return_pct IS NOT NULL \
-             ORDER BY n.ts, n.id",
+            "SELECT d.discovery_features AS discovery_features, o.return_pct AS return_pct \
+             FROM {o} o JOIN {d} d ON d.symbol = o.symbol AND d.discovery_timestamp = (\
+               SELECT MAX(d2.discovery_timestamp) FROM {d} d2 WHERE d2.symbol = o.symbol \
+               AND d2.discovery_timestamp <= o.entry_timestamp AND d2.discovery_timestamp >= $1) \
+             WHERE o.entry_timestamp >= $1 AND o.entry_timestamp <= $2 \
+             AND o.exit_timestamp <= $2 AND o.return_pct IS NOT NULL AND {within} \
+             ORDER BY o.entry_timestamp, o.id",
             d = sql.discoveries,
             o = sql.outcomes,
             within = sql.within,
@@ -274,5 +268,39 @@ where
             .fetch_optional(&self.pool)
             .await?;
         row.map(WeightsRecord::try_from).transpose()
+    }
+
+    async fn weights_since(
+        &self,
+        rollout: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<WeightsRecord>, StoreError> {
+        let columns = "rollout, computed_at, current, suggested, final_weights, fallback, reason, \
+             confidence, sample_size, regime, inputs";
+        let history = B::LEARNING.history;
+        let before = format!(
+            "SELECT {columns} FROM {history} WHERE rollout = $1 AND computed_at <= $2 \
+             ORDER BY computed_at DESC, id DESC LIMIT 1"
+        );
+        let after = format!(
+            "SELECT {columns} FROM {history} WHERE rollout = $1 AND computed_at > $2 \
+             ORDER BY computed_at, id"
+        );
+        // One snapshot for both reads.
+        let mut tx = self.pool.begin_with(B::BEGIN_READ).await?;
+        let mut rows: Vec<WeightsHistoryRow> = sqlx::query_as(&before)
+            .bind(rollout)
+            .bind(since)
+            .fetch_all(&mut *tx)
+            .await?;
+        rows.extend(
+            sqlx::query_as::<_, WeightsHistoryRow>(&after)
+                .bind(rollout)
+                .bind(since)
+                .fetch_all(&mut *tx)
+                .await?,
+        );
+        tx.commit().await?;
+        rows.into_iter().map(WeightsRecord::try_from).collect()
     }
 }

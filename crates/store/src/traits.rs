@@ -211,8 +211,9 @@ pub trait OutboxStore: Send + Sync {
 pub trait LearningStore: Send + Sync {
     /// Stores rows in one transaction; rows whose (symbol, timestamp) is stored are skipped.
     async fn ingest_learning(&self, rows: &Rows) -> Result<LearningIngest, StoreError>;
-    /// Each discovery in `[from, to]` with the return of the first trade of its symbol entered
-    /// within `match_window` after it — if that trade had closed with a return by `to`.
+    /// Each trade entered in `[from, to]` and closed with a return by `to`, once, with the
+    /// features of the latest discovery of its symbol at or before its entry — if that
+    /// discovery is at or after `from` and at most `match_window` before the entry.
     async fn learning_pairs(
         &self,
         from: DateTime<Utc>,
@@ -239,6 +240,13 @@ pub trait LearningStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The latest computation for `rollout` (by `computed_at`, then insertion order).
     async fn latest_weights(&self, rollout: &str) -> Result<Option<WeightsRecord>, StoreError>;
+    /// The computations for `rollout` after `since`, and the latest at or before it (the
+    /// weights in force at `since`), oldest first: what the rolling daily cap compares with.
+    async fn weights_since(
+        &self,
+        rollout: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<WeightsRecord>, StoreError>;
 }
 
 /// Every capability: what `open` returns and what most callers hold (`&dyn Store`).

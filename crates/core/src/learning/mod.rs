@@ -29,6 +29,10 @@ pub struct Inputs {
     pub pairs: Vec<Pair>,
     pub counts: LearningCounts,
     pub regime: Option<String>,
+    /// Final weights of the computations of the last 24 h and the latest before them, with
+    /// their times: the rolling daily cap keeps the next weights within `max_daily_change`
+    /// of each (see [`step`]); with none before the window, of the conservative weights.
+    pub recent: Vec<(Weights, DateTime<Utc>)>,
 }
 
 /// The weights part of a report.
@@ -117,6 +121,7 @@ pub fn compute(
     let s = step(&StepInput {
         conservative: &cfg.conservative_weights,
         previous: previous.map(|p| (&p.final_weights, p.computed_at)),
+        recent: &inputs.recent,
         signals: &signals,
         insufficient,
         multipliers: multipliers.as_ref(),
@@ -206,4 +211,24 @@ pub fn starting_point(
         }
     }
     previous
+}
+
+/// What the rolling daily cap compares with ([`Inputs::recent`]), from `records`, the
+/// computations of the last 24 h and the latest before them. All of them, except where the
+/// weights are live but nothing learned is published yet (the first stage that applies
+/// parameters, after shadow): the computations from before that stage were never in force,
+/// the conservative weights were, so the first publication may move the cap from them.
+pub fn cap_references(
+    rollout: &Rollout,
+    state: Option<&crate::controller::RolloutState>,
+    records: Vec<WeightsRecord>,
+) -> Vec<(Weights, DateTime<Utc>)> {
+    let since = state
+        .filter(|s| s.weights.is_none() && crate::controller::flags::applies_parameters(rollout, s))
+        .map(|s| s.stage_entered_at);
+    records
+        .into_iter()
+        .filter(|r| since.is_none_or(|t| r.computed_at >= t))
+        .map(|r| (r.final_weights, r.computed_at))
+        .collect()
 }

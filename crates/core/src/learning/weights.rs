@@ -4,9 +4,12 @@
 //! 1. suggested = conservative, with each significant feature scaled by `1 + ρ` (Spearman),
 //!    normalised; non-significant features keep their conservative share;
 //! 2. target = suggested × regime multipliers, normalised;
-//! 3. final = current + λ·(target − current), with λ ≤ 1 the largest step that moves no weight
-//!    by more than `max_daily_change × elapsed days` (elapsed capped at one day). Both
-//!    `current` and `target` sum to 1, so `final` does too, with no renormalisation after the cap;
+//! 3. final = current + λ·(target − current), with λ ≤ 1 the largest step that keeps every
+//!    weight within `max_daily_change` of each value it had in the last 24 hours (a rolling
+//!    24 h: the weights in force 24 h ago and every computation since, see [`StepInput::recent`]),
+//!    so no run, scheduled or manual, moves a weight by more than the cap within any 24 h.
+//!    Both `current` and `target` sum to 1, so `final` does too, with no renormalisation after
+//!    the cap;
 //! 4. final is rounded to 6 decimals by largest remainder, so the published values sum to
 //!    exactly 1 (in millionths); the step keeps a 2e-6 margin so rounding cannot break the cap.
 
@@ -30,8 +33,13 @@ pub struct FeatureSignal {
 #[derive(Debug, Clone)]
 pub struct StepInput<'a> {
     pub conservative: &'a Weights,
-    /// The last computed final weights and when they were computed.
+    /// The weights the step starts from (the last computation's, or the published ones)
+    /// and when they were computed.
     pub previous: Option<(&'a Weights, DateTime<Utc>)>,
+    /// Final weights of earlier computations and when they were made: those after
+    /// `now − 24 h` and the latest at or before it (in force at the window's start). The
+    /// next weights stay within `max_daily_change` of each, and of `previous`.
+    pub recent: &'a [(Weights, DateTime<Utc>)],
     /// Feature → signal; `None` when the feature has too few pairs.
     pub signals: &'a BTreeMap<String, Option<FeatureSignal>>,
     /// Why the data is insufficient overall, if it is: the step falls back.
@@ -115,22 +123,8 @@ pub fn step(input: &StepInput) -> Step {
         ),
         None => suggested.clone(),
     };
-    let elapsed_days = match input.previous {
-        Some((_, at)) => {
-            ((input.now - at).num_milliseconds() as f64 / 86_400_000.0).clamp(0.0, 1.0)
-        }
-        None => 1.0,
-    };
-    let allowance = (input.max_daily_change * elapsed_days - ROUNDING_MARGIN).max(0.0);
-    let largest = target
-        .iter()
-        .map(|(f, t)| (t - current.map()[f]).abs())
-        .fold(0.0f64, f64::max);
-    let lambda = if largest <= allowance {
-        1.0
-    } else {
-        allowance / largest
-    };
+    let allowance = (input.max_daily_change - ROUNDING_MARGIN).max(0.0);
+    let lambda = capped_step(&current, &target, &in_window(input), allowance);
     let next: BTreeMap<String, f64> = target
         .iter()
         .map(|(f, t)| {
@@ -160,6 +154,69 @@ pub fn step(input: &StepInput) -> Step {
         reason,
         confidence: Some(1.0 - (min_p * k).min(1.0)),
         significant,
+    }
+}
+
+/// The weights the cap compares with: those computed after `now − 24 h` and the one in
+/// force when that window opened: the latest computed at or before it, or, with none, the
+/// conservative weights (what was in force before the first computation).
+fn in_window<'a>(input: &StepInput<'a>) -> Vec<&'a Weights> {
+    let start = input.now - chrono::Duration::hours(24);
+    let opening = input
+        .recent
+        .iter()
+        .filter(|(_, at)| *at <= start)
+        .max_by_key(|(_, at)| *at)
+        .map_or(input.conservative, |(w, _)| w);
+    input
+        .recent
+        .iter()
+        .filter(|(_, at)| *at > start && *at <= input.now)
+        .map(|(w, _)| w)
+        .chain(std::iter::once(opening))
+        .collect()
+}
+
+/// The largest λ in [0, 1] with `current + λ·(target − current)` within `allowance` of
+/// `current` and of every weight set in `window`, feature by feature; 0 when there is none.
+fn capped_step(
+    current: &Weights,
+    target: &BTreeMap<String, f64>,
+    window: &[&Weights],
+    allowance: f64,
+) -> f64 {
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    for (f, t) in target {
+        let c = current.map()[f];
+        let d = t - c;
+        let references = std::iter::once(c).chain(
+            window
+                .iter()
+                .filter(|w| w.same_features(current))
+                .filter_map(|w| w.get(f)),
+        );
+        for r in references {
+            // |c + λd − r| ≤ allowance  ⇔  λd ∈ [r − c − allowance, r − c + allowance]
+            let (a, b) = (r - c - allowance, r - c + allowance);
+            if d.abs() < 1e-15 {
+                if a > 0.0 || b < 0.0 {
+                    return 0.0; // already outside this band and not moving: stay
+                }
+                continue;
+            }
+            let (x, y) = if d > 0.0 {
+                (a / d, b / d)
+            } else {
+                (b / d, a / d)
+            };
+            lo = lo.max(x);
+            hi = hi.min(y);
+        }
+    }
+    if lo <= hi {
+        hi
+    } else {
+        0.0
     }
 }
 
@@ -215,6 +272,7 @@ mod tests {
         let s = step(&StepInput {
             conservative: &c,
             previous: Some((&prev, t0())),
+            recent: &[],
             signals: &BTreeMap::new(),
             insufficient: Some("9 pairs, fewer than min_pairs 10".into()),
             multipliers: None,
@@ -236,6 +294,7 @@ mod tests {
         let s = step(&StepInput {
             conservative: &c,
             previous: None,
+            recent: &[],
             signals: &signals,
             insufficient: None,
             multipliers: Some(&m),
@@ -258,28 +317,30 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the data, regime and previous weights: the final weights are non-negative,
-        /// sum to exactly 1 (in millionths), and no weight moves by more than the cap times the
-        /// elapsed share of a day, also after the regime multipliers.
+        /// Whatever the data, regime, previous weights and the times of the runs (scheduled or
+        /// manual, minutes or days apart): the final weights are non-negative, sum to exactly
+        /// 1 (in millionths), and no weight moves by more than the cap within any 24 hours,
+        /// also after the regime multipliers.
         #[test]
-        fn final_weights_sum_to_one_and_respect_the_cap(
+        fn final_weights_sum_to_one_and_respect_the_rolling_cap(
             prev in proptest::collection::vec(0.0f64..1.0, 6),
             signals in proptest::collection::vec(signal(), 6),
             multipliers in proptest::option::of(proptest::collection::vec(0.1f64..10.0, 6)),
-            elapsed_minutes in 0i64..3 * 1440,
+            gaps in proptest::collection::vec(0i64..2 * 1440, 1..12),
             cap in 0.001f64..0.3,
-            days in 1usize..15,
         ) {
             let c = conservative();
-            let mut previous = Weights::rounded(&FEATURES.iter().zip(&prev).map(|(f, w)| ((*f).to_owned(), *w)).collect());
+            let start = Weights::rounded(&FEATURES.iter().zip(&prev).map(|(f, w)| ((*f).to_owned(), *w)).collect());
             let signals: BTreeMap<String, Option<FeatureSignal>> = FEATURES.iter().zip(signals).map(|(f, s)| ((*f).to_owned(), s)).collect();
             let m: Option<BTreeMap<String, f64>> = multipliers.map(|m| FEATURES.iter().zip(m).map(|(f, v)| ((*f).to_owned(), v)).collect());
-            let mut at = t0();
-            for _ in 0..days {
-                let now = at + Duration::minutes(elapsed_minutes);
+            let mut history = vec![(start, t0())];
+            for gap in gaps {
+                let (previous, at) = history.last().cloned().unwrap();
+                let now = at + Duration::minutes(gap);
                 let s = step(&StepInput {
                     conservative: &c,
                     previous: Some((&previous, at)),
+                    recent: &history,
                     signals: &signals,
                     insufficient: None,
                     multipliers: m.as_ref(),
@@ -288,15 +349,51 @@ mod tests {
                     now,
                 });
                 prop_assert_eq!(total_micros(&s.next), 1_000_000);
-                let allowed = cap * (elapsed_minutes as f64 / 1440.0).min(1.0);
-                for f in FEATURES {
-                    let (a, b) = (previous.get(f).unwrap(), s.next.get(f).unwrap());
-                    prop_assert!(b >= 0.0);
-                    prop_assert!((b - a).abs() <= allowed + 1e-12, "{} moved {} > {}", f, (b - a).abs(), allowed);
-                }
-                previous = s.next;
-                at = now;
+                history.push((s.next, now));
             }
+            // Every pair of weights in force within 24 h of each other (the one in force at
+            // a window's start included) differs by at most the cap.
+            // Weights i is in force from its time until the next computation's; i and j
+            // are both in force within some 24 h iff j was computed less than 24 h after i
+            // stopped being in force.
+            for i in 0..history.len() {
+                for j in i + 1..history.len() {
+                    if history[j].1 - history[i + 1].1 >= Duration::hours(24) {
+                        continue;
+                    }
+                    for f in FEATURES {
+                        let (x, y) = (history[i].0.get(f).unwrap(), history[j].0.get(f).unwrap());
+                        prop_assert!(y >= 0.0);
+                        prop_assert!((y - x).abs() <= cap + 1e-12, "{} moved {} > {} between runs {} and {}", f, (y - x).abs(), cap, i, j);
+                    }
+                }
+            }
+        }
+
+        /// A manual run right after a scheduled one cannot move a weight a second cap.
+        #[test]
+        fn a_manual_run_after_a_scheduled_one_stays_within_the_cap(minutes in 1i64..1440) {
+            let c = conservative();
+            let signals: BTreeMap<String, Option<FeatureSignal>> = FEATURES.iter().map(|f| ((*f).to_owned(), Some(FeatureSignal { rho: 0.0, p: 0.5 }))).collect();
+            let mut strong = signals.clone();
+            strong.insert("squeeze".into(), Some(FeatureSignal { rho: 0.9, p: 1e-9 }));
+            let run = |previous: &Weights, at, recent: &[(Weights, DateTime<Utc>)], now| step(&StepInput {
+                conservative: &c, previous: Some((previous, at)), recent, signals: &strong,
+                insufficient: None, multipliers: None, max_daily_change: 0.05, alpha: 0.05, now,
+            }).next;
+            let scheduled_at = t0() + Duration::days(1);
+            let scheduled = run(&c, t0(), &[(c.clone(), t0())], scheduled_at);
+            let moved = scheduled.get("squeeze").unwrap() - c.get("squeeze").unwrap();
+            prop_assert!(moved > 0.049 && moved <= 0.05, "{}", moved);
+            let manual_at = scheduled_at + Duration::minutes(minutes);
+            let recent = [(c.clone(), t0()), (scheduled.clone(), scheduled_at)];
+            let manual = run(&scheduled, scheduled_at, &recent, manual_at);
+            prop_assert!(manual.get("squeeze").unwrap() - c.get("squeeze").unwrap() <= 0.05 + 1e-12);
+            // A day after the scheduled run, the next cap is available.
+            let later = scheduled_at + Duration::days(1) + Duration::minutes(1);
+            let recent = [(c.clone(), t0()), (scheduled.clone(), scheduled_at), (manual.clone(), manual_at)];
+            let next = run(&manual, manual_at, &recent, later);
+            prop_assert!(next.get("squeeze").unwrap() > manual.get("squeeze").unwrap());
         }
 
         /// Features without a significant correlation never gain share against each other.
@@ -307,9 +404,11 @@ mod tests {
             signals.insert("squeeze".into(), Some(FeatureSignal { rho, p: 1e-6 }));
             let mut w = c.clone();
             for d in 0..days {
+                let recent = [(w.clone(), t0() + Duration::days(d))];
                 let s = step(&StepInput {
                     conservative: &c,
                     previous: Some((&w, t0() + Duration::days(d))),
+                    recent: &recent,
                     signals: &signals,
                     insufficient: None,
                     multipliers: None,

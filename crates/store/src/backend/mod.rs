@@ -106,7 +106,8 @@ pub struct LearningSql {
     pub theses: &'static str,
     pub outcomes: &'static str,
     pub history: &'static str,
-    /// Whether the next entry `n.next_entry` is within `$3` seconds of the discovery `n.ts`.
+    /// Whether the trade's entry `o.entry_timestamp` is within `$3` seconds after the
+    /// discovery `d.discovery_timestamp`.
     pub within: &'static str,
     /// `market_conditions.regime` as text.
     pub regime: &'static str,

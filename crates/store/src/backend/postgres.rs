@@ -34,7 +34,7 @@ impl Backend for PgBackend {
         theses: "learning.thesis_decisions",
         outcomes: "learning.trade_outcomes",
         history: "learning.weights_history",
-        within: "n.next_entry <= n.ts + CAST($3 AS DOUBLE PRECISION) * INTERVAL '1 second'",
+        within: "o.entry_timestamp <= d.discovery_timestamp + CAST($3 AS DOUBLE PRECISION) * INTERVAL '1 second'",
         regime: "market_conditions->>'regime'",
     };
 

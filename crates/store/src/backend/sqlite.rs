@@ -44,7 +44,7 @@ impl Backend for SqliteBackend {
         theses: "thesis_decisions",
         outcomes: "trade_outcomes",
         history: "learning_weights_history",
-        within: "julianday(n.next_entry) <= julianday(n.ts) + $3 / 86400.0",
+        within: "julianday(o.entry_timestamp) <= julianday(d.discovery_timestamp) + $3 / 86400.0",
         regime: "CAST(json_extract(market_conditions, '$.regime') AS TEXT)",
     };
 

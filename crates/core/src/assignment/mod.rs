@@ -1,5 +1,12 @@
 //! Seeded, sticky assignment of units to the new path. Specified byte for byte in
 //! `docs/assignment.md`; `tests/data/assignment_vectors.json` pins it across languages.
+//! [`grammar`] says which flag values are readable, [`rule`] applies the flags to a unit.
+
+mod grammar;
+mod rule;
+
+pub use grammar::{parse_percentage, parse_seed, Refused};
+pub use rule::{seed, version_supported, Off, Rule};
 
 use rand::RngCore;
 use rand::SeedableRng;
@@ -62,7 +69,9 @@ impl Variant {
     }
 }
 
-/// Treatment when the unit's A/B draw is below `treatment_percentage` / 100.
+/// Treatment when the unit's A/B draw is below `treatment_percentage` / 100, compared in
+/// binary64 (`u < p / 100`, the division correctly rounded). Callers reading a flag parse it
+/// with [`parse_percentage`] first.
 pub fn variant(seed: u64, unit: &str, treatment_percentage: f64) -> Variant {
     if draw(seed, PURPOSE_AB, unit) < treatment_percentage / 100.0 {
         Variant::Treatment
@@ -77,25 +86,9 @@ pub fn in_rollout(seed: u64, unit: &str, percentage: f64) -> bool {
 }
 
 /// The rule a service applies to a rollout's flags: is the new path on for `unit`?
-/// `flag(suffix)` returns the value of `<prefix><suffix>`. Missing or unreadable flags
-/// mean off, the safe default.
+/// `flag(suffix)` returns the value of `<prefix><suffix>`. Missing, unreadable (outside the
+/// grammar of `docs/assignment.md`) or unknown-version flags mean off, the safe default.
+/// To decide many units, read the flags once with [`Rule::read`].
 pub fn enabled_for(flag: impl Fn(&str) -> Option<String>, unit: &str) -> bool {
-    let number = |s: &str| {
-        flag(s)
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite())
-    };
-    if flag("APPLY_PARAMETERS").as_deref() != Some("true") {
-        return false;
-    }
-    let Some(seed) = flag("SEED").and_then(|s| s.parse::<u64>().ok()) else {
-        return false;
-    };
-    match flag("MODE").as_deref() {
-        Some("ab_test") => number("AB_TEST_PERCENTAGE")
-            .is_some_and(|p| variant(seed, unit, p) == Variant::Treatment),
-        Some("rollout") => number("ROLLOUT_PERCENTAGE").is_some_and(|p| in_rollout(seed, unit, p)),
-        Some("full") => true,
-        _ => false,
-    }
+    Rule::read(flag).is_ok_and(|r| r.enabled(unit))
 }
