@@ -23,6 +23,8 @@ pub struct DaemonOptions {
     pub database_override: Option<String>,
     /// `--listen`, which overrides the config's `listen` (the HTTP API's address).
     pub listen_override: Option<std::net::SocketAddr>,
+    /// The least time between two stored looks of an unchanged verdict (`--snapshot-interval`).
+    pub snapshot_interval: chrono::Duration,
 }
 
 /// Records the configuration the daemon acts on, so that manual actions can use it when the
@@ -155,6 +157,7 @@ pub async fn run(
         last_rejection: None,
         standby: false,
         role,
+        snapshot_interval: opts.snapshot_interval,
     };
     // The first pass runs at once rather than at the first cron tick.
     let _ = tx.try_send(());
@@ -231,6 +234,7 @@ struct Runner {
     standby: bool,
     /// Whether this process leads (read by the webhook sender and the HTTP API).
     role: Arc<Role>,
+    snapshot_interval: chrono::Duration,
 }
 
 impl Runner {
@@ -408,6 +412,11 @@ impl Runner {
                 self.store
                     .record_tick(epoch, now, interval.map(|i| i.as_secs()))
                     .await?;
+                // The dashboard's A/B series: this pass's judgements, as looks.
+                let service = rollout_app::Service::fixed(self.store.clone(), config.clone());
+                if let Err(e) = service.record_looks(self.snapshot_interval).await {
+                    warn!(error = %e, "storing the A/B analysis looks failed");
+                }
             }
             Ok::<_, StoreError>(outcomes)
         }

@@ -58,6 +58,10 @@ pub enum Command {
         /// port, logged as "HTTP API listening on http://ADDR").
         #[arg(long, env = "ROLLOUT_LISTEN")]
         listen: Option<std::net::SocketAddr>,
+        /// The least time between two stored looks of an A/B analysis whose verdict has not
+        /// changed (`<int><s|m|h|d|w>`; `0` keeps every change); the dashboard draws them.
+        #[arg(long, env = "ROLLOUT_SNAPSHOT_INTERVAL", default_value = "1h", value_parser = parse_interval)]
+        snapshot_interval: chrono::Duration,
     },
     /// Runs one evaluation pass, then exits.
     Tick {
@@ -194,4 +198,13 @@ impl From<KindArg> for crate::learning::Kind {
             KindArg::Outcome => crate::learning::Kind::Outcome,
         }
     }
+}
+
+/// A snapshot interval: `0`, or a duration as the configuration writes one.
+fn parse_interval(s: &str) -> Result<chrono::Duration, String> {
+    if s.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic()) == "0" {
+        return Ok(chrono::Duration::zero());
+    }
+    let d = rollout_core::config::StageDuration::parse(s)?;
+    chrono::Duration::from_std(d.get()).map_err(|e| e.to_string())
 }

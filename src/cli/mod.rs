@@ -91,11 +91,15 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Validate { file } => validate(file.as_deref().unwrap_or(&cli.config)),
         Command::Plan { json } => plan(&load(&cli.config)?, *json),
-        Command::Daemon { listen } => {
+        Command::Daemon {
+            listen,
+            snapshot_interval,
+        } => {
             let opts = DaemonOptions {
                 config_path: cli.config.clone(),
                 database_override: cli.database.clone(),
                 listen_override: *listen,
+                snapshot_interval: *snapshot_interval,
             };
             daemon::run(opts, shutdown_signal()).await
         }

@@ -1,10 +1,11 @@
 //! The HTTP API of `rollout daemon` (axum): flags and their event stream, rollouts,
-//! assignment, admin actions, observation ingest, health and metrics. The contract is in
+//! assignment, admin actions, observation ingest, health and metrics; and the dashboard at `/`. The contract is in
 //! `openapi.yaml` and `clients/python/README.md` ("The HTTP contract").
 
 mod admin;
 mod auth;
 mod body;
+mod dashboard;
 mod error;
 mod feed;
 mod flags;
@@ -12,6 +13,7 @@ mod learning;
 pub mod metrics;
 mod observations;
 mod rollouts;
+mod series;
 mod stream;
 
 use std::future::Future;
@@ -115,6 +117,9 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/v1/flags/{key}", get(flags::one)),
         ("get", "/v1/rollouts", get(rollouts::list)),
         ("get", "/v1/rollouts/{name}", get(rollouts::one)),
+        ("get", "/v1/rollouts/{name}/history", get(series::history)),
+        ("get", "/v1/rollouts/{name}/timeseries", get(series::timeseries)),
+        ("get", "/v1/rollouts/{name}/preview", get(series::preview)),
         ("get", "/v1/assign", get(rollouts::assign)),
         ("post", "/v1/rollouts/{name}/pause", post(admin::pause)),
         ("post", "/v1/rollouts/{name}/resume", post(admin::resume)),
@@ -161,6 +166,10 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new();
     for (_, path, handler) in routes() {
+        app = app.route(path, handler);
+    }
+    // The dashboard: a page and its embedded assets, not part of the API's contract.
+    for (path, handler) in dashboard::routes() {
         app = app.route(path, handler);
     }
     app.fallback(error::no_route)

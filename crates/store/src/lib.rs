@@ -1,5 +1,5 @@
 //! Persistence: the store's capabilities as narrow traits ([`StateStore`],
-//! [`ObservationStore`], [`GuardrailStore`], [`OutboxStore`], [`LearningStore`]; [`Store`]
+//! [`ObservationStore`], [`GuardrailStore`], [`OutboxStore`], [`LearningStore`], [`SeriesStore`]; [`Store`]
 //! is all of them), implemented once by [`SqlStore`], generic over its [`Backend`]:
 //! PostgreSQL ([`PgStore`]) or SQLite ([`SqliteStore`]).
 //!
@@ -15,6 +15,7 @@ mod learning;
 mod observations;
 mod outbox;
 mod rows;
+mod series;
 mod state;
 mod store;
 #[cfg(test)]
@@ -31,7 +32,10 @@ pub use rollout_core::records::{
 };
 pub use rollout_core::{BadUrl, DatabaseUrl};
 pub use store::{PgStore, SqlStore, SqliteStore};
-pub use traits::{GuardrailStore, LearningStore, ObservationStore, OutboxStore, StateStore, Store};
+pub use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
+pub use traits::{
+    GuardrailStore, LearningStore, ObservationStore, OutboxStore, SeriesStore, StateStore, Store,
+};
 
 /// Opens the store `url` names (`sqlite:...` or `postgres://...`); connects lazily.
 pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
