@@ -16,6 +16,7 @@ const JS_APP: &str = include_str!("dashboard/app.js");
 const JS_CHARTS: &str = include_str!("dashboard/charts.js");
 const JS_VIEWS: &str = include_str!("dashboard/views.js");
 const JS_ACTIONS: &str = include_str!("dashboard/actions.js");
+const JS_LIVE: &str = include_str!("dashboard/live.js");
 
 /// Only this origin; no inline script; images from data: URLs only (none today).
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -48,5 +49,6 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/dashboard/charts.js", get(|| async { asset(JS_CHARTS, JS) })),
         ("/dashboard/views.js", get(|| async { asset(JS_VIEWS, JS) })),
         ("/dashboard/actions.js", get(|| async { asset(JS_ACTIONS, JS) })),
+        ("/dashboard/live.js", get(|| async { asset(JS_LIVE, JS) })),
     ]
 }

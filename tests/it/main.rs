@@ -6,6 +6,7 @@ mod assignment;
 mod cli;
 mod client;
 mod config;
+mod dashboard;
 mod daemon;
 mod experiment;
 mod guardrails;

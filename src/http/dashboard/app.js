@@ -1,5 +1,5 @@
 // The dashboard's shell: the route (#/ the overview, #/r/NAME a rollout), the live feed
-// (the flags stream: every committed change re-reads the page's data, without a reload), a
+// (the flags stream, followed by the worker in live.js: every committed change re-reads the page's data, without a reload), a
 // periodic refresh for numbers that change without a flag change (observations, ticks),
 // and the countdowns.
 "use strict";
@@ -40,14 +40,18 @@ window.DashApp = (function () {
     document.getElementById("notice").textContent = text;
   }
 
+  // The flags stream, followed by a worker (live.js); each snapshot or change redraws.
   function live() {
     const status = document.getElementById("live");
-    if (!window.EventSource) { status.textContent = "Live updates unavailable"; return; }
-    const es = new EventSource("/v1/flags/stream");
-    const on = (ev) => { status.textContent = `Live · flags version ${ev.lastEventId}`; render(); };
-    es.addEventListener("snapshot", on);
-    es.addEventListener("change", on);
-    es.onerror = () => { status.textContent = "Live: reconnecting…"; };
+    if (!window.Worker) { status.textContent = "Live updates unavailable: refreshing every 5 s"; return; }
+    const w = new Worker("/dashboard/live.js");
+    w.onmessage = (ev) => {
+      const m = ev.data || {};
+      if (m.kind === "error") { status.textContent = "Live: reconnecting…"; return; }
+      if (m.kind === "open") { status.textContent = "Live"; return; }
+      status.textContent = `Live · flags version ${m.id}`;
+      render();
+    };
   }
 
   function tick() {
