@@ -205,6 +205,6 @@ fn parse_interval(s: &str) -> Result<chrono::Duration, String> {
     if s.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic()) == "0" {
         return Ok(chrono::Duration::zero());
     }
-    let d = rollout_core::config::StageDuration::parse(s)?;
+    let d = rollout_core::config::domain::StageDuration::parse(s)?;
     chrono::Duration::from_std(d.get()).map_err(|e| e.to_string())
 }

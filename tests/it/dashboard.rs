@@ -13,7 +13,7 @@ use rollout::controller::ManualAction;
 use rollout::daemon::Role;
 use rollout::engine;
 use rollout::experiment::Observation;
-use rollout::store::{SeriesStore, Store, Writer};
+use rollout::store::{Store, Writer};
 use rollout::{Clock, Service};
 use serde_json::Value;
 

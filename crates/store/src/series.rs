@@ -44,6 +44,7 @@ where
     for<'q> Args<'q, B>: IntoArguments<'q, Db<B>>,
     for<'q> &'q str: Encode<'q, Db<B>> + Type<Db<B>>,
     for<'n> &'n str: ColumnIndex<DbRow<B>>,
+    usize: ColumnIndex<DbRow<B>>,
     String: ColumnType<Db<B>>,
     i64: ColumnType<Db<B>>,
     f64: ColumnType<Db<B>>,

@@ -22,9 +22,15 @@ window.DashApp = (function () {
         const next = h("div", {});
         if (r.page === "rollout") await window.Dash.rollout(next, r.name, state);
         else await window.Dash.overview(next, state);
-        // Keep the keyboard focus where it was when the same element is drawn again.
+        // Keep the keyboard focus, and what was typed, when the same element is drawn again.
         const focused = document.activeElement && document.activeElement.id;
+        const typed = {};
+        for (const i of main.querySelectorAll("input[id]:not([type=radio])")) typed[i.id] = i.value;
         main.replaceChildren(...next.childNodes);
+        for (const [id, v] of Object.entries(typed)) {
+          const i = document.getElementById(id);
+          if (i) i.value = v;
+        }
         if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
         main.setAttribute("data-rendered", String(Date.now()));
       } catch (e) {
