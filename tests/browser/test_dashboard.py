@@ -57,7 +57,7 @@ def test_walk_charts_and_a_rollback_through_the_dashboard(daemon: Daemon, browse
     outside: list[str] = []
     page.on("request", lambda r: None if r.url.startswith(d.url) else outside.append(r.url))
     page.goto(d.url + PAGE)
-    page.wait_for_function("document.querySelector('#stage') !== null")
+    page.wait_for_function("() => document.querySelector('#stage') !== null")
     assert stage_text(page).startswith("1/4 shadow")
     # No token: read-only, says so, and every action button is disabled.
     assert "Read-only" in page.locator("#actions").inner_text()
@@ -68,7 +68,8 @@ def test_walk_charts_and_a_rollback_through_the_dashboard(daemon: Daemon, browse
 
     # The walk: each stage change appears without a reload.
     d.cli("promote", NAME, "--reason", "to A/B")
-    page.wait_for_function("document.querySelector('#stage').textContent.startsWith('2/4 ab_test')", timeout=20000)
+    page.wait_for_function("() => document.querySelector('#stage').textContent.startsWith('2/4 ab_test')", timeout=20000)
+    wait_until(lambda: looks(d) and observed(looks(d)[0]) == 0, what="the first look, before any data")
     total = 0
     for batch in range(3):
         ingest(d, batch)
@@ -76,18 +77,17 @@ def test_walk_charts_and_a_rollback_through_the_dashboard(daemon: Daemon, browse
         wait_until(lambda: looks(d) and observed(looks(d)[0]) == total, what=f"the look after batch {batch}")
     stored = looks(d)
     assert len(stored) == 4, [observed(s) for s in stored]  # the empty stage, then one per batch
-    page.wait_for_function(
-        "document.querySelector('#ab .ab-effect svg')?.dataset.points === '4'", timeout=20000)
+    page.wait_for_function("() => document.querySelector('#ab .ab-effect svg')?.dataset.points === '4'", timeout=20000)
     shot(page, "dashboard-rollout-ab.png")
     page.goto(d.url + "/#/")
     page.wait_for_selector("#overview")
     shot(page, "dashboard-overview.png")
     page.goto(d.url + PAGE)
-    page.wait_for_function("document.querySelector('#stage') !== null")
+    page.wait_for_function("() => document.querySelector('#stage') !== null")
     page.evaluate("window.__sameDocument = true")
     for label, text in [("to canary", "3/4 canary"), ("to full", "4/4 full")]:
         d.cli("promote", NAME, "--reason", label)
-        page.wait_for_function(f"document.querySelector('#stage').textContent.startsWith('{text}')", timeout=20000)
+        page.wait_for_function(f"() => document.querySelector('#stage').textContent.startsWith('{text}')", timeout=20000)
         assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
 
     # Without the token no action goes through, from the page either.
@@ -110,8 +110,7 @@ def test_walk_charts_and_a_rollback_through_the_dashboard(daemon: Daemon, browse
     assert d.get("/v1/flags")["version"] == version_before, "the preview wrote nothing"
     page.fill("#reason", "browser test")
     page.click("#confirm-go")
-    page.wait_for_function(
-        "document.querySelector('#flags-table .flags-status')?.textContent === 'rolled back'", timeout=20000)
+    page.wait_for_function("() => document.querySelector('#flags-table .flags-status')?.textContent === 'rolled back'", timeout=20000)
     mode = page.locator("#flags-table tbody tr", has_text="LEARNING_MODE").inner_text()
     assert "rolled_back" in mode
     history = d.get(f"/v1/rollouts/{NAME}/history?limit=1")["events"][0]
@@ -121,9 +120,8 @@ def test_walk_charts_and_a_rollback_through_the_dashboard(daemon: Daemon, browse
     ts = d.get(f"/v1/rollouts/{NAME}/timeseries?limit=1000")
     points = len([p for p in ts["guardrail_points"] if p["guardrail"] == "drawdown"])
     assert points >= 1
-    page.goto(d.url + "/#/")
-    page.goto(d.url + PAGE)
-    page.wait_for_function("document.querySelector('#guardrails svg') !== null")
+    page.reload()  # a fresh document: nothing of the page before can satisfy the wait
+    page.wait_for_function("() => document.querySelector('#guardrails svg') !== null")
     assert page.locator("#guardrails [data-guardrail=drawdown] svg").get_attribute("data-points") == str(points)
     assert page.locator("#guardrails [data-guardrail=drawdown] svg .pt").count() == points
     assert page.locator("#ab .ab-effect svg").get_attribute("data-points") == str(len(ts["analyses"]))
@@ -137,7 +135,7 @@ def test_without_a_token_nothing_can_be_done(daemon: Daemon, browser) -> None:
     wait_until(lambda: d.get("/v1/flags")["version"] >= 1, what="the first tick")
     page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
     page.goto(d.url + PAGE)
-    page.wait_for_function("document.querySelector('#stage') !== null")
+    page.wait_for_function("() => document.querySelector('#stage') !== null")
     assert "Read-only" in page.locator("#mode").inner_text()
     for i in range(page.locator("#actions button").count()):
         b = page.locator("#actions button").nth(i)
@@ -150,7 +148,7 @@ def test_without_a_token_nothing_can_be_done(daemon: Daemon, browser) -> None:
     page.click("#actions button[data-action=pause]")
     page.wait_for_selector("#confirm[open] #diff")
     page.click("#confirm-go")
-    page.wait_for_function("document.querySelector('#action-error')?.textContent.includes('refused')")
+    page.wait_for_function("() => document.querySelector('#action-error')?.textContent.includes('refused')")
     assert d.get(f"/v1/rollouts/{NAME}")["status"] == "running"
     assert page.evaluate("sessionStorage.length") == 0
     # The overview fits a phone: no horizontal scroll of the page itself.
