@@ -40,15 +40,24 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     const JS: &str = "text/javascript; charset=utf-8";
     vec![
-        ("/", get(|| async { asset(INDEX, "text/html; charset=utf-8") })),
+        (
+            "/",
+            get(|| async { asset(INDEX, "text/html; charset=utf-8") }),
+        ),
         (
             "/dashboard/app.css",
             get(|| async { asset(CSS, "text/css; charset=utf-8") }),
         ),
         ("/dashboard/app.js", get(|| async { asset(JS_APP, JS) })),
-        ("/dashboard/charts.js", get(|| async { asset(JS_CHARTS, JS) })),
+        (
+            "/dashboard/charts.js",
+            get(|| async { asset(JS_CHARTS, JS) }),
+        ),
         ("/dashboard/views.js", get(|| async { asset(JS_VIEWS, JS) })),
-        ("/dashboard/actions.js", get(|| async { asset(JS_ACTIONS, JS) })),
+        (
+            "/dashboard/actions.js",
+            get(|| async { asset(JS_ACTIONS, JS) }),
+        ),
         ("/dashboard/live.js", get(|| async { asset(JS_LIVE, JS) })),
     ]
 }

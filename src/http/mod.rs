@@ -118,7 +118,11 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/v1/rollouts", get(rollouts::list)),
         ("get", "/v1/rollouts/{name}", get(rollouts::one)),
         ("get", "/v1/rollouts/{name}/history", get(series::history)),
-        ("get", "/v1/rollouts/{name}/timeseries", get(series::timeseries)),
+        (
+            "get",
+            "/v1/rollouts/{name}/timeseries",
+            get(series::timeseries),
+        ),
         ("get", "/v1/rollouts/{name}/preview", get(series::preview)),
         ("get", "/v1/assign", get(rollouts::assign)),
         ("post", "/v1/rollouts/{name}/pause", post(admin::pause)),

@@ -2,16 +2,12 @@
 its stages shows each change without a reload; the A/B and guardrail charts have one point
 per stored look and per stored evaluation; a rollback needs the token, shows the flag diff
 first and the flags table says rolled back afterwards; without the token nothing can be done.
-
-With ROLLOUT_SCREENSHOTS=DIR the walk also saves the README's screenshots there.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
-from pathlib import Path
 
 from conftest import NAME, TOKEN, Daemon, wait_until
 
@@ -39,13 +35,6 @@ def looks(d: Daemon) -> list:
 def observed(look: dict) -> int:
     m = look["analysis"]["metrics"][0]
     return m["control"]["n"] + m["treatment"]["n"]
-
-
-def shot(page, name: str) -> None:
-    folder = os.environ.get("ROLLOUT_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 def test_walk_charts_and_a_rollback_through_the_dashboard(daemon: Daemon, browser) -> None:
@@ -78,10 +67,8 @@ def test_walk_charts_and_a_rollback_through_the_dashboard(daemon: Daemon, browse
     stored = looks(d)
     assert len(stored) == 4, [observed(s) for s in stored]  # the empty stage, then one per batch
     page.wait_for_function("() => document.querySelector('#ab .ab-effect svg')?.dataset.points === '4'", timeout=20000)
-    shot(page, "dashboard-rollout-ab.png")
     page.goto(d.url + "/#/")
     page.wait_for_selector("#overview")
-    shot(page, "dashboard-overview.png")
     page.goto(d.url + PAGE)
     page.wait_for_function("() => document.querySelector('#stage') !== null")
     page.evaluate("window.__sameDocument = true")

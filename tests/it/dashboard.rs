@@ -50,7 +50,11 @@ impl Clock for Stepped {
 }
 
 fn service(store: Arc<dyn Store>, config: &Config, clock: Arc<Stepped>) -> Service {
-    Service::new(store, Arc::new(ArcSwap::from_pointee(config.clone())), clock)
+    Service::new(
+        store,
+        Arc::new(ArcSwap::from_pointee(config.clone())),
+        clock,
+    )
 }
 
 async fn observe(store: &dyn Store, tag: &str, n: usize, at: DateTime<Utc>) {
@@ -83,7 +87,9 @@ async fn guardrail_points_are_kept_per_tick_and_paged(db: TestDb) {
         if i == 1 {
             observe(&*store, "a", 10, at).await;
         }
-        engine::tick_all(&*store, &config, &writer(), at).await.unwrap();
+        engine::tick_all(&*store, &config, &writer(), at)
+            .await
+            .unwrap();
     }
     // The first tick starts the rollout (no reading before the state exists), then two
     // evaluations of two guardrails.
@@ -109,10 +115,24 @@ async fn looks_follow_the_snapshot_rule(db: TestDb) {
     let config = plan(YAML);
     let clock = Arc::new(Stepped(Mutex::new(t0())));
     let svc = service(store.clone(), &config, clock.clone());
-    assert_eq!(svc.record_looks(Duration::hours(1)).await.unwrap(), 0, "pending: not judged");
-    engine::tick_all(&*store, &config, &writer(), t0()).await.unwrap();
-    assert_eq!(svc.record_looks(Duration::hours(1)).await.unwrap(), 1, "the first look");
-    assert_eq!(svc.record_looks(Duration::hours(1)).await.unwrap(), 0, "nothing new");
+    assert_eq!(
+        svc.record_looks(Duration::hours(1)).await.unwrap(),
+        0,
+        "pending: not judged"
+    );
+    engine::tick_all(&*store, &config, &writer(), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        svc.record_looks(Duration::hours(1)).await.unwrap(),
+        1,
+        "the first look"
+    );
+    assert_eq!(
+        svc.record_looks(Duration::hours(1)).await.unwrap(),
+        0,
+        "nothing new"
+    );
     observe(&*store, "b", 10, t0()).await;
     *clock.0.lock().unwrap() = t0() + Duration::minutes(10);
     let soon = svc.record_looks(Duration::hours(1)).await.unwrap();
@@ -121,14 +141,21 @@ async fn looks_follow_the_snapshot_rule(db: TestDb) {
     assert_eq!(soon == 1, looks[0].verdict != looks.last().unwrap().verdict);
     *clock.0.lock().unwrap() = t0() + Duration::hours(2);
     observe(&*store, "c", 10, t0()).await;
-    assert_eq!(svc.record_looks(Duration::hours(1)).await.unwrap(), 1, "new data, old look");
+    assert_eq!(
+        svc.record_looks(Duration::hours(1)).await.unwrap(),
+        1,
+        "new data, old look"
+    );
     let looks = store.analysis_snapshots("dash", None, 10).await.unwrap();
     assert_eq!(looks.len(), 2 + soon);
     let newest = &looks[0];
     assert_eq!(newest.taken_at, t0() + Duration::hours(2));
     assert_eq!(newest.analysis["rollout"], "dash");
     assert_eq!(newest.analysis["metrics"][0]["metric"], "pnl");
-    assert_eq!(newest.analysis["verdict"].as_str(), Some(newest.verdict.as_str()));
+    assert_eq!(
+        newest.analysis["verdict"].as_str(),
+        Some(newest.verdict.as_str())
+    );
 }
 
 async fn api(db: &TestDb) -> Api {
@@ -143,18 +170,32 @@ async fn get(api: &Api, path: &str) -> (StatusCode, Value) {
 
 async fn history_and_timeseries_pages(db: TestDb) {
     let api = api(&db).await;
-    engine::tick_all(&*api.store, &api.config, &writer(), t0()).await.unwrap();
+    engine::tick_all(&*api.store, &api.config, &writer(), t0())
+        .await
+        .unwrap();
     let r = &api.config.rollouts[0];
-    for a in [ManualAction::Pause, ManualAction::Resume, ManualAction::Promote] {
-        engine::act(&*api.store, r, a, "t", &writer(), Utc::now).await.unwrap();
+    for a in [
+        ManualAction::Pause,
+        ManualAction::Resume,
+        ManualAction::Promote,
+    ] {
+        engine::act(&*api.store, r, a, "t", &writer(), Utc::now)
+            .await
+            .unwrap();
     }
     let (s, page) = get(&api, "/v1/rollouts/dash/history?limit=3").await;
     assert_eq!(s, StatusCode::OK, "{page}");
     let events = page["events"].as_array().unwrap();
     assert_eq!(events.len(), 3);
     assert_eq!(events[0]["action"], "promote", "newest first");
-    let next = page["next_before"].as_i64().expect("a full page has a cursor");
-    let (_, older) = get(&api, &format!("/v1/rollouts/dash/history?limit=3&before={next}")).await;
+    let next = page["next_before"]
+        .as_i64()
+        .expect("a full page has a cursor");
+    let (_, older) = get(
+        &api,
+        &format!("/v1/rollouts/dash/history?limit=3&before={next}"),
+    )
+    .await;
     let older = older["events"].as_array().unwrap().clone();
     assert_eq!(older.len(), 1);
     assert_eq!(older[0]["action"], "start");
@@ -169,7 +210,10 @@ async fn history_and_timeseries_pages(db: TestDb) {
     ] {
         let (s, body) = get(&api, bad).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {body}");
-        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{bad}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{bad}"
+        );
     }
     let (s, _) = get(&api, "/v1/rollouts/nope/history").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -188,7 +232,9 @@ async fn history_and_timeseries_pages(db: TestDb) {
 
 async fn a_preview_shows_the_flag_diff_and_writes_nothing(db: TestDb) {
     let api = api(&db).await;
-    engine::tick_all(&*api.store, &api.config, &writer(), t0()).await.unwrap();
+    engine::tick_all(&*api.store, &api.config, &writer(), t0())
+        .await
+        .unwrap();
     let before = api.store.flags_version().await.unwrap();
     let (s, p) = get(&api, "/v1/rollouts/dash/preview?action=rollback&reason=bad").await;
     assert_eq!(s, StatusCode::OK, "{p}");
@@ -197,10 +243,17 @@ async fn a_preview_shows_the_flag_diff_and_writes_nothing(db: TestDb) {
     assert_eq!(p["from"]["status"], "running");
     assert_eq!(p["to"]["status"], "rolled_back");
     let diff = p["flags"].as_array().unwrap();
-    let mode = diff.iter().find(|f| f["key"] == "DASH_MODE").expect("DASH_MODE changes");
+    let mode = diff
+        .iter()
+        .find(|f| f["key"] == "DASH_MODE")
+        .expect("DASH_MODE changes");
     assert_eq!(mode["from"], "ab_test");
     assert_eq!(mode["to"], "rolled_back");
-    assert_eq!(api.store.flags_version().await.unwrap(), before, "nothing written");
+    assert_eq!(
+        api.store.flags_version().await.unwrap(),
+        before,
+        "nothing written"
+    );
     // The action then writes exactly what the preview said.
     let resp = http_client()
         .post(api.url("/v1/rollouts/dash/rollback"))
@@ -212,11 +265,17 @@ async fn a_preview_shows_the_flag_diff_and_writes_nothing(db: TestDb) {
     assert_eq!(resp.status(), StatusCode::OK);
     let flags = api.store.rollout_flags("dash").await.unwrap();
     for f in diff {
-        assert_eq!(flags.get(f["key"].as_str().unwrap()).map(String::as_str), f["to"].as_str());
+        assert_eq!(
+            flags.get(f["key"].as_str().unwrap()).map(String::as_str),
+            f["to"].as_str()
+        );
     }
     let (_, p) = get(&api, "/v1/rollouts/dash/preview?action=pause").await;
     assert_eq!(p["allowed"], false);
-    assert!(p["refused"].as_str().unwrap().contains("rolled_back"), "{p}");
+    assert!(
+        p["refused"].as_str().unwrap().contains("rolled_back"),
+        "{p}"
+    );
     for bad in [
         "/v1/rollouts/dash/preview?action=explode",
         "/v1/rollouts/dash/preview",
@@ -232,7 +291,9 @@ async fn a_preview_shows_the_flag_diff_and_writes_nothing(db: TestDb) {
 async fn stage_gauges_are_on_metrics(db: TestDb) {
     rollout::http::metrics::install();
     let api = api(&db).await;
-    engine::tick_all(&*api.store, &api.config, &writer(), t0()).await.unwrap();
+    engine::tick_all(&*api.store, &api.config, &writer(), t0())
+        .await
+        .unwrap();
     let text = http_client()
         .get(api.url("/metrics"))
         .send()
@@ -241,8 +302,14 @@ async fn stage_gauges_are_on_metrics(db: TestDb) {
         .text()
         .await
         .unwrap();
-    assert!(text.contains("rollout_stage_index{rollout=\"dash\"} 0"), "{text}");
-    assert!(text.contains("rollout_percentage{rollout=\"dash\"} 50"), "{text}");
+    assert!(
+        text.contains("rollout_stage_index{rollout=\"dash\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rollout_percentage{rollout=\"dash\"} 50"),
+        "{text}"
+    );
     assert!(
         text.contains("rollout_status{rollout=\"dash\",status=\"running\"} 1"),
         "{text}"
@@ -258,12 +325,22 @@ async fn the_page_is_served_with_a_strict_policy(db: TestDb) {
     let c = http_client();
     let r = c.get(api.url("/")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"));
     let page = r.text().await.unwrap();
     let mut assets = vec![];
-    for part in page.split("src=\"").skip(1).chain(page.split("href=\"").skip(1)) {
+    for part in page
+        .split("src=\"")
+        .skip(1)
+        .chain(page.split("href=\"").skip(1))
+    {
         let path = part.split('"').next().unwrap();
         if path.starts_with("/dashboard/") {
             assets.push(path.to_owned());
@@ -274,9 +351,19 @@ async fn the_page_is_served_with_a_strict_policy(db: TestDb) {
     for a in assets {
         let r = c.get(api.url(&a)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{a}");
-        let text = r.text().await.unwrap().replace("http://www.w3.org/2000/svg", "");
-        assert!(!text.contains("http://") && !text.contains("https://"), "{a} names another origin");
-        assert!(!text.contains("localStorage") && !text.contains("document.cookie"), "{a}");
+        let text = r
+            .text()
+            .await
+            .unwrap()
+            .replace("http://www.w3.org/2000/svg", "");
+        assert!(
+            !text.contains("http://") && !text.contains("https://"),
+            "{a} names another origin"
+        );
+        assert!(
+            !text.contains("localStorage") && !text.contains("document.cookie"),
+            "{a}"
+        );
     }
     let (s, _) = get(&api, "/dashboard/nope.js").await;
     assert_eq!(s, StatusCode::NOT_FOUND);

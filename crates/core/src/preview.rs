@@ -89,7 +89,10 @@ pub fn preview(
 
 /// The keys whose value differs between `stored` and `desired` (a stored key the desired
 /// set lacks is removed).
-pub fn diff(stored: &BTreeMap<String, String>, desired: &BTreeMap<String, String>) -> Vec<FlagDiff> {
+pub fn diff(
+    stored: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, String>,
+) -> Vec<FlagDiff> {
     let mut out = Vec::new();
     for (k, v) in desired {
         if stored.get(k) != Some(v) {
@@ -120,33 +123,75 @@ mod tests {
     const YAML: &str = "rollouts:\n  - name: r\n    flag_prefix: R_\n    seed: 1\n    stages:\n      - canary: { percentage: 5, duration: 1d }\n      - full: {}\n";
 
     fn rollout() -> Rollout {
-        crate::config::parse("t.yaml", YAML).unwrap().config.rollouts[0].clone()
+        crate::config::parse("t.yaml", YAML)
+            .unwrap()
+            .config
+            .rollouts[0]
+            .clone()
     }
 
     #[test]
     fn a_rollback_preview_lists_the_flags_it_writes() {
         let r = rollout();
         let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
-        let start = manual(&r, None, ManualAction::Promote, "", now).unwrap().unwrap();
+        let start = manual(&r, None, ManualAction::Promote, "", now)
+            .unwrap()
+            .unwrap();
         let state = start.to.clone();
-        let p = preview(&r, Some(&state), &start.flags, ManualAction::Rollback, "bad", now);
+        let p = preview(
+            &r,
+            Some(&state),
+            &start.flags,
+            ManualAction::Rollback,
+            "bad",
+            now,
+        );
         assert!(p.allowed && p.changes);
         assert_eq!(p.to.as_ref().unwrap().status, Status::RolledBack);
         assert!(!p.flags.is_empty());
-        assert!(p.flags.iter().all(|f| start.flags.get(&f.key) != f.to.as_ref()));
-        let p = preview(&r, Some(&state), &start.flags, ManualAction::Restart, "", now);
+        assert!(p
+            .flags
+            .iter()
+            .all(|f| start.flags.get(&f.key) != f.to.as_ref()));
+        let p = preview(
+            &r,
+            Some(&state),
+            &start.flags,
+            ManualAction::Restart,
+            "",
+            now,
+        );
         assert!(!p.allowed && p.refused.unwrap().contains("restart"));
-        let p = preview(&r, Some(&state), &start.flags, ManualAction::Resume, "", now);
+        let p = preview(
+            &r,
+            Some(&state),
+            &start.flags,
+            ManualAction::Resume,
+            "",
+            now,
+        );
         assert!(p.allowed && !p.changes && p.flags.is_empty());
     }
 
     #[test]
     fn diff_names_added_changed_and_removed_keys() {
         let m = |kv: &[(&str, &str)]| -> BTreeMap<String, String> {
-            kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         let d = diff(&m(&[("A", "1"), ("B", "2")]), &m(&[("B", "3"), ("C", "4")]));
-        let keys: Vec<_> = d.iter().map(|f| (f.key.as_str(), f.from.as_deref(), f.to.as_deref())).collect();
-        assert_eq!(keys, [("A", Some("1"), None), ("B", Some("2"), Some("3")), ("C", None, Some("4"))]);
+        let keys: Vec<_> = d
+            .iter()
+            .map(|f| (f.key.as_str(), f.from.as_deref(), f.to.as_deref()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("A", Some("1"), None),
+                ("B", Some("2"), Some("3")),
+                ("C", None, Some("4"))
+            ]
+        );
     }
 }

@@ -118,7 +118,9 @@ impl Page {
     pub fn new(before: Option<i64>, limit: Option<u32>) -> Result<Page, String> {
         let limit = limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(format!("`limit` must be between 1 and {MAX_PAGE}, not {limit}"));
+            return Err(format!(
+                "`limit` must be between 1 and {MAX_PAGE}, not {limit}"
+            ));
         }
         if let Some(b) = before.filter(|b| *b < 1) {
             return Err(format!("`before` must be a positive row id, not {b}"));
@@ -159,15 +161,40 @@ mod tests {
         let a = json!({"n": 1});
         let b = json!({"n": 2});
         let now = at("2026-01-01T01:00:00Z");
-        assert!(snapshot_due(None, 1, "inconclusive", &a, now, h), "the first");
+        assert!(
+            snapshot_due(None, 1, "inconclusive", &a, now, h),
+            "the first"
+        );
         let last = snap("inconclusive", a.clone(), "2026-01-01T00:30:00Z");
-        assert!(!snapshot_due(Some(&last), 1, "inconclusive", &b, now, h), "too soon");
-        assert!(snapshot_due(Some(&last), 1, "treatment_better", &a, now, h), "verdict");
-        assert!(snapshot_due(Some(&last), 2, "inconclusive", &a, now, h), "another stage");
+        assert!(
+            !snapshot_due(Some(&last), 1, "inconclusive", &b, now, h),
+            "too soon"
+        );
+        assert!(
+            snapshot_due(Some(&last), 1, "treatment_better", &a, now, h),
+            "verdict"
+        );
+        assert!(
+            snapshot_due(Some(&last), 2, "inconclusive", &a, now, h),
+            "another stage"
+        );
         let later = at("2026-01-01T01:30:00Z");
-        assert!(snapshot_due(Some(&last), 1, "inconclusive", &b, later, h), "new data, old look");
-        assert!(!snapshot_due(Some(&last), 1, "inconclusive", &a, later, h), "same data");
-        assert!(snapshot_due(Some(&last), 1, "inconclusive", &b, now, Duration::zero()));
+        assert!(
+            snapshot_due(Some(&last), 1, "inconclusive", &b, later, h),
+            "new data, old look"
+        );
+        assert!(
+            !snapshot_due(Some(&last), 1, "inconclusive", &a, later, h),
+            "same data"
+        );
+        assert!(snapshot_due(
+            Some(&last),
+            1,
+            "inconclusive",
+            &b,
+            now,
+            Duration::zero()
+        ));
     }
 
     #[test]

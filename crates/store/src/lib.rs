@@ -30,9 +30,9 @@ pub use rollout_core::records::{
     LearningCounts, OutboxRow, PendingHold, PerVariant, QueryParam, ReadingStatus, SqlValue,
     WeightsRecord, WindowValue, Writer,
 };
+pub use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
 pub use rollout_core::{BadUrl, DatabaseUrl};
 pub use store::{PgStore, SqlStore, SqliteStore};
-pub use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
 pub use traits::{
     GuardrailStore, LearningStore, ObservationStore, OutboxStore, SeriesStore, StateStore, Store,
 };

@@ -238,6 +238,6 @@ impl<T> Store for T where
         + LearningStore
         + SeriesStore
         + Send
-        + Sync,
+        + Sync
 {
 }

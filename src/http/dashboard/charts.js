@@ -62,7 +62,10 @@ window.Charts = (function () {
     }
     for (const l of lines) {
       svg.appendChild(el("line", { x1: L, x2: W - R, y1: y(l.y), y2: y(l.y), class: `ref ${l.kind || ""}` }));
-      svg.appendChild(el("text", { x: W - R - 2, y: y(l.y) - 3, class: "reflabel", "text-anchor": "end" }, `${l.label} ${fmt(l.y)}`));
+      // "no effect" on the left, bounds on the right, so that two close lines stay readable
+      const left = l.kind === "zero";
+      svg.appendChild(el("text", { x: left ? L + 4 : W - R - 2, y: y(l.y) + (left ? 11 : -3), class: "reflabel",
+        "text-anchor": left ? "start" : "end" }, `${l.label} ${fmt(l.y)}`));
     }
     const drawn = points.filter((p) => finite(p.y));
     for (const p of points) {

@@ -54,7 +54,7 @@ window.Dash = (function () {
   }
 
   const STATUS = {
-    running: ["▶", "running"], paused: ["⏸", "paused"], blocked: ["■", "blocked (held)"],
+    running: ["▶", "running"], paused: ["‖", "paused"], blocked: ["■", "blocked (held)"],
     rolled_back: ["↩", "rolled back"], completed: ["✔", "completed"], pending: ["○", "pending"],
   };
 
@@ -143,7 +143,7 @@ window.Dash = (function () {
       const state = st.status === "completed" && cur ? "done" : cur ? "current" : done ? "done" : "next";
       const at = cur ? st.stage_entered_at : entered[s.index];
       const marks = [];
-      if (cur && st.status === "paused") marks.push("⏸ paused");
+      if (cur && st.status === "paused") marks.push("‖ paused");
       if (cur && st.status === "blocked") marks.push("■ held");
       if (cur && st.status === "rolled_back") marks.push("↩ rolled back here");
       return h("li", { class: `stage ${state}`, "data-stage": s.index, "aria-current": cur ? "step" : false },

@@ -98,7 +98,14 @@ impl Service {
         let r = self.rollout(name)?;
         let state = self.store().state(name).await?;
         let stored = self.store().rollout_flags(name).await?;
-        Ok(preview(&r, state.as_ref(), &stored, action, reason, self.now()))
+        Ok(preview(
+            &r,
+            state.as_ref(),
+            &stored,
+            action,
+            reason,
+            self.now(),
+        ))
     }
 
     /// Keeps the engine's A/B judgement of every rollout it judges now as a look, when
@@ -112,8 +119,7 @@ impl Service {
             if !judged(r, state.as_ref()) {
                 continue;
             }
-            let Some(a) = crate::experiment::analyze(self.store(), r, state.as_ref()).await?
-            else {
+            let Some(a) = crate::experiment::analyze(self.store(), r, state.as_ref()).await? else {
                 continue;
             };
             let json = serde_json::to_value(&a).unwrap_or_default();
