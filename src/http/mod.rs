@@ -13,6 +13,7 @@ mod learning;
 pub mod metrics;
 mod observations;
 mod rollouts;
+mod serve;
 mod series;
 mod stream;
 
@@ -234,11 +235,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.clone();
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closing.closing.send_replace(true);
-        })
-        .await
+    serve::run(listener, router(state), async move {
+        shutdown.await;
+        closing.closing.send_replace(true);
+    })
+    .await
 }
