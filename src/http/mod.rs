@@ -13,8 +13,8 @@ mod learning;
 pub mod metrics;
 mod observations;
 mod rollouts;
-mod serve;
 mod series;
+mod serve;
 mod stream;
 
 use std::future::Future;

@@ -44,7 +44,8 @@ pub async fn run(
         connections.spawn(async move {
             let mut builder = http1::Builder::new();
             builder.title_case_headers(true);
-            let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+            let conn =
+                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => drop(r),
