@@ -62,6 +62,10 @@ pub enum Command {
         /// over within two leases of the leader freezing or losing the database.
         #[arg(long, env = "ROLLOUT_LEASE", default_value = "10s", value_parser = humantime::parse_duration)]
         lease: std::time::Duration,
+        /// The least time between two stored looks of an A/B analysis whose verdict has not
+        /// changed (`<int><s|m|h|d|w>`; `0` keeps every change); the dashboard draws them.
+        #[arg(long, env = "ROLLOUT_SNAPSHOT_INTERVAL", default_value = "1h", value_parser = parse_interval)]
+        snapshot_interval: chrono::Duration,
     },
     /// Runs one evaluation pass, then exits.
     Tick {
@@ -198,4 +202,13 @@ impl From<KindArg> for crate::learning::Kind {
             KindArg::Outcome => crate::learning::Kind::Outcome,
         }
     }
+}
+
+/// A snapshot interval: `0`, or a duration as the configuration writes one.
+fn parse_interval(s: &str) -> Result<chrono::Duration, String> {
+    if s.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic()) == "0" {
+        return Ok(chrono::Duration::zero());
+    }
+    let d = rollout_core::config::domain::StageDuration::parse(s)?;
+    chrono::Duration::from_std(d.get()).map_err(|e| e.to_string())
 }

@@ -92,7 +92,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Validate { file } => validate(file.as_deref().unwrap_or(&cli.config)),
         Command::Plan { json } => plan(&load(&cli.config)?, *json),
-        Command::Daemon { listen, lease } => {
+        Command::Daemon {
+            listen,
+            lease,
+            snapshot_interval,
+        } => {
             if lease.as_millis() < 300 {
                 return Err(Error::invalid_input(format!(
                     "--lease {} is too short; at least 300ms",
@@ -104,6 +108,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 database_override: cli.database.clone(),
                 listen_override: *listen,
                 lease: *lease,
+                snapshot_interval: *snapshot_interval,
             };
             daemon::run(opts, shutdown_signal()).await
         }

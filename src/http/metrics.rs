@@ -54,6 +54,31 @@ pub fn ingested(rollout: &str, rows: u64) {
         .increment(rows);
 }
 
+/// Where each rollout is, for a Grafana timeline: `rollout_stage_index` (0-based, -1 while
+/// pending), `rollout_percentage`, and `rollout_status{status}` (1 for its status, 0 for the
+/// others).
+fn stage_gauges(statuses: &[crate::status::RolloutStatus]) {
+    use crate::controller::Status;
+    const ALL: [Status; 6] = [
+        Status::Pending,
+        Status::Running,
+        Status::Paused,
+        Status::Blocked,
+        Status::RolledBack,
+        Status::Completed,
+    ];
+    for st in statuses {
+        let name = st.name.clone();
+        gauge!("rollout_stage_index", "rollout" => name.clone())
+            .set(st.stage_index.map_or(-1.0, |i| i as f64));
+        gauge!("rollout_percentage", "rollout" => name.clone()).set(st.percentage);
+        for status in ALL {
+            gauge!("rollout_status", "rollout" => name.clone(), "status" => status.as_str())
+                .set(if st.status == status { 1.0 } else { 0.0 });
+        }
+    }
+}
+
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
@@ -93,6 +118,9 @@ pub async fn scrape(State(s): State<AppState>) -> Response {
     gauge!("rollout_leader").set(if s.role.epoch().is_some() { 1.0 } else { 0.0 });
     if let Ok(v) = s.service.flags_version().await {
         gauge!("rollout_flags_version").set(v as f64);
+    }
+    if let Ok(statuses) = s.service.statuses().await {
+        stage_gauges(&statuses);
     }
     for r in s.service.gauges().await {
         let name = r.rollout;

@@ -1,10 +1,11 @@
 //! The HTTP API of `rollout daemon` (axum): flags and their event stream, rollouts,
-//! assignment, admin actions, observation ingest, health and metrics. The contract is in
+//! assignment, admin actions, observation ingest, health and metrics; and the dashboard at `/`. The contract is in
 //! `openapi.yaml` and `clients/python/README.md` ("The HTTP contract").
 
 mod admin;
 mod auth;
 mod body;
+mod dashboard;
 mod error;
 mod feed;
 mod flags;
@@ -12,6 +13,8 @@ mod learning;
 pub mod metrics;
 mod observations;
 mod rollouts;
+mod series;
+mod serve;
 mod stream;
 
 use std::future::Future;
@@ -115,6 +118,13 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/v1/flags/{key}", get(flags::one)),
         ("get", "/v1/rollouts", get(rollouts::list)),
         ("get", "/v1/rollouts/{name}", get(rollouts::one)),
+        ("get", "/v1/rollouts/{name}/history", get(series::history)),
+        (
+            "get",
+            "/v1/rollouts/{name}/timeseries",
+            get(series::timeseries),
+        ),
+        ("get", "/v1/rollouts/{name}/preview", get(series::preview)),
         ("get", "/v1/assign", get(rollouts::assign)),
         ("post", "/v1/rollouts/{name}/pause", post(admin::pause)),
         ("post", "/v1/rollouts/{name}/resume", post(admin::resume)),
@@ -161,6 +171,10 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new();
     for (_, path, handler) in routes() {
+        app = app.route(path, handler);
+    }
+    // The dashboard: a page and its embedded assets, not part of the API's contract.
+    for (path, handler) in dashboard::routes() {
         app = app.route(path, handler);
     }
     app.fallback(error::no_route)
@@ -227,69 +241,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::service::TowerToHyperService;
-    use tower::ServiceExt;
-
     let closing = state.clone();
-    let app = router(state);
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .keep_alive(true);
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait instead of spinning.
-                    tracing::warn!(error = %e, "accepting an HTTP connection failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tokio::spawn(refuse_full(stream));
-            continue;
-        };
-        let svc = app
-            .clone()
-            .map_request(move |req: hyper::Request<hyper::body::Incoming>| {
-                let mut req = req.map(axum::body::Body::new);
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                req
-            });
-        let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _ = conn.await;
-            drop(permit);
-        });
-    }
-    closing.closing.send_replace(true);
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
-}
-
-/// The answer when every connection slot is taken.
-async fn refuse_full(mut stream: tokio::net::TcpStream) {
-    use tokio::io::AsyncWriteExt;
-    let body = "{\"error\":\"too many connections; retry later\"}";
-    let answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(1),
-        stream.write_all(answer.as_bytes()),
-    )
-    .await;
+    serve::run(listener, router(state), async move {
+        shutdown.await;
+        closing.closing.send_replace(true);
+    })
+    .await
 }

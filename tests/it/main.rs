@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod config;
 mod daemon;
+mod dashboard;
 mod experiment;
 mod guardrails;
 mod ha;

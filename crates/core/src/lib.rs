@@ -2,7 +2,7 @@
 //!
 //! Layers, bottom up (a module uses only modules listed before it):
 //! `stats`, `assignment`, `weights`, `timestamp` → `config` → `controller` (with `controller::flags`)
-//! → `records` → `experiment`, `guardrails`, `learning` → `status`. `database_url` (parsing
+//! → `records` (with `series`, `preview`) → `experiment`, `guardrails`, `learning` → `status`. `database_url` (parsing
 //! the store's URL) stands alone.
 //!
 //! Cargo features (default: `stats`, which is everything):
@@ -30,7 +30,11 @@ pub mod learning;
 #[cfg(feature = "stats")]
 pub mod plan;
 #[cfg(feature = "model")]
+pub mod preview;
+#[cfg(feature = "model")]
 pub mod records;
+#[cfg(feature = "model")]
+pub mod series;
 #[cfg(feature = "stats")]
 pub mod stats;
 #[cfg(feature = "model")]

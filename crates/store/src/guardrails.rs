@@ -79,6 +79,22 @@ where
             .bind(r.evaluated_at)
             .execute(&mut *tx)
             .await?;
+            // And the series the dashboard draws: one row per evaluation.
+            sqlx::query(
+                "INSERT INTO guardrail_readings (rollout, guardrail, status, consecutive, value, control_value, n, \
+                 detail, evaluated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(rollout)
+            .bind(&r.guardrail)
+            .bind(r.status.as_str())
+            .bind(i64::from(r.consecutive))
+            .bind(r.value)
+            .bind(r.control_value)
+            .bind(r.n as i64)
+            .bind(&r.detail)
+            .bind(r.evaluated_at)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

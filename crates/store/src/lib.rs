@@ -1,5 +1,5 @@
 //! Persistence: the store's capabilities as narrow traits ([`StateStore`],
-//! [`ObservationStore`], [`GuardrailStore`], [`OutboxStore`], [`LearningStore`]; [`Store`]
+//! [`ObservationStore`], [`GuardrailStore`], [`OutboxStore`], [`LearningStore`], [`SeriesStore`]; [`Store`]
 //! is all of them), implemented once by [`SqlStore`], generic over its [`Backend`]:
 //! PostgreSQL ([`PgStore`]) or SQLite ([`SqliteStore`]).
 //!
@@ -14,6 +14,7 @@ mod learning;
 mod observations;
 mod outbox;
 mod rows;
+mod series;
 mod state;
 mod store;
 #[cfg(test)]
@@ -28,9 +29,12 @@ pub use rollout_core::records::{
     LearningCounts, Lease, OutboxRow, PendingHold, PerVariant, QueryParam, ReadingStatus, SqlValue,
     WeightsRecord, WindowValue, Writer,
 };
+pub use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
 pub use rollout_core::{BadUrl, DatabaseUrl};
 pub use store::{PgStore, SqlStore, SqliteStore};
-pub use traits::{GuardrailStore, LearningStore, ObservationStore, OutboxStore, StateStore, Store};
+pub use traits::{
+    GuardrailStore, LearningStore, ObservationStore, OutboxStore, SeriesStore, StateStore, Store,
+};
 
 /// Opens the store `url` names (`sqlite:...` or `postgres://...`); connects lazily.
 pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {

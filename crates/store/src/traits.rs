@@ -19,6 +19,7 @@ use rollout_core::records::{
     Lease, OutboxRow, PendingHold, PerVariant, QueryParam, RecordedConfig, SqlValue, WeightsRecord,
     WindowValue, Writer,
 };
+use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
 use rollout_core::stats::RankSums;
 
 use crate::StoreError;
@@ -177,7 +178,8 @@ pub trait GuardrailStore: Send + Sync {
     ) -> Result<Vec<Vec<SqlValue>>, StoreError>;
     /// The last reading of each guardrail of a rollout.
     async fn guardrail_status(&self, rollout: &str) -> Result<Vec<GuardrailReading>, StoreError>;
-    /// Replaces the readings of the guardrails named in `readings`.
+    /// Replaces the readings of the guardrails named in `readings`, and appends them to the
+    /// series of every evaluation ([`SeriesStore::guardrail_points`]).
     async fn record_guardrails(
         &self,
         rollout: &str,
@@ -249,13 +251,54 @@ pub trait LearningStore: Send + Sync {
     ) -> Result<Vec<WeightsRecord>, StoreError>;
 }
 
+/// The dashboard's series: the history by page, guardrail points and analysis snapshots.
+/// Pages are newest first: rows with an id below `before` (all for `None`), at most `limit`.
+#[async_trait]
+pub trait SeriesStore: Send + Sync {
+    async fn history_page(
+        &self,
+        rollout: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, StoreError>;
+    /// Every guardrail evaluation of a tick, as [`GuardrailStore::record_guardrails`] stored it.
+    async fn guardrail_points(
+        &self,
+        rollout: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<GuardrailPoint>, StoreError>;
+    async fn analysis_snapshots(
+        &self,
+        rollout: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AnalysisSnapshot>, StoreError>;
+    /// Stores a look (its `id` is ignored) and returns its id.
+    async fn record_snapshot(&self, snapshot: &AnalysisSnapshot) -> Result<i64, StoreError>;
+}
+
 /// Every capability: what `open` returns and what most callers hold (`&dyn Store`).
 pub trait Store:
-    StateStore + ObservationStore + GuardrailStore + OutboxStore + LearningStore + Send + Sync
+    StateStore
+    + ObservationStore
+    + GuardrailStore
+    + OutboxStore
+    + LearningStore
+    + SeriesStore
+    + Send
+    + Sync
 {
 }
 
 impl<T> Store for T where
-    T: StateStore + ObservationStore + GuardrailStore + OutboxStore + LearningStore + Send + Sync
+    T: StateStore
+        + ObservationStore
+        + GuardrailStore
+        + OutboxStore
+        + LearningStore
+        + SeriesStore
+        + Send
+        + Sync
 {
 }

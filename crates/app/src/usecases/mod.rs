@@ -1,6 +1,7 @@
 //! One module per group of use cases; each adds methods to [`crate::Service`].
 
 pub mod act;
+pub mod dashboard;
 pub mod experiment;
 pub mod ingest;
 pub mod learning;
