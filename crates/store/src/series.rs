@@ -62,7 +62,7 @@ where
     ) -> Result<Vec<EventRow>, StoreError> {
         let rows: Vec<EventsRow> = sqlx::query_as(
             "SELECT id, rollout, at, actor, action, reason, from_stage, to_stage, from_status, to_status, \
-             state_version, flags_version, flags FROM rollout_events WHERE rollout = $1 AND id < $2 \
+             state_version, flags_version, flags, stage_entered_at FROM rollout_events WHERE rollout = $1 AND id < $2 \
              ORDER BY id DESC LIMIT $3",
         )
         .bind(rollout)
