@@ -310,6 +310,23 @@ pub fn plan(rollout: &Rollout, steps: &[crate::plan::PlanStep]) -> String {
                 if ss.duration_is_enough { "long enough" } else { "TOO SHORT" }
             );
         }
+        if let Some(d) = &s.ab_design {
+            let fmt = |v: Option<f64>, digits: usize| {
+                v.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
+            };
+            let _ = writeln!(
+                out,
+                "       design: {} ({} look{}, final |z| >= {:.3}); detectable effect at 80% power over the plan: d = {}; \
+                 power at min_effect: {}; days needed for min_effect: {}",
+                d.design.as_str(),
+                d.looks,
+                if d.looks == 1 { "" } else { "s" },
+                d.critical_z,
+                fmt(d.detectable_effect, 3),
+                fmt(d.power_at_min_effect, 2),
+                fmt(d.days_needed, 1),
+            );
+        }
         let _ = writeln!(out, "       writes {}", join_flags(&s.flags));
     }
     out

@@ -12,7 +12,8 @@ use super::diagnostic::{ConfigErrors, Diagnostic, Severity};
 use super::domain::{FlagKey, FlagPrefix, FlagValue, Percentage, RolloutName, StageDuration};
 use super::flag_names::{OVERRIDABLE_ON_ROLLBACK, STANDARD_SUFFIXES};
 use super::model::{
-    AbAnalysis, Config, Flags, MetricSpec, Rollout, Sequential, Stage, StageKind, DEFAULT_DATABASE,
+    AbAnalysis, Config, Flags, MetricRole, MetricSpec, OnInconclusive, Rollout, Sequential, Stage, StageKind,
+    TestKind, DEFAULT_DATABASE, DEFAULT_MIN_EVENTS,
     DEFAULT_TICK,
 };
 use super::names::{self, nearest};
@@ -651,7 +652,7 @@ impl Checker {
                 let metrics = names::fields_of::<MetricSpec>();
                 let s: RawAbTest = self.read(&inner_path, inner, &[("metrics", metrics)])?;
                 let analysis = self.ab_analysis(&inner_path, &s)?;
-                Stage {
+                let stage = Stage {
                     kind: StageKind::AbTest {
                         percentage: s.percentage,
                         duration: s.duration,
@@ -659,7 +660,9 @@ impl Checker {
                         analysis,
                     },
                     flags: s.flags,
-                }
+                };
+                self.warn_low_power(&inner_path, &stage.kind);
+                stage
             }
             "canary" => {
                 let s: RawCanary = self.read(&inner_path, inner, &[])?;
@@ -685,6 +688,39 @@ impl Checker {
         };
         Some(stage)
     }
+
+    /// `on_inconclusive: hold` on a stage that cannot reach 50 % power at `min_effect` over
+    /// its planned horizon mostly holds: say so.
+    #[cfg(feature = "stats")]
+    fn warn_low_power(&mut self, path: &str, kind: &StageKind) {
+        let StageKind::AbTest {
+            on_inconclusive: OnInconclusive::Hold,
+            analysis,
+            ..
+        } = kind
+        else {
+            return;
+        };
+        let Some(d) = crate::plan::ab_design(kind) else {
+            return;
+        };
+        if let Some(power) = d.power_at_min_effect.filter(|p| *p < 0.5) {
+            self.warn(
+                path,
+                format!(
+                    "with on_inconclusive: hold, this stage reaches {:.0} % power at min_effect {} over its planned units ({} design): \
+                     most runs will hold at the end; {} days would give 80 %",
+                    100.0 * power,
+                    analysis.min_effect,
+                    d.design.as_str(),
+                    d.days_needed.map_or_else(|| "-".into(), |v| format!("{v:.1}")),
+                ),
+            );
+        }
+    }
+
+    #[cfg(not(feature = "stats"))]
+    fn warn_low_power(&mut self, _path: &str, _kind: &StageKind) {}
 
     fn ab_analysis(&mut self, path: &str, s: &RawAbTest) -> Option<AbAnalysis> {
         let before = self.out.len();
@@ -714,8 +750,50 @@ impl Checker {
                 );
             }
         }
+        let days = (s.duration.get().as_secs_f64() / 86_400.0).floor() as u32;
+        let looks = s.looks.unwrap_or(days.max(1));
+        if !(1..=100).contains(&looks) {
+            self.error(
+                &format!("{path}.looks"),
+                format!("looks must be in [1, 100], got {looks}"),
+            );
+        }
+        let decide: Vec<usize> = s
+            .metrics
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| m.role_at(*i) == MetricRole::Decide)
+            .map(|(i, _)| i)
+            .collect();
+        if !s.metrics.is_empty() && decide.len() != 1 {
+            self.error(
+                &format!("{path}.metrics"),
+                format!(
+                    "exactly one metric decides (the first, unless `role` says otherwise); {} do",
+                    decide.len()
+                ),
+            );
+        }
         let mut seen = HashSet::new();
         for (i, m) in s.metrics.iter().enumerate() {
+            if !(m.max_abs.is_finite() && m.max_abs > 0.0) {
+                self.error(
+                    &format!("{path}.metrics[{i}].max_abs"),
+                    format!("max_abs must be a positive finite number, got {}", m.max_abs),
+                );
+            }
+            if m.min_events < 1 {
+                self.error(
+                    &format!("{path}.metrics[{i}].min_events"),
+                    "min_events must be at least 1",
+                );
+            }
+            if m.test != TestKind::TwoProportionZ && m.min_events != DEFAULT_MIN_EVENTS {
+                self.warn(
+                    &format!("{path}.metrics[{i}].min_events"),
+                    "min_events only applies to two_proportion_z metrics",
+                );
+            }
             let mpath = format!("{path}.metrics[{i}].name");
             if m.name.trim().is_empty() || m.name.len() > 64 {
                 self.error(&mpath, "a metric name is 1-64 characters");
@@ -750,6 +828,7 @@ impl Checker {
                 Sequential::FixedHorizon
             },
             expected_units_per_day: s.expected_units_per_day,
+            looks,
             metrics: s.metrics.clone(),
         })
     }

@@ -1,10 +1,20 @@
 //! The A/B experiment: observations, their analysis, and the verdict the controller uses.
 
 mod analysis;
+mod design;
+mod estimate;
+mod memory;
 mod observation;
+mod srm;
+mod verdict;
 
 pub use analysis::{
-    judged, metric, plan, signals, srm, AbPlan, Analysis, MetricAnalysis, MetricData, Srm, Verdict,
-    SRM_ALPHA,
+    judged, plan, AbPlan, Analysis, ArmSummary, Exposure, ExposureSummary, MetricAnalysis,
+    MetricData, StageClock, StageRef,
 };
+pub use design::{information_fraction, look_now, Design, LookNow};
+pub use estimate::superiority_threshold;
+pub use memory::{AnalysisMemory, Look, LookMetric, MEMORY_VERSION};
 pub use observation::{check, parse_csv, IngestReport, InputErrors, Observation, RowError};
+pub use srm::{srm, Srm, SRM_ALPHA, SRM_CONCENTRATION};
+pub use verdict::{decide, holm, signals, Verdict, MULTIPLE_EXPOSURE_SHARE};
