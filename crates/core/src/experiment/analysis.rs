@@ -290,7 +290,7 @@ impl AbPlan {
             let d = data.get(i).unwrap_or(&empty);
             let est = estimate(spec, cfg, d);
             let j = self.judge(spec, &est, &mut mem, look, &fractions, bounds.as_deref());
-            if let Some(lm) = j.look {
+            if let Some(lm) = &j.look {
                 look_metrics.push(lm.clone());
             }
             metrics.push(metric_analysis(spec, spec.role_at(i), d, &est, j));

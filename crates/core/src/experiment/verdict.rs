@@ -130,8 +130,11 @@ mod tests {
     #[test]
     fn holm_steps_down() {
         // alpha 0.05, m = 3: levels 0.0167, 0.025, 0.05.
-        let r = holm(&[Some(0.01), Some(0.04), Some(0.03)], 0.05);
+        let r = holm(&[Some(0.01), Some(0.04), Some(0.02)], 0.05);
         assert_eq!(r, vec![true, true, true]);
+        // 0.03 > 0.05 / 2 at the second step: it and everything after it stand.
+        let r = holm(&[Some(0.01), Some(0.04), Some(0.03)], 0.05);
+        assert_eq!(r, vec![true, false, false]);
         let r = holm(&[Some(0.01), Some(0.04), Some(0.02)], 0.03);
         assert_eq!(r, vec![true, false, false]);
         let r = holm(&[Some(0.02), None], 0.05);

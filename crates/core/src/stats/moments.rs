@@ -56,6 +56,10 @@ impl Moments {
                 self.m2 = (self.m2 - (x - mean) * (x - self.mean)).max(0.0);
                 self.mean = mean;
                 self.n -= 1;
+                if self.n == 1 {
+                    // One value has no spread: drop the rounding residue of the removals.
+                    self.m2 = 0.0;
+                }
             }
         }
     }
@@ -94,6 +98,9 @@ impl Moments {
         self.m2 = (self.m2 - other.m2 - delta * delta * na * nb / n).max(0.0);
         self.mean = mean_a;
         self.n -= other.n;
+        if self.n == 1 {
+            self.m2 = 0.0;
+        }
     }
 
     pub fn n(&self) -> u64 {
@@ -171,13 +178,22 @@ mod tests {
         assert_eq!(m, Moments::default());
     }
 
-    fn values() -> impl Strategy<Value = Vec<f64>> {
-        // Realistic shapes: small and huge magnitudes around an offset.
+    /// Kept and dropped values of one metric: one offset (small or huge magnitudes) for
+    /// both. Removing values far larger than what remains (1e9 from values near 0) cannot
+    /// be exact in binary64 (the residue is ~ε × 1e18 in M2): a metric's values share a
+    /// scale, and `max_abs` bounds them at ingest.
+    fn values() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
         (
             prop_oneof![Just(0.0), Just(1e6), Just(1e9), Just(-5e3)],
             prop::collection::vec(-1e3f64..1e3, 0..40),
+            prop::collection::vec(-1e3f64..1e3, 0..40),
         )
-            .prop_map(|(offset, v)| v.into_iter().map(|x| offset + x).collect())
+            .prop_map(|(offset, k, d)| {
+                (
+                    k.into_iter().map(|x| offset + x).collect(),
+                    d.into_iter().map(|x| offset + x).collect(),
+                )
+            })
     }
 
     proptest! {
@@ -185,8 +201,7 @@ mod tests {
         /// batch computation of what remains.
         #[test]
         fn add_remove_merge_in_any_order_equal_batch(
-            kept in values(),
-            dropped in values(),
+            (kept, dropped) in values(),
             split in 0usize..40,
             seed in any::<u64>(),
         ) {
