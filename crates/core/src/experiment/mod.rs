@@ -8,6 +8,9 @@ mod observation;
 mod srm;
 mod verdict;
 
+#[cfg(test)]
+mod tests;
+
 pub use analysis::{
     judged, plan, AbPlan, Analysis, ArmSummary, Exposure, ExposureSummary, MetricAnalysis,
     MetricData, StageClock, StageRef,

@@ -41,6 +41,9 @@ pub fn welch_t(a: &Moments, b: &Moments) -> Option<TestResult> {
     let diff = a.mean() - b.mean();
     let t = diff / se;
     let df = se2 * se2 / (va * va / (a.n() as f64 - 1.0) + vb * vb / (b.n() as f64 - 1.0));
+    if !(t.is_finite() && positive(df)) {
+        return None;
+    }
     let dist = StudentsT::new(0.0, 1.0, df).ok()?;
     let p_value = (2.0 * dist.sf(t.abs())).min(1.0);
     let q = dist.inverse_cdf(0.975);
@@ -75,6 +78,9 @@ pub fn two_proportion_z(a: &Moments, b: &Moments) -> Option<TestResult> {
     }
     let diff = a.mean() - b.mean();
     let z = diff / se0;
+    if !z.is_finite() {
+        return None;
+    }
     let n = normal();
     let se = (a.m2() / na / na + b.m2() / nb / nb).sqrt();
     let q = n.inverse_cdf(0.975);
@@ -119,6 +125,9 @@ pub fn mann_whitney(r: &RankSums) -> Option<TestResult> {
     }
     let s = var.sqrt();
     let z = (u1.max(u2) - mu - 0.5) / s;
+    if !z.is_finite() {
+        return None;
+    }
     let nd = normal();
     let p_value = (2.0 * nd.sf(z)).clamp(0.0, 1.0);
     let auc = u1 / (n1 * n2);
