@@ -182,7 +182,7 @@ async fn redelivered_events_are_counted_once(db: TestDb) {
     assert_eq!((first.inserted, first.duplicates), (50, 0));
     assert_eq!((again.inserted, again.duplicates), (0, 50));
     let m = store.moments("exp", "return_pct").await.unwrap();
-    assert_eq!(m.control.n + m.treatment.n, 50);
+    assert_eq!(m.control.n() + m.treatment.n(), 50);
     let units = store.unit_counts("exp").await.unwrap();
     assert_eq!(units.control + units.treatment, 50);
 }

@@ -637,7 +637,7 @@ async fn bad_input_gets_its_4xx(db: TestDb) {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["inserted"], 2);
     let m = api.store.moments("api", "return_pct").await.unwrap();
-    assert_eq!((m.control.n, m.treatment.n), (1, 1));
+    assert_eq!((m.control.n(), m.treatment.n()), (1, 1));
 
     let resp = c.get(api.url("/v1/nothing-here")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
