@@ -98,7 +98,13 @@ fn draw(shape: Shape, effect: f64, rng: &mut ChaCha20Rng) -> f64 {
 }
 
 /// Whether one experiment ever reaches `wanted` (any significant verdict when `None`).
-fn run(plan: &AbPlan, shape: Shape, effect: f64, wanted: Option<Verdict>, rng: &mut ChaCha20Rng) -> bool {
+fn run(
+    plan: &AbPlan,
+    shape: Shape,
+    effect: f64,
+    wanted: Option<Verdict>,
+    rng: &mut ChaCha20Rng,
+) -> bool {
     let start = DateTime::<Utc>::UNIX_EPOCH;
     let mut sim = Sim {
         moments: PerVariant::default(),
@@ -113,9 +119,17 @@ fn run(plan: &AbPlan, shape: Shape, effect: f64, wanted: Option<Verdict>, rng: &
             let treated = rng.random::<f64>() < share;
             let v = draw(shape, if treated { effect } else { 0.0 }, rng);
             let (m, e, u) = if treated {
-                (&mut sim.moments.treatment, &mut sim.events.treatment, &mut sim.units.treatment)
+                (
+                    &mut sim.moments.treatment,
+                    &mut sim.events.treatment,
+                    &mut sim.units.treatment,
+                )
             } else {
-                (&mut sim.moments.control, &mut sim.events.control, &mut sim.units.control)
+                (
+                    &mut sim.moments.control,
+                    &mut sim.events.control,
+                    &mut sim.units.control,
+                )
             };
             m.add(v);
             *e += u64::from(v != 0.0);
@@ -222,11 +236,41 @@ fn main() {
         .map(|(_, d)| ab_plan(TestKind::TwoProportionZ, 8, *d))
         .collect();
     let rows: Vec<(&str, &[AbPlan], Shape, f64, Option<Verdict>)> = vec![
-        ("A/A false positives (Welch, unit values)", &welch, Shape::Normal, 0.0, None),
-        ("power at d = 0.1 (treatment_better)", &welch, Shape::Normal, 0.1, Some(Verdict::TreatmentBetter)),
-        ("power at d = 0.2 (treatment_better)", &welch, Shape::Normal, 0.2, Some(Verdict::TreatmentBetter)),
-        ("A/A clustered: 40 obs/unit, ICC 0.3", &welch, Shape::Clustered, 0.0, None),
-        ("A/A proportions: 5 % events, 8 looks", &props, Shape::Proportion(0.05), 0.0, None),
+        (
+            "A/A false positives (Welch, unit values)",
+            &welch,
+            Shape::Normal,
+            0.0,
+            None,
+        ),
+        (
+            "power at d = 0.1 (treatment_better)",
+            &welch,
+            Shape::Normal,
+            0.1,
+            Some(Verdict::TreatmentBetter),
+        ),
+        (
+            "power at d = 0.2 (treatment_better)",
+            &welch,
+            Shape::Normal,
+            0.2,
+            Some(Verdict::TreatmentBetter),
+        ),
+        (
+            "A/A clustered: 40 obs/unit, ICC 0.3",
+            &welch,
+            Shape::Clustered,
+            0.0,
+            None,
+        ),
+        (
+            "A/A proportions: 5 % events, 8 looks",
+            &props,
+            Shape::Proportion(0.05),
+            0.0,
+            None,
+        ),
     ];
     let mut failures = Vec::new();
     for (i, (label, plans, shape, effect, wanted)) in rows.iter().enumerate() {
@@ -246,7 +290,10 @@ fn main() {
             }
         }
         if *effect == 0.2 && r[0] < 0.55 {
-            failures.push(format!("power at d = 0.2 of the group-sequential design {} < 0.55", r[0]));
+            failures.push(format!(
+                "power at d = 0.2 of the group-sequential design {} < 0.55",
+                r[0]
+            ));
         }
     }
     let srm_runs = 2_000;

@@ -105,7 +105,10 @@ async fn main() {
         let mut times = Vec::new();
         for _ in 0..21 {
             let t = Instant::now();
-            let a = experiment::analyze(&store, r, None, chrono::Utc::now()).await.unwrap().unwrap();
+            let a = experiment::analyze(&store, r, None, chrono::Utc::now())
+                .await
+                .unwrap()
+                .unwrap();
             times.push(t.elapsed());
             assert_eq!(
                 a.metrics[0].control.n

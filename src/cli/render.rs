@@ -416,7 +416,11 @@ pub fn analysis(a: &crate::experiment::Analysis) -> String {
                 .unwrap_or_default(),
             pval(m.p_value),
             pval(m.sequential_p_value),
-            if m.guard_breached { "  GUARD BREACHED" } else { "" },
+            if m.guard_breached {
+                "  GUARD BREACHED"
+            } else {
+                ""
+            },
             serde_json::to_value(m.verdict)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))

@@ -146,7 +146,8 @@ fn welch_on_values_near_1e9_matches_scipy() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/stats/large_values.json"
     );
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let values = |k: &str| -> Vec<f64> {
         r[k].as_array()
             .unwrap()
@@ -157,7 +158,10 @@ fn welch_on_values_near_1e9_matches_scipy() {
     let (t, c) = (values("treatment"), values("control"));
     let rel = |got: f64, want: f64| (got - want).abs() / want.abs();
     // Batch, one at a time, and merged in uneven chunks: all agree with SciPy.
-    let batch = (stats::Moments::from_values(&t), stats::Moments::from_values(&c));
+    let batch = (
+        stats::Moments::from_values(&t),
+        stats::Moments::from_values(&c),
+    );
     let mut chunked = (stats::Moments::default(), stats::Moments::default());
     for chunk in t.chunks(37) {
         chunked.0.merge(&stats::Moments::from_values(chunk));
@@ -168,7 +172,12 @@ fn welch_on_values_near_1e9_matches_scipy() {
     for (a, b) in [batch, chunked] {
         let w = stats::welch_t(&a, &b).unwrap();
         let want = &r["welch_t"];
-        assert!(rel(w.p_value, f(&want["p"])) < 1e-6, "p {} vs {}", w.p_value, want["p"]);
+        assert!(
+            rel(w.p_value, f(&want["p"])) < 1e-6,
+            "p {} vs {}",
+            w.p_value,
+            want["p"]
+        );
         assert!(rel(w.statistic, f(&want["t"])) < 1e-6);
         assert!(rel(w.df.unwrap(), f(&want["df"])) < 1e-6);
     }

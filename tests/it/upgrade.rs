@@ -433,11 +433,23 @@ async fn check_data(store: &dyn Store) {
     let m = store.moments(LEARNING, "return_pct").await.unwrap();
     assert_eq!((m.control.n(), m.treatment.n()), (42, 38));
     assert!((m.control.sum() - 136.0).abs() < 1e-9, "{:?}", m.control);
-    assert!((m.treatment.sum() - 133.0).abs() < 1e-9, "{:?}", m.treatment);
+    assert!(
+        (m.treatment.sum() - 133.0).abs() < 1e-9,
+        "{:?}",
+        m.treatment
+    );
     // Sum of squares 950.5 and 907.5: M2 = Σx² − (Σx)²/n.
     let m2 = |sum_sq: f64, sum: f64, n: f64| sum_sq - sum * sum / n;
-    assert!((m.control.m2() - m2(950.5, 136.0, 42.0)).abs() < 1e-9, "{:?}", m.control);
-    assert!((m.treatment.m2() - m2(907.5, 133.0, 38.0)).abs() < 1e-9, "{:?}", m.treatment);
+    assert!(
+        (m.control.m2() - m2(950.5, 136.0, 42.0)).abs() < 1e-9,
+        "{:?}",
+        m.control
+    );
+    assert!(
+        (m.treatment.m2() - m2(907.5, 133.0, 38.0)).abs() < 1e-9,
+        "{:?}",
+        m.treatment
+    );
     let units = store.unit_counts(LEARNING).await.unwrap();
     assert_eq!((units.control, units.treatment), (21, 19));
     assert!(store.last_ingested_at(LEARNING).await.unwrap().is_some());

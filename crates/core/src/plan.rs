@@ -109,11 +109,15 @@ pub fn ab_design(kind: &StageKind) -> Option<AbDesignPlan> {
     let share = percentage.get() / 100.0;
     let drift = critical_z + n.inverse_cdf(0.8);
     let detectable_effect = planned.map(|(t, c)| drift * (1.0 / t + 1.0 / c).sqrt());
-    let power_at_min_effect = planned
-        .and_then(|(t, c)| crate::stats::power_fixed(analysis.min_effect, t, c, critical_z));
+    let power_at_min_effect =
+        planned.and_then(|(t, c)| crate::stats::power_fixed(analysis.min_effect, t, c, critical_z));
     let total = drift * drift / (analysis.min_effect.powi(2) * share * (1.0 - share));
-    let units_needed = (total.is_finite() && share > 0.0 && share < 1.0)
-        .then(|| ((total * share).ceil() as u64, (total * (1.0 - share)).ceil() as u64));
+    let units_needed = (total.is_finite() && share > 0.0 && share < 1.0).then(|| {
+        (
+            (total * share).ceil() as u64,
+            (total * (1.0 - share)).ceil() as u64,
+        )
+    });
     let days_needed = analysis
         .expected_units_per_day
         .filter(|_| units_needed.is_some())
@@ -237,5 +241,79 @@ pub fn plan(rollout: &Rollout) -> RolloutPlan {
             .filter_map(|s| s.kind.duration())
             .map(|d| d.get().as_secs())
             .sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    fn stage(extra: &str, inconclusive: &str) -> (Vec<crate::config::Diagnostic>, StageKind) {
+        let yaml = format!(
+            r#"
+rollouts:
+  - name: p
+    flag_prefix: P_
+    seed: 1
+    stages:
+      - ab_test:
+          percentage: 10
+          duration: 14d
+          alpha: 0.01
+          min_effect: 0.1
+          on_inconclusive: {inconclusive}
+          {extra}
+          metrics: [ {{ name: m, test: welch_t }} ]
+      - full: {{}}
+"#
+        );
+        let loaded = parse("p.yaml", &yaml).expect("valid");
+        let kind = loaded.config.rollouts[0].stages[0].kind.clone();
+        (loaded.warnings, kind)
+    }
+
+    /// The repository plan: 280 treatment / 2,520 control units over 14 days, 14 looks.
+    /// The group-sequential design's last boundary at alpha 0.01 is about 2.6, so the effect
+    /// detected with 80 % power is (c + z₀.₈)·√(1/280 + 1/2520) ≈ 0.22, and d = 0.1 needs
+    /// about 66 days of 200 units.
+    #[test]
+    fn the_repository_plan_states_its_design_and_power() {
+        let (warnings, kind) = stage("expected_units_per_day: 200", "hold");
+        let d = ab_design(&kind).unwrap();
+        assert_eq!(d.design, crate::experiment::Design::GroupSequential);
+        assert_eq!(d.looks, 14);
+        assert!(d.critical_z > 2.576 && d.critical_z < 2.75, "{d:?}");
+        let e = d.detectable_effect.unwrap();
+        assert!((0.2..0.24).contains(&e), "{d:?}");
+        let days = d.days_needed.unwrap();
+        assert!((55.0..80.0).contains(&days), "{d:?}");
+        assert!(d.power_at_min_effect.unwrap() < 0.5);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.to_string().contains("power at min_effect")),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn designs_follow_the_config() {
+        let (warnings, kind) = stage(
+            "sequential: false\n          expected_units_per_day: 200",
+            "promote",
+        );
+        let d = ab_design(&kind).unwrap();
+        assert_eq!(d.design, crate::experiment::Design::FixedHorizon);
+        assert!((d.critical_z - 2.5758).abs() < 1e-3);
+        assert!(
+            warnings.iter().all(|w| !w.to_string().contains("power")),
+            "{warnings:?}"
+        );
+        let (_, kind) = stage("", "hold");
+        let d = ab_design(&kind).unwrap();
+        assert_eq!(d.design, crate::experiment::Design::AlwaysValid);
+        assert_eq!((d.detectable_effect, d.days_needed), (None, None));
+        assert!(d.units_needed.is_some());
     }
 }

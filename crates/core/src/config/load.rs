@@ -12,9 +12,8 @@ use super::diagnostic::{ConfigErrors, Diagnostic, Severity};
 use super::domain::{FlagKey, FlagPrefix, FlagValue, Percentage, RolloutName, StageDuration};
 use super::flag_names::{OVERRIDABLE_ON_ROLLBACK, STANDARD_SUFFIXES};
 use super::model::{
-    AbAnalysis, Config, Flags, MetricRole, MetricSpec, OnInconclusive, Rollout, Sequential, Stage, StageKind,
-    TestKind, DEFAULT_DATABASE, DEFAULT_MIN_EVENTS,
-    DEFAULT_TICK,
+    AbAnalysis, Config, Flags, MetricRole, MetricSpec, OnInconclusive, Rollout, Sequential, Stage,
+    StageKind, TestKind, DEFAULT_DATABASE, DEFAULT_MIN_EVENTS, DEFAULT_TICK,
 };
 use super::names::{self, nearest};
 use super::raw::{
@@ -779,7 +778,10 @@ impl Checker {
             if !(m.max_abs.is_finite() && m.max_abs > 0.0) {
                 self.error(
                     &format!("{path}.metrics[{i}].max_abs"),
-                    format!("max_abs must be a positive finite number, got {}", m.max_abs),
+                    format!(
+                        "max_abs must be a positive finite number, got {}",
+                        m.max_abs
+                    ),
                 );
             }
             if m.min_events < 1 {
@@ -982,4 +984,38 @@ pub fn flag_strings(flags: &Flags) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, FlagValue(v))| (k.as_str().to_owned(), v.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod ab_tests {
+    use super::parse;
+
+    fn errors(metrics: &str, extra: &str) -> String {
+        let yaml = format!(
+            "rollouts:\n  - name: p\n    flag_prefix: P_\n    seed: 1\n    stages:\n      - ab_test:\n          percentage: 10\n          duration: 14d\n          {extra}\n          metrics: [ {metrics} ]\n      - full: {{}}\n"
+        );
+        match parse("p.yaml", &yaml) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn metric_roles_bounds_and_looks_are_validated() {
+        assert_eq!(errors("{ name: a }, { name: b }", ""), "");
+        let e = errors("{ name: a }, { name: b, role: decide }", "");
+        assert!(e.contains("exactly one metric decides"), "{e}");
+        let e = errors("{ name: a, role: guard }", "");
+        assert!(e.contains("exactly one metric decides"), "{e}");
+        assert_eq!(
+            errors("{ name: a, role: report }, { name: b, role: decide }", ""),
+            ""
+        );
+        let e = errors("{ name: a, max_abs: 0 }", "");
+        assert!(e.contains("max_abs"), "{e}");
+        let e = errors("{ name: a, test: two_proportion_z, min_events: 0 }", "");
+        assert!(e.contains("min_events"), "{e}");
+        let e = errors("{ name: a }", "looks: 0");
+        assert!(e.contains("looks must be in [1, 100]"), "{e}");
+    }
 }

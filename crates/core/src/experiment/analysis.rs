@@ -404,7 +404,10 @@ impl AbPlan {
             Design::GroupSequential => {
                 let at_look = look.zip(bounds.and_then(|b| b.last().copied()));
                 if let Some((l, c)) = at_look {
-                    let p_look = usable(z.and_then(|z| stats::repeated_p(z, fractions, l.final_look)));
+                    // The repeated p costs a few boundary computations: only when it counts.
+                    let p_look = z
+                        .filter(|_| est.enough)
+                        .and_then(|z| stats::repeated_p(z, fractions, l.final_look));
                     let p_seq = mem.min_p(name, p_look);
                     let verdict = if p_look.is_some() {
                         decide(p_seq, alpha, toward, est.threshold)
@@ -437,7 +440,8 @@ impl AbPlan {
                     } else {
                         waiting
                     };
-                    let q = Normal::new(0.0, 1.0).map_or(f64::NAN, |n| n.inverse_cdf(1.0 - alpha / 2.0));
+                    let q = Normal::new(0.0, 1.0)
+                        .map_or(f64::NAN, |n| n.inverse_cdf(1.0 - alpha / 2.0));
                     Judged {
                         p_seq,
                         interval: est.result.map(|r| (r.diff - q * r.se, r.diff + q * r.se)),
@@ -487,7 +491,6 @@ impl AbPlan {
             look: None,
         }
     }
-
 }
 
 fn arm(m: &Moments, observations: u64, events: u64) -> ArmSummary {
@@ -518,8 +521,14 @@ fn metric_analysis(
     let (control, treatment) = if mw {
         let (nt, nc) = d.ranks.map_or((t.n(), c.n()), |r| (r.n_a, r.n_b));
         (
-            ArmSummary { n: nc, ..arm(c, d.observations.control, d.events.control) },
-            ArmSummary { n: nt, ..arm(t, d.observations.treatment, d.events.treatment) },
+            ArmSummary {
+                n: nc,
+                ..arm(c, d.observations.control, d.events.control)
+            },
+            ArmSummary {
+                n: nt,
+                ..arm(t, d.observations.treatment, d.events.treatment)
+            },
         )
     } else {
         (

@@ -134,7 +134,11 @@ mod tests {
         let l = look_now(gs, 14, 0.6, &clock(14), &taken(1, false)).unwrap();
         assert!(l.final_look);
         // More units than planned before the end: the final look at the plan.
-        assert!(look_now(gs, 14, 1.2, &clock(9), &taken(1, false)).unwrap().final_look);
+        assert!(
+            look_now(gs, 14, 1.2, &clock(9), &taken(1, false))
+                .unwrap()
+                .final_look
+        );
         assert_eq!(look_now(gs, 14, 2.0, &clock(20), &taken(14, true)), None);
     }
 
@@ -145,7 +149,10 @@ mod tests {
         assert_eq!(look_now(fh, 14, 0.9, &clock(13), &none), None);
         assert!(look_now(fh, 14, 0.9, &clock(14), &none).unwrap().final_look);
         assert_eq!(look_now(fh, 14, 1.0, &clock(15), &taken(1, true)), None);
-        assert_eq!(look_now(Design::AlwaysValid, 14, 1.0, &clock(15), &none), None);
+        assert_eq!(
+            look_now(Design::AlwaysValid, 14, 1.0, &clock(15), &none),
+            None
+        );
     }
 
     #[test]

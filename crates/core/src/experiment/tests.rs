@@ -446,7 +446,15 @@ fn degenerate_data_gives_no_verdict() {
 /// `sequential: false` judges once, at the end: a clear effect mid-stage gives no verdict.
 #[test]
 fn fixed_horizon_judges_once_at_the_end() {
-    let plan = ab(50.0, 14, None, 0.01, false, 14, "{ name: m, test: welch_t }");
+    let plan = ab(
+        50.0,
+        14,
+        None,
+        0.01,
+        false,
+        14,
+        "{ name: m, test: welch_t }",
+    );
     assert_eq!(plan.design, Design::FixedHorizon);
     let mut rng = ChaCha20Rng::seed_from_u64(16);
     let mut m = PerVariant::<Moments>::default();
@@ -475,5 +483,8 @@ fn fixed_horizon_judges_once_at_the_end() {
     assert_eq!(memory.looks.len(), 1);
     // The memory round-trips through JSON.
     let json = serde_json::to_string(&memory).unwrap();
-    assert_eq!(serde_json::from_str::<AnalysisMemory>(&json).unwrap(), memory);
+    assert_eq!(
+        serde_json::from_str::<AnalysisMemory>(&json).unwrap(),
+        memory
+    );
 }

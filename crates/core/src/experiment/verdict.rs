@@ -145,10 +145,25 @@ mod tests {
 
     #[test]
     fn decide_needs_significance_and_size() {
-        assert_eq!(decide(Some(0.001), 0.01, Some(0.3), 0.1), Verdict::TreatmentBetter);
-        assert_eq!(decide(Some(0.001), 0.01, Some(0.05), 0.1), Verdict::Inconclusive);
-        assert_eq!(decide(Some(0.001), 0.01, Some(-0.05), 0.1), Verdict::TreatmentWorse);
-        assert_eq!(decide(Some(0.2), 0.01, Some(-0.5), 0.1), Verdict::Inconclusive);
-        assert_eq!(decide(None, 0.01, Some(0.5), 0.1), Verdict::InsufficientData);
+        assert_eq!(
+            decide(Some(0.001), 0.01, Some(0.3), 0.1),
+            Verdict::TreatmentBetter
+        );
+        assert_eq!(
+            decide(Some(0.001), 0.01, Some(0.05), 0.1),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            decide(Some(0.001), 0.01, Some(-0.05), 0.1),
+            Verdict::TreatmentWorse
+        );
+        assert_eq!(
+            decide(Some(0.2), 0.01, Some(-0.5), 0.1),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            decide(None, 0.01, Some(0.5), 0.1),
+            Verdict::InsufficientData
+        );
     }
 }

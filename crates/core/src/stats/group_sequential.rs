@@ -189,13 +189,13 @@ pub fn boundaries(alpha: f64, fractions: &[f64], final_look: bool) -> Option<Vec
             .iter()
             .zip(&weights)
             .map(|(&s, &w)| {
-                let f: f64 =
-                    d.points
-                        .iter()
-                        .zip(&d.mass)
-                        .map(|(&u, &m)| m * pdf((s - u) / sd))
-                        .sum::<f64>()
-                        / sd;
+                let f: f64 = d
+                    .points
+                    .iter()
+                    .zip(&d.mass)
+                    .map(|(&u, &m)| m * pdf((s - u) / sd))
+                    .sum::<f64>()
+                    / sd;
                 w * f
             })
             .collect();

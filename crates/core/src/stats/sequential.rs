@@ -104,7 +104,10 @@ mod tests {
         let p = multinomial_mixture_p(&[800, 200], &[0.9, 0.1], 100.0).unwrap();
         assert!(p < 1e-6, "{p}");
         assert_eq!(multinomial_mixture_p(&[1], &[1.0], 100.0), None);
-        assert_eq!(multinomial_mixture_p(&[0, 0], &[0.9, 0.1], 100.0), Some(1.0));
+        assert_eq!(
+            multinomial_mixture_p(&[0, 0], &[0.9, 0.1], 100.0),
+            Some(1.0)
+        );
         assert_eq!(multinomial_mixture_p(&[5, 5], &[1.0, 0.0], 100.0), None);
     }
 }
