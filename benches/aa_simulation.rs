@@ -211,6 +211,10 @@ fn srm_false_rollbacks(runs: usize, seed: u64) -> f64 {
     flagged as f64 / runs as f64
 }
 
+/// A table row: label, the three designs' plans, the data's shape, the true effect, and the
+/// verdict counted (any significant one when `None`).
+type Row<'a> = (&'a str, &'a [AbPlan], Shape, f64, Option<Verdict>);
+
 fn main() {
     let start = std::time::Instant::now();
     let n = experiments();
@@ -235,7 +239,7 @@ fn main() {
         .iter()
         .map(|(_, d)| ab_plan(TestKind::TwoProportionZ, 8, *d))
         .collect();
-    let rows: Vec<(&str, &[AbPlan], Shape, f64, Option<Verdict>)> = vec![
+    let rows: Vec<Row> = vec![
         (
             "A/A false positives (Welch, unit values)",
             &welch,

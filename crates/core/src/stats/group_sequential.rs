@@ -34,7 +34,7 @@ fn normal() -> Normal {
 /// 2 − 2Φ(z_{1−α/4} / √t) (one-sided level α/2), so the total is twice that; all of
 /// `alpha` at t ≥ 1.
 pub fn obf_spending(alpha: f64, t: f64) -> f64 {
-    if !(t > 0.0) {
+    if t.is_nan() || t <= 0.0 {
         return 0.0;
     }
     if t >= 1.0 {
@@ -111,7 +111,7 @@ fn exit(d: &Density, b: f64, sd: f64, n: &Normal) -> (f64, f64) {
 
 /// The boundary b (S scale) whose exit probability is `target`, by safeguarded Newton.
 fn solve(d: &Density, target: f64, sd: f64, n: &Normal, max_b: f64) -> f64 {
-    if !(target > 0.0) {
+    if target.is_nan() || target <= 0.0 {
         return max_b;
     }
     let (mut lo, mut hi) = (0.0, max_b);
