@@ -172,8 +172,12 @@ fn welch_on_values_near_1e9_matches_scipy() {
     for (a, b) in [batch, chunked] {
         let w = stats::welch_t(&a, &b).unwrap();
         let want = &r["welch_t"];
+        // 1e-5, not the 1e-6: at t = 4.79 the p-value amplifies the last digits of
+        // the means (a running mean of values near 1e9 is known to ~1e-7, and numpy's
+        // pairwise mean differs by as much), measured 6.5e-6 relative. statrs gives SciPy's
+        // p to 1e-13 at SciPy's own t and df. With count/sum/sum of squares it was p = 0.79.
         assert!(
-            rel(w.p_value, f(&want["p"])) < 1e-6,
+            rel(w.p_value, f(&want["p"])) < 1e-5,
             "p {} vs {}",
             w.p_value,
             want["p"]
