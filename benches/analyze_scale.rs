@@ -105,7 +105,10 @@ async fn main() {
         let mut times = Vec::new();
         for _ in 0..21 {
             let t = Instant::now();
-            let a = experiment::analyze(&store, r, None).await.unwrap().unwrap();
+            let a = experiment::analyze(&store, r, None, chrono::Utc::now())
+                .await
+                .unwrap()
+                .unwrap();
             times.push(t.elapsed());
             assert_eq!(
                 a.metrics[0].control.n
@@ -117,7 +120,7 @@ async fn main() {
         }
         let rank = if target <= 1_000_000 || std::env::var("ROLLOUT_BENCH_RANK_ALL").is_ok() {
             let t = Instant::now();
-            experiment::analyze(&store, &ranked.rollouts[0], None)
+            experiment::analyze(&store, &ranked.rollouts[0], None, chrono::Utc::now())
                 .await
                 .unwrap();
             format!("{:.3} s", t.elapsed().as_secs_f64())

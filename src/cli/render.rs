@@ -310,6 +310,23 @@ pub fn plan(rollout: &Rollout, steps: &[crate::plan::PlanStep]) -> String {
                 if ss.duration_is_enough { "long enough" } else { "TOO SHORT" }
             );
         }
+        if let Some(d) = &s.ab_design {
+            let fmt = |v: Option<f64>, digits: usize| {
+                v.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
+            };
+            let _ = writeln!(
+                out,
+                "       design: {} ({} look{}, final |z| >= {:.3}); detectable effect at 80% power over the plan: d = {}; \
+                 power at min_effect: {}; days needed for min_effect: {}",
+                d.design.as_str(),
+                d.looks,
+                if d.looks == 1 { "" } else { "s" },
+                d.critical_z,
+                fmt(d.detectable_effect, 3),
+                fmt(d.power_at_min_effect, 2),
+                fmt(d.days_needed, 1),
+            );
+        }
         let _ = writeln!(out, "       writes {}", join_flags(&s.flags));
     }
     out
@@ -352,7 +369,7 @@ fn pval(v: Option<f64>) -> String {
 
 pub fn analysis(a: &crate::experiment::Analysis) -> String {
     let mut out = format!(
-        "{}: A/B stage {} ({}% treatment{}), alpha {}, min_effect {}, min_samples {}, {} p-values\n",
+        "{}: A/B stage {} ({}% treatment{}), alpha {}, min_effect {}, min_samples {}, design {}{}, information {:.2}\n",
         a.rollout,
         a.stage.index + 1,
         a.stage.percentage,
@@ -360,30 +377,50 @@ pub fn analysis(a: &crate::experiment::Analysis) -> String {
         a.stage.alpha,
         a.stage.min_effect,
         a.stage.min_samples,
-        if a.stage.sequential { "always-valid" } else { "fixed-horizon" }
+        a.design.as_str(),
+        a.look
+            .map(|l| format!(" (look {l} of {})", a.looks))
+            .unwrap_or_default(),
+        a.information_fraction,
     );
     for m in &a.metrics {
+        let role = serde_json::to_value(m.role)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {} ({}): control n={} mean={} sd={} | treatment n={} mean={} sd={}",
+            "  {} ({}, {}): control units={} obs={} mean={} sd={} | treatment units={} obs={} mean={} sd={}",
             m.metric,
             m.test,
+            role,
             m.control.n,
+            m.control.observations,
             num(m.control.mean),
             num(m.control.sd),
             m.treatment.n,
+            m.treatment.observations,
             num(m.treatment.mean),
             num(m.treatment.sd)
         );
         let _ = writeln!(
             out,
-            "    lift {} [{}, {}], d = {}, p = {}, always-valid p = {} -> {}",
+            "    lift {} [{}, {}], effect {} (min {}){}, p = {}, sequential p = {}{} -> {}",
             num(m.lift),
             num(m.ci_low),
             num(m.ci_high),
             num(m.effect_size),
+            num(Some(m.min_effect)),
+            m.probability_superiority
+                .map(|p| format!(", P(T>C) = {p:.4}"))
+                .unwrap_or_default(),
             pval(m.p_value),
             pval(m.sequential_p_value),
+            if m.guard_breached {
+                "  GUARD BREACHED"
+            } else {
+                ""
+            },
             serde_json::to_value(m.verdict)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
@@ -392,7 +429,7 @@ pub fn analysis(a: &crate::experiment::Analysis) -> String {
     }
     let _ = writeln!(
         out,
-        "  units: control {} treatment {} (expected {:.0} / {:.0}), SRM p = {}{}",
+        "  units: control {} treatment {} (expected {:.0} / {:.0}), SRM always-valid p = {}{}",
         a.srm.observed.control,
         a.srm.observed.treatment,
         a.srm.expected.control,
@@ -404,6 +441,14 @@ pub fn analysis(a: &crate::experiment::Analysis) -> String {
             ""
         }
     );
+    if a.exposure.multiple_exposures > 0 {
+        let _ = writeln!(
+            out,
+            "  multiple exposures: {} units ({:.2} %)",
+            a.exposure.multiple_exposures,
+            100.0 * a.exposure.share
+        );
+    }
     out
 }
 

@@ -167,7 +167,7 @@ pub async fn signals(
     now: DateTime<Utc>,
     readings: Readings,
 ) -> Result<Signals, StoreError> {
-    let mut signals = experiment::signals(store, rollout, state).await?;
+    let mut signals = experiment::signals(store, rollout, state, now).await?;
     let pass = match readings {
         Readings::Record => guardrails::evaluate_and_record(store, rollout, state, now).await?,
         Readings::JudgeOnly => guardrails::evaluate(store, rollout, state, now).await?,

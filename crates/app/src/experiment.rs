@@ -1,31 +1,41 @@
 //! The A/B analysis against the store: read the maintained statistics the core's plan asks
-//! for, and let the core analyse them.
+//! for (the per-unit aggregates of the A/B stage's latest entry, and the design's memory of
+//! its earlier looks), and let the core analyse them.
 
+use chrono::{DateTime, Utc};
 use rollout_core::config::Rollout;
 use rollout_core::controller::{RolloutState, Signals};
-use rollout_core::experiment::{self as core, Analysis, MetricData};
+use rollout_core::experiment::{
+    self as core, AbPlan, Analysis, AnalysisMemory, Exposure, MetricData, StageClock, StageEntry,
+};
 use rollout_store::{Store, StoreError};
 
-/// Analyses the rollout's A/B stage from the stored statistics; `None` if it has none.
-pub async fn analyze(
+/// What one analysis read and produced.
+struct Judged {
+    analysis: Analysis,
+    entry: Option<StageEntry>,
+    before: AnalysisMemory,
+    after: AnalysisMemory,
+}
+
+async fn run(
     store: &dyn Store,
     rollout: &Rollout,
+    plan: &AbPlan,
     state: Option<&RolloutState>,
-) -> Result<Option<Analysis>, StoreError> {
-    let Some(plan) = core::plan(rollout, state) else {
-        return Ok(None);
-    };
+    now: DateTime<Utc>,
+) -> Result<Judged, StoreError> {
     let name = rollout.name.as_str();
     // The A/B stage entry to read: the current one, else its latest; never entered: nothing.
     let entry = crate::timeline::latest_entry(store, name, state, plan.index).await?;
-    let mut data = Vec::new();
-    for (spec, ranks) in plan.cfg.metrics.iter().zip(plan.reads().map(|(_, r)| r)) {
-        let (agg, rank_sums) = match entry {
-            Some(e) => (
-                store
+    let mut data = Vec::with_capacity(plan.cfg.metrics.len());
+    for (spec, (_, ranks)) in plan.cfg.metrics.iter().zip(plan.reads()) {
+        let d = match entry {
+            Some(e) => {
+                let agg = store
                     .unit_aggregate(name, e, &spec.name, spec.per_unit)
-                    .await?,
-                if ranks {
+                    .await?;
+                let ranks = if ranks {
                     Some(
                         store
                             .unit_rank_sums(name, e, &spec.name, spec.per_unit)
@@ -33,32 +43,87 @@ pub async fn analyze(
                     )
                 } else {
                     None
-                },
-            ),
-            None => (Default::default(), None),
+                };
+                MetricData {
+                    moments: agg.moments,
+                    observations: agg.observations,
+                    events: agg.events,
+                    ranks,
+                }
+            }
+            None => MetricData::default(),
         };
-        data.push(MetricData {
-            moments: agg.moments,
-            ranks: rank_sums,
-        });
+        data.push(d);
     }
-    let exposure = match entry {
-        Some(e) => store.exposure(name, e).await?,
-        None => Default::default(),
+    let (exposure, before) = match entry {
+        Some(e) => {
+            let counts = store.exposure(name, e).await?;
+            // A memory this version cannot read starts over (the design says so in
+            // `analyze --json`); it is never a reason to stop judging.
+            let memory = store
+                .analysis_memory(name, e)
+                .await?
+                .and_then(|text| serde_json::from_str::<AnalysisMemory>(&text).ok())
+                .unwrap_or_default();
+            (
+                Exposure {
+                    units: counts.units,
+                    multiple_exposures: counts.multiple,
+                },
+                memory,
+            )
+        }
+        None => (Exposure::default(), AnalysisMemory::default()),
     };
-    Ok(Some(plan.analyze(name, &data, &exposure.units)))
+    let clock = StageClock::of(rollout, plan.index, state, now);
+    let (analysis, after) = plan.analyze(name, &data, &exposure, &clock, &before, now);
+    Ok(Judged {
+        analysis,
+        entry,
+        before,
+        after,
+    })
 }
 
-/// What the experiment tells the controller about a rollout in its A/B stage.
+/// Analyses the rollout's A/B stage from the stored statistics at `now`; `None` if it has
+/// none. Read-only: a look this analysis would take is shown, not recorded (only judging
+/// records looks, see [`signals`]).
+pub async fn analyze(
+    store: &dyn Store,
+    rollout: &Rollout,
+    state: Option<&RolloutState>,
+    now: DateTime<Utc>,
+) -> Result<Option<Analysis>, StoreError> {
+    let Some(plan) = core::plan(rollout, state) else {
+        return Ok(None);
+    };
+    Ok(Some(run(store, rollout, &plan, state, now).await?.analysis))
+}
+
+/// What the experiment tells the controller about a rollout in its A/B stage at `now`. The
+/// design's memory (the looks taken, the running minima of the p-values) is saved when the
+/// analysis changed it, so the next judgment continues the same design.
 pub async fn signals(
     store: &dyn Store,
     rollout: &Rollout,
     state: Option<&RolloutState>,
+    now: DateTime<Utc>,
 ) -> Result<Signals, StoreError> {
     if !core::judged(rollout, state) {
         return Ok(Signals::default());
     }
-    Ok(analyze(store, rollout, state)
-        .await?
-        .map_or_else(Signals::default, |a| core::signals(&a)))
+    let Some(plan) = core::plan(rollout, state) else {
+        return Ok(Signals::default());
+    };
+    let judged = run(store, rollout, &plan, state, now).await?;
+    if let Some(e) = judged.entry {
+        if judged.after != judged.before {
+            let text = serde_json::to_string(&judged.after)
+                .map_err(|err| StoreError::Corrupt(format!("analysis memory: {err}")))?;
+            store
+                .save_analysis_memory(rollout.name.as_str(), e, &text, now)
+                .await?;
+        }
+    }
+    Ok(core::signals(&judged.analysis))
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::config::{Rollout, StageKind};
 use crate::controller::{Phase, RolloutState};
@@ -43,6 +44,94 @@ pub struct PlanStep {
     pub flags: BTreeMap<String, String>,
     /// For an `ab_test` stage with `expected_units_per_day`: can it detect `min_effect`?
     pub sample_size: Option<SampleSizePlan>,
+    /// For an `ab_test` stage: its design, and what it can detect over the planned horizon.
+    pub ab_design: Option<AbDesignPlan>,
+}
+
+/// What an A/B stage's design can detect, for `rollout plan` and `validate`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbDesignPlan {
+    pub design: crate::experiment::Design,
+    pub looks: u32,
+    /// The |z| the last look (group-sequential), the mixture at the planned sample, or the
+    /// fixed test needs.
+    pub critical_z: f64,
+    /// The effect (Cohen's d) detected with 80 % power over the planned horizon.
+    pub detectable_effect: Option<f64>,
+    /// Power at `min_effect` over the planned horizon.
+    pub power_at_min_effect: Option<f64>,
+    /// Days of `expected_units_per_day` needed for 80 % power at `min_effect`.
+    pub days_needed: Option<f64>,
+    /// Units (treatment, control) needed for 80 % power at `min_effect`.
+    pub units_needed: Option<(u64, u64)>,
+}
+
+/// The design of an `ab_test` stage and its power: the drift a two-sided test with
+/// critical value c needs for 80 % power is c + z₀.₈ (the opposite tail neglected), with
+/// c the group-sequential design's last boundary at `looks` equal looks (slightly
+/// conservative: crossing at an earlier look only adds power), the mixture's critical |z|
+/// at the expected sample, or z₁₋α/₂.
+pub fn ab_design(kind: &StageKind) -> Option<AbDesignPlan> {
+    let StageKind::AbTest {
+        percentage,
+        duration,
+        analysis,
+        ..
+    } = kind
+    else {
+        return None;
+    };
+    let planned = kind.planned_units();
+    let design = match (analysis.sequential, planned) {
+        (crate::config::Sequential::FixedHorizon, _) => crate::experiment::Design::FixedHorizon,
+        (_, Some(_)) => crate::experiment::Design::GroupSequential,
+        (_, None) => crate::experiment::Design::AlwaysValid,
+    };
+    let alpha = analysis.alpha;
+    let n = Normal::new(0.0, 1.0).ok()?;
+    let looks = match design {
+        crate::experiment::Design::FixedHorizon => 1,
+        _ => analysis.looks.max(1),
+    };
+    let critical_z = match design {
+        crate::experiment::Design::GroupSequential => {
+            let t: Vec<f64> = (1..=looks).map(|k| k as f64 / looks as f64).collect();
+            *crate::stats::boundaries(alpha, &t, true)?.last()?
+        }
+        crate::experiment::Design::AlwaysValid => {
+            // 1/Λ = α at the tuned sample: z² = 2(1+L)/L (ln(1/α) + ½ ln(1+L)),
+            // L = −2 ln α + ln(1 − 2 ln α).
+            let l = -2.0 * alpha.ln() + (1.0 - 2.0 * alpha.ln()).ln();
+            (2.0 * (1.0 + l) / l * (-alpha.ln() + 0.5 * (1.0 + l).ln())).sqrt()
+        }
+        crate::experiment::Design::FixedHorizon => n.inverse_cdf(1.0 - alpha / 2.0),
+    };
+    let share = percentage.get() / 100.0;
+    let drift = critical_z + n.inverse_cdf(0.8);
+    let detectable_effect = planned.map(|(t, c)| drift * (1.0 / t + 1.0 / c).sqrt());
+    let power_at_min_effect =
+        planned.and_then(|(t, c)| crate::stats::power_fixed(analysis.min_effect, t, c, critical_z));
+    let total = drift * drift / (analysis.min_effect.powi(2) * share * (1.0 - share));
+    let units_needed = (total.is_finite() && share > 0.0 && share < 1.0).then(|| {
+        (
+            (total * share).ceil() as u64,
+            (total * (1.0 - share)).ceil() as u64,
+        )
+    });
+    let days_needed = analysis
+        .expected_units_per_day
+        .filter(|_| units_needed.is_some())
+        .map(|per_day| total / per_day);
+    let _ = duration;
+    Some(AbDesignPlan {
+        design,
+        looks,
+        critical_z,
+        detectable_effect,
+        power_at_min_effect,
+        days_needed,
+        units_needed,
+    })
 }
 
 /// The fixed-horizon sample size of an A/B stage at 80 % power.
@@ -108,6 +197,7 @@ pub fn plan_steps(rollout: &Rollout) -> Vec<PlanStep> {
                 summary: stage_summary(&stage.kind),
                 flags: crate::controller::flags::desired(rollout, &state),
                 sample_size: sample_size(&stage.kind),
+                ab_design: ab_design(&stage.kind),
             };
             offset += duration.unwrap_or(0);
             step
@@ -151,5 +241,79 @@ pub fn plan(rollout: &Rollout) -> RolloutPlan {
             .filter_map(|s| s.kind.duration())
             .map(|d| d.get().as_secs())
             .sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    fn stage(extra: &str, inconclusive: &str) -> (Vec<crate::config::Diagnostic>, StageKind) {
+        let yaml = format!(
+            r#"
+rollouts:
+  - name: p
+    flag_prefix: P_
+    seed: 1
+    stages:
+      - ab_test:
+          percentage: 10
+          duration: 14d
+          alpha: 0.01
+          min_effect: 0.1
+          on_inconclusive: {inconclusive}
+          {extra}
+          metrics: [ {{ name: m, test: welch_t }} ]
+      - full: {{}}
+"#
+        );
+        let loaded = parse("p.yaml", &yaml).expect("valid");
+        let kind = loaded.config.rollouts[0].stages[0].kind.clone();
+        (loaded.warnings, kind)
+    }
+
+    /// The repository plan: 280 treatment / 2,520 control units over 14 days, 14 looks.
+    /// The group-sequential design's last boundary at alpha 0.01 is about 2.6, so the effect
+    /// detected with 80 % power is (c + z₀.₈)·√(1/280 + 1/2520) ≈ 0.22, and d = 0.1 needs
+    /// about 66 days of 200 units.
+    #[test]
+    fn the_repository_plan_states_its_design_and_power() {
+        let (warnings, kind) = stage("expected_units_per_day: 200", "hold");
+        let d = ab_design(&kind).unwrap();
+        assert_eq!(d.design, crate::experiment::Design::GroupSequential);
+        assert_eq!(d.looks, 14);
+        assert!(d.critical_z > 2.576 && d.critical_z < 2.75, "{d:?}");
+        let e = d.detectable_effect.unwrap();
+        assert!((0.2..0.24).contains(&e), "{d:?}");
+        let days = d.days_needed.unwrap();
+        assert!((55.0..80.0).contains(&days), "{d:?}");
+        assert!(d.power_at_min_effect.unwrap() < 0.5);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.to_string().contains("power at min_effect")),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn designs_follow_the_config() {
+        let (warnings, kind) = stage(
+            "sequential: false\n          expected_units_per_day: 200",
+            "promote",
+        );
+        let d = ab_design(&kind).unwrap();
+        assert_eq!(d.design, crate::experiment::Design::FixedHorizon);
+        assert!((d.critical_z - 2.5758).abs() < 1e-3);
+        assert!(
+            warnings.iter().all(|w| !w.to_string().contains("power")),
+            "{warnings:?}"
+        );
+        let (_, kind) = stage("", "hold");
+        let d = ab_design(&kind).unwrap();
+        assert_eq!(d.design, crate::experiment::Design::AlwaysValid);
+        assert_eq!((d.detectable_effect, d.days_needed), (None, None));
+        assert!(d.units_needed.is_some());
     }
 }

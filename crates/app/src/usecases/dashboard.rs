@@ -119,7 +119,9 @@ impl Service {
             if !judged(r, state.as_ref()) {
                 continue;
             }
-            let Some(a) = crate::experiment::analyze(self.store(), r, state.as_ref()).await? else {
+            let Some(a) =
+                crate::experiment::analyze(self.store(), r, state.as_ref(), self.now()).await?
+            else {
                 continue;
             };
             let json = serde_json::to_value(&a).unwrap_or_default();

@@ -40,7 +40,7 @@ impl Service {
     pub async fn analyze(&self, name: &str) -> Result<Analysis> {
         let r = self.rollout(name)?;
         let state = self.store().state(name).await?;
-        crate::experiment::analyze(self.store(), &r, state.as_ref())
+        crate::experiment::analyze(self.store(), &r, state.as_ref(), self.now())
             .await?
             .ok_or_else(|| Error::InvalidInput(format!("rollout {name} has no ab_test stage")))
     }

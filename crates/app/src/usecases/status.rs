@@ -66,7 +66,8 @@ impl Service {
     pub async fn rollout_view(&self, name: &str) -> Result<RolloutView> {
         let r = self.rollout(name)?;
         let state = self.store().state(name).await?;
-        let analysis = crate::experiment::analyze(self.store(), &r, state.as_ref()).await?;
+        let analysis =
+            crate::experiment::analyze(self.store(), &r, state.as_ref(), self.now()).await?;
         let guardrails = self.store().guardrail_status(name).await?;
         let now = self.now();
         let shared = self.shared_status(now).await?;
@@ -222,7 +223,7 @@ impl Service {
                 )
             });
             let analysis = if in_ab {
-                crate::experiment::analyze(self.store(), r, state.as_ref())
+                crate::experiment::analyze(self.store(), r, state.as_ref(), self.now())
                     .await
                     .ok()
                     .flatten()

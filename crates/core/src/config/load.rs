@@ -12,8 +12,8 @@ use super::diagnostic::{ConfigErrors, Diagnostic, Severity};
 use super::domain::{FlagKey, FlagPrefix, FlagValue, Percentage, RolloutName, StageDuration};
 use super::flag_names::{OVERRIDABLE_ON_ROLLBACK, STANDARD_SUFFIXES};
 use super::model::{
-    AbAnalysis, Config, Flags, MetricSpec, Rollout, Sequential, Stage, StageKind, DEFAULT_DATABASE,
-    DEFAULT_TICK,
+    AbAnalysis, Config, Flags, MetricRole, MetricSpec, OnInconclusive, Rollout, Sequential, Stage,
+    StageKind, TestKind, DEFAULT_DATABASE, DEFAULT_MIN_EVENTS, DEFAULT_TICK,
 };
 use super::names::{self, nearest};
 use super::raw::{
@@ -755,7 +755,7 @@ impl Checker {
                 let metrics = names::fields_of::<MetricSpec>();
                 let s: RawAbTest = self.read(&inner_path, inner, &[("metrics", metrics)])?;
                 let analysis = self.ab_analysis(&inner_path, &s)?;
-                Stage {
+                let stage = Stage {
                     kind: StageKind::AbTest {
                         percentage: s.percentage,
                         duration: s.duration,
@@ -763,7 +763,9 @@ impl Checker {
                         analysis,
                     },
                     flags: s.flags,
-                }
+                };
+                self.warn_low_power(&inner_path, &stage.kind);
+                stage
             }
             "canary" => {
                 let s: RawCanary = self.read(&inner_path, inner, &[])?;
@@ -789,6 +791,39 @@ impl Checker {
         };
         Some(stage)
     }
+
+    /// `on_inconclusive: hold` on a stage that cannot reach 50 % power at `min_effect` over
+    /// its planned horizon mostly holds: say so.
+    #[cfg(feature = "stats")]
+    fn warn_low_power(&mut self, path: &str, kind: &StageKind) {
+        let StageKind::AbTest {
+            on_inconclusive: OnInconclusive::Hold,
+            analysis,
+            ..
+        } = kind
+        else {
+            return;
+        };
+        let Some(d) = crate::plan::ab_design(kind) else {
+            return;
+        };
+        if let Some(power) = d.power_at_min_effect.filter(|p| *p < 0.5) {
+            self.warn(
+                path,
+                format!(
+                    "with on_inconclusive: hold, this stage reaches {:.0} % power at min_effect {} over its planned units ({} design): \
+                     most runs will hold at the end; {} days would give 80 %",
+                    100.0 * power,
+                    analysis.min_effect,
+                    d.design.as_str(),
+                    d.days_needed.map_or_else(|| "-".into(), |v| format!("{v:.1}")),
+                ),
+            );
+        }
+    }
+
+    #[cfg(not(feature = "stats"))]
+    fn warn_low_power(&mut self, _path: &str, _kind: &StageKind) {}
 
     fn ab_analysis(&mut self, path: &str, s: &RawAbTest) -> Option<AbAnalysis> {
         let before = self.out.len();
@@ -818,8 +853,53 @@ impl Checker {
                 );
             }
         }
+        let days = (s.duration.get().as_secs_f64() / 86_400.0).floor() as u32;
+        let looks = s.looks.unwrap_or(days.max(1));
+        if !(1..=100).contains(&looks) {
+            self.error(
+                &format!("{path}.looks"),
+                format!("looks must be in [1, 100], got {looks}"),
+            );
+        }
+        let decide: Vec<usize> = s
+            .metrics
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| m.role_at(*i) == MetricRole::Decide)
+            .map(|(i, _)| i)
+            .collect();
+        if !s.metrics.is_empty() && decide.len() != 1 {
+            self.error(
+                &format!("{path}.metrics"),
+                format!(
+                    "exactly one metric decides (the first, unless `role` says otherwise); {} do",
+                    decide.len()
+                ),
+            );
+        }
         let mut seen = HashSet::new();
         for (i, m) in s.metrics.iter().enumerate() {
+            if !(m.max_abs.is_finite() && m.max_abs > 0.0) {
+                self.error(
+                    &format!("{path}.metrics[{i}].max_abs"),
+                    format!(
+                        "max_abs must be a positive finite number, got {}",
+                        m.max_abs
+                    ),
+                );
+            }
+            if m.min_events < 1 {
+                self.error(
+                    &format!("{path}.metrics[{i}].min_events"),
+                    "min_events must be at least 1",
+                );
+            }
+            if m.test != TestKind::TwoProportionZ && m.min_events != DEFAULT_MIN_EVENTS {
+                self.warn(
+                    &format!("{path}.metrics[{i}].min_events"),
+                    "min_events only applies to two_proportion_z metrics",
+                );
+            }
             let mpath = format!("{path}.metrics[{i}].name");
             if m.name.trim().is_empty() || m.name.len() > 64 {
                 self.error(&mpath, "a metric name is 1-64 characters");
@@ -854,6 +934,7 @@ impl Checker {
                 Sequential::FixedHorizon
             },
             expected_units_per_day: s.expected_units_per_day,
+            looks,
             metrics: s.metrics.clone(),
         })
     }
@@ -1007,4 +1088,38 @@ pub fn flag_strings(flags: &Flags) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, FlagValue(v))| (k.as_str().to_owned(), v.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod ab_tests {
+    use super::parse;
+
+    fn errors(metrics: &str, extra: &str) -> String {
+        let yaml = format!(
+            "rollouts:\n  - name: p\n    flag_prefix: P_\n    seed: 1\n    stages:\n      - ab_test:\n          percentage: 10\n          duration: 14d\n          {extra}\n          metrics: [ {metrics} ]\n      - full: {{}}\n"
+        );
+        match parse("p.yaml", &yaml) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn metric_roles_bounds_and_looks_are_validated() {
+        assert_eq!(errors("{ name: a }, { name: b }", ""), "");
+        let e = errors("{ name: a }, { name: b, role: decide }", "");
+        assert!(e.contains("exactly one metric decides"), "{e}");
+        let e = errors("{ name: a, role: guard }", "");
+        assert!(e.contains("exactly one metric decides"), "{e}");
+        assert_eq!(
+            errors("{ name: a, role: report }, { name: b, role: decide }", ""),
+            ""
+        );
+        let e = errors("{ name: a, max_abs: 0 }", "");
+        assert!(e.contains("max_abs"), "{e}");
+        let e = errors("{ name: a, test: two_proportion_z, min_events: 0 }", "");
+        assert!(e.contains("min_events"), "{e}");
+        let e = errors("{ name: a }", "looks: 0");
+        assert!(e.contains("looks must be in [1, 100]"), "{e}");
+    }
 }

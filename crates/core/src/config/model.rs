@@ -140,7 +140,11 @@ pub struct AbAnalysis {
     pub min_samples: u64,
     pub sequential: Sequential,
     pub expected_units_per_day: Option<f64>,
-    /// The first metric decides; the others are reported.
+    /// Looks of the group-sequential design (used when the horizon is known): look k is
+    /// taken when the stage's units reach k/`looks` of the planned total.
+    pub looks: u32,
+    /// Exactly one metric decides (see [`MetricSpec::role_at`]); guards can roll back;
+    /// the rest are reported.
     pub metrics: Vec<MetricSpec>,
 }
 

@@ -47,6 +47,8 @@ pub struct RawAbTest {
     #[serde(default = "default_sequential")]
     pub sequential: bool,
     pub expected_units_per_day: Option<f64>,
+    /// Looks of the group-sequential design; default: the stage's days, at least 1.
+    pub looks: Option<u32>,
     #[serde(default)]
     pub metrics: Vec<MetricSpec>,
     #[serde(default)]

@@ -2,16 +2,29 @@
 
 mod aggregates;
 mod analysis;
+mod design;
+mod estimate;
+mod memory;
 mod observation;
 mod placement;
+mod srm;
+mod verdict;
+
+#[cfg(test)]
+mod tests;
 
 pub use aggregates::{ExposureCounts, UnitAggregate};
 pub use analysis::{
-    judged, metric, plan, signals, srm, AbPlan, Analysis, MetricAnalysis, MetricData, Srm, Verdict,
-    SRM_ALPHA,
+    judged, plan, AbPlan, Analysis, ArmSummary, Exposure, ExposureSummary, MetricAnalysis,
+    MetricData, StageClock, StageRef,
 };
+pub use design::{information_fraction, look_now, Design, LookNow};
+pub use estimate::superiority_threshold;
+pub use memory::{AnalysisMemory, Look, LookMetric, MEMORY_VERSION};
 pub use observation::{check, parse_csv, IngestReport, InputErrors, Observation, RowError};
 pub use placement::{
     admit, known_metrics, max_abs, place, ObservationInput, Period, StageEntry, Timeline,
     MAX_FUTURE,
 };
+pub use srm::{srm, Srm, SRM_ALPHA, SRM_CONCENTRATION};
+pub use verdict::{decide, holm, signals, Verdict, MULTIPLE_EXPOSURE_SHARE};

@@ -2,15 +2,19 @@
 //! p-value and interval is checked against SciPy in `tests/it/stats.rs`.
 
 mod correlation;
+mod group_sequential;
 mod moments;
 mod power;
 mod sequential;
 mod tests_two_sample;
 
 pub use correlation::{pearson, ranks, spearman, Correlation};
+pub use group_sequential::{boundaries, obf_spending, repeated_p, NO_BOUNDARY};
 pub use moments::Moments;
-pub use power::sample_size_per_arm;
-pub use sequential::{always_valid_p, mixture_sd};
+pub use power::{power_fixed, sample_size_per_arm};
+pub use sequential::{
+    always_valid_p, confidence_sequence_half_width, mixture_sd, multinomial_mixture_p, tuned_tau,
+};
 pub use tests_two_sample::{
     chi_square_gof, cohens_d, mann_whitney, two_proportion_z, welch_t, RankSums, TestResult,
 };
