@@ -147,6 +147,11 @@ async fn several_observations_per_unit_make_one_value(db: TestDb) {
                     .map(|(_, v)| v.len())
                     .sum();
                 assert_eq!(m.n(), want.n(), "units, batch {batch} {kind:?} {variant:?}");
+                let events = match variant {
+                    Variant::Control => got.events.control,
+                    Variant::Treatment => got.events.treatment,
+                };
+                assert_eq!(events, m.n(), "every unit value is non-zero here");
                 assert_eq!(obs, observations as u64, "observations behind them");
                 let rel = |a: f64, b: f64| (a - b).abs() / b.abs().max(1e-12);
                 assert!(rel(m.mean(), want.mean()) < 1e-12, "{m:?} vs {want:?}");
@@ -232,9 +237,68 @@ async fn each_attempt_of_the_ab_stage_starts_from_nothing(db: TestDb) {
     );
 }
 
+const LOOKS: &str = "
+rollouts:
+  - name: u
+    flag_prefix: U_
+    seed: 11
+    stages:
+      - ab_test:
+          percentage: 50
+          duration: 2d
+          expected_units_per_day: 100
+          metrics: [ { name: pnl, test: welch_t } ]
+      - full: {}
+";
+
+/// The group-sequential design remembers its looks: judging saves the look it takes with
+/// the stage entry, a later tick with no new information takes none, and `analyze` shows
+/// where the design is without recording anything.
+async fn the_design_remembers_its_looks(db: TestDb) {
+    let store: Arc<dyn Store> = Arc::from(db.store().await);
+    let c = plan(LOOKS);
+    tick(&*store, &c, t0()).await;
+    let entry = current_entry(&*store).await;
+    let at = t0() + Duration::hours(1);
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    // 120 of the 200 planned units: past look 1 of 2 (one look a day).
+    let rows: Vec<_> = (0..120)
+        .map(|i| input(&format!("s{i}"), "pnl", rng.random::<f64>(), at))
+        .collect();
+    ingest(&*store, &c, rows, at).await;
+    let a = service(&store, &c, at).analyze("u").await.unwrap();
+    let v = serde_json::to_value(&a).unwrap();
+    assert_eq!(v["design"], "group_sequential", "{v}");
+    assert!(
+        store.analysis_memory("u", entry).await.unwrap().is_none(),
+        "analyze records nothing"
+    );
+    tick(&*store, &c, at + Duration::minutes(1)).await;
+    let looks = |text: Option<String>| -> Vec<serde_json::Value> {
+        let m: serde_json::Value = serde_json::from_str(&text.expect("a saved memory")).unwrap();
+        m["looks"].as_array().unwrap().clone()
+    };
+    let first = looks(store.analysis_memory("u", entry).await.unwrap());
+    assert_eq!(first.len(), 1, "{first:?}");
+    tick(&*store, &c, at + Duration::minutes(2)).await;
+    let again = looks(store.analysis_memory("u", entry).await.unwrap());
+    assert_eq!(again, first, "no new information, no new look");
+    let a = service(&store, &c, at + Duration::minutes(3))
+        .analyze("u")
+        .await
+        .unwrap();
+    let v = serde_json::to_value(&a).unwrap();
+    assert_eq!(
+        (v["look"].as_u64(), v["looks"].as_u64()),
+        (Some(1), Some(2)),
+        "{v}"
+    );
+}
+
 on_both_stores!(
     several_observations_per_unit_make_one_value,
     each_attempt_of_the_ab_stage_starts_from_nothing,
+    the_design_remembers_its_looks,
 );
 
 /// `rollout ingest` refuses what the rollout cannot use, every bad row at once with its
