@@ -213,6 +213,7 @@ pub async fn run(
                 publish(&shared, &config);
                 let result = runner.tick(&config).instrument(info_span!("tick")).await;
                 poke();
+                runner.role.set_failing(result.as_ref().err().map(|e| e.to_string()));
                 match result {
                     Ok(()) => { backoff.reset(); retry_at = None; }
                     Err(e) => {

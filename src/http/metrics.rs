@@ -84,14 +84,27 @@ pub async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// Ready when the store answers; the body says whether this process leads.
+/// Ready: the store answers, some daemon leads (this one, or another whose lease runs), and
+/// this daemon's last evaluation pass did not fail. Otherwise 503 with the reason.
 pub async fn readyz(State(s): State<AppState>) -> Response {
     let role = if s.role.epoch().is_some() {
         "leader"
     } else {
         "standby"
     };
-    match tokio::time::timeout(Duration::from_secs(2), s.service.ping()).await {
-        Ok(Ok(())) => Json(json!({"status": "ready", "role": role})).into_response(),
+    match tokio::time::timeout(Duration::from_secs(2), s.service.leader()).await {
+        Ok(Ok(leader)) => {
+            if let Some(why) = s.role.failing() {
+                return unready(role, &format!("evaluation passes are failing: {why}"));
+            }
+            if s.role.epoch().is_none() && !leader.leads_at(s.service.now()) {
+                return unready(
+                    role,
+                    "no daemon holds the leadership lease: nothing evaluates the rollouts",
+                );
+            }
+            Json(json!({"status": "ready", "role": role})).into_response()
+        }
         Ok(Err(e)) => unready(role, &e.to_string()),
         Err(_) => unready(role, "the store did not answer within 2 s"),
     }

@@ -729,6 +729,28 @@ async fn rollouts_assign_health_and_metrics(db: TestDb) {
         c.get(api.url("/healthz")).send().await.unwrap().status(),
         StatusCode::OK
     );
+    // A standby while nobody leads: nothing evaluates the rollouts, so not ready.
+    let resp = c.get(api.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let unready: Value = resp.json().await.unwrap();
+    assert_eq!(unready["role"], "standby");
+    assert!(
+        unready["error"]
+            .as_str()
+            .unwrap()
+            .contains("no daemon holds the leadership lease"),
+        "{unready}"
+    );
+    // Another daemon takes the lease: this standby is ready.
+    api.store
+        .claim_lease(
+            "daemon@elsewhere:1",
+            Utc::now(),
+            Duration::from_secs(60),
+            true,
+        )
+        .await
+        .unwrap();
     let ready: Value = c
         .get(api.url("/readyz"))
         .send()
@@ -979,6 +1001,7 @@ const STATUSES_USED: &[(&str, &str, u16)] = &[
     ("post", "/learning/collect/trade-outcome", 422),
     ("get", "/healthz", 200),
     ("get", "/readyz", 200),
+    ("get", "/readyz", 503),
     ("get", "/metrics", 200),
 ];
 

@@ -84,6 +84,7 @@ async fn a_leader_that_stopped_ticking_is_overdue(db: TestDb) {
             acquired_at: Some(t0()),
             last_tick_at: Some(t0()),
             tick_interval_secs: Some(60),
+            lease_until: None,
         }
     );
     let (st, cc) = (&store, &c);

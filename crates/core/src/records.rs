@@ -205,6 +205,15 @@ pub struct LeaderRecord {
     /// How often the daemon that recorded `last_tick_at` ticks; `None` for a one-off
     /// `rollout tick`.
     pub tick_interval_secs: Option<u64>,
+    /// Until when `holder`'s leadership lease runs; `None` when nobody holds it.
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+impl LeaderRecord {
+    /// Whether some process holds an unexpired lease at `now`.
+    pub fn leads_at(&self, now: DateTime<Utc>) -> bool {
+        self.lease_until.is_some_and(|t| t >= now)
+    }
 }
 
 /// What claiming the leadership lease gave.

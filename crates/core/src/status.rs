@@ -405,6 +405,7 @@ rollouts:
             acquired_at: Some(t0()),
             last_tick_at: Some(tick),
             tick_interval_secs: Some(60),
+            lease_until: None,
         };
         let l = liveness(
             &record,

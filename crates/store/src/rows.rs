@@ -80,6 +80,7 @@ pub(crate) struct LeaderRow {
     acquired_at: Option<DateTime<Utc>>,
     last_tick_at: Option<DateTime<Utc>>,
     tick_interval_secs: Option<i64>,
+    lease_until: Option<DateTime<Utc>>,
 }
 
 /// The lease columns of `rollout_leader`.
@@ -98,6 +99,7 @@ impl From<LeaderRow> for LeaderRecord {
             acquired_at: r.acquired_at,
             last_tick_at: r.last_tick_at,
             tick_interval_secs: r.tick_interval_secs.and_then(|s| u64::try_from(s).ok()),
+            lease_until: r.lease_until,
         }
     }
 }

@@ -409,7 +409,7 @@ where
 
     async fn leader(&self) -> Result<LeaderRecord, StoreError> {
         let row: LeaderRow = sqlx::query_as(
-            "SELECT epoch, holder, acquired_at, last_tick_at, tick_interval_secs FROM rollout_leader WHERE id = 1",
+            "SELECT epoch, holder, acquired_at, last_tick_at, tick_interval_secs, lease_until FROM rollout_leader WHERE id = 1",
         )
         .fetch_one(&self.pool)
         .await?;

@@ -196,6 +196,11 @@ impl Service {
         Ok(self.store().flag_changes_since(version, limit).await?)
     }
 
+    /// The leader row: who leads, under which epoch, until when (a round trip to the store).
+    pub async fn leader(&self) -> Result<rollout_core::records::LeaderRecord> {
+        Ok(self.store().leader().await?)
+    }
+
     /// A round trip to the store.
     pub async fn ping(&self) -> Result<()> {
         Ok(self.store().ping().await?)
