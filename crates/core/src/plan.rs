@@ -93,19 +93,14 @@ pub fn ab_design(kind: &StageKind) -> Option<AbDesignPlan> {
         crate::experiment::Design::FixedHorizon => 1,
         _ => analysis.looks.max(1),
     };
-    let critical_z = match design {
+    let horizon = match design {
         crate::experiment::Design::GroupSequential => {
-            let t: Vec<f64> = (1..=looks).map(|k| k as f64 / looks as f64).collect();
-            *crate::stats::boundaries(alpha, &t, true)?.last()?
+            crate::stats::Horizon::GroupSequential { looks }
         }
-        crate::experiment::Design::AlwaysValid => {
-            // 1/Λ = α at the tuned sample: z² = 2(1+L)/L (ln(1/α) + ½ ln(1+L)),
-            // L = −2 ln α + ln(1 − 2 ln α).
-            let l = -2.0 * alpha.ln() + (1.0 - 2.0 * alpha.ln()).ln();
-            (2.0 * (1.0 + l) / l * (-alpha.ln() + 0.5 * (1.0 + l).ln())).sqrt()
-        }
-        crate::experiment::Design::FixedHorizon => n.inverse_cdf(1.0 - alpha / 2.0),
+        crate::experiment::Design::AlwaysValid => crate::stats::Horizon::AlwaysValid,
+        crate::experiment::Design::FixedHorizon => crate::stats::Horizon::FixedHorizon,
     };
+    let critical_z = crate::stats::critical_z(horizon, alpha)?;
     let share = percentage.get() / 100.0;
     let drift = critical_z + n.inverse_cdf(0.8);
     let detectable_effect = planned.map(|(t, c)| drift * (1.0 / t + 1.0 / c).sqrt());

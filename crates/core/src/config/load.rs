@@ -804,10 +804,31 @@ impl Checker {
         else {
             return;
         };
-        let Some(d) = crate::plan::ab_design(kind) else {
+        // The power over the planned horizon, from the statistics alone (the plan module
+        // says the same at length; configuration does not depend on it).
+        let Some((t, c)) = kind.planned_units() else {
             return;
         };
-        if let Some(power) = d.power_at_min_effect.filter(|p| *p < 0.5) {
+        let horizon = match analysis.sequential {
+            crate::config::Sequential::FixedHorizon => crate::stats::Horizon::FixedHorizon,
+            _ => crate::stats::Horizon::GroupSequential {
+                looks: analysis.looks.max(1),
+            },
+        };
+        let Some(critical) = crate::stats::critical_z(horizon, analysis.alpha) else {
+            return;
+        };
+        let Some(power) = crate::stats::power_fixed(analysis.min_effect, t, c, critical) else {
+            return;
+        };
+        if power < 0.5 {
+            // Days for 80 %: the units scale with the days, the drift with their square
+            // root, and 80 % needs a drift of critical + z(0.8).
+            let z80 = 0.841_621_233_572_914_3;
+            let drift = analysis.min_effect / (1.0 / t + 1.0 / c).sqrt();
+            let days_needed = kind
+                .duration()
+                .map(|d| ((critical + z80) / drift).powi(2) * d.get().as_secs_f64() / 86_400.0);
             self.warn(
                 path,
                 format!(
@@ -815,8 +836,8 @@ impl Checker {
                      most runs will hold at the end; {} days would give 80 %",
                     100.0 * power,
                     analysis.min_effect,
-                    d.design.as_str(),
-                    d.days_needed.map_or_else(|| "-".into(), |v| format!("{v:.1}")),
+                    horizon.as_str(),
+                    days_needed.map_or_else(|| "-".into(), |v| format!("{v:.1}")),
                 ),
             );
         }

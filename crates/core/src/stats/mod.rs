@@ -11,7 +11,7 @@ mod tests_two_sample;
 pub use correlation::{pearson, ranks, spearman, Correlation};
 pub use group_sequential::{boundaries, obf_spending, repeated_p, NO_BOUNDARY};
 pub use moments::Moments;
-pub use power::{power_fixed, sample_size_per_arm};
+pub use power::{critical_z, power_fixed, sample_size_per_arm, Horizon};
 pub use sequential::{
     always_valid_p, confidence_sequence_half_width, mixture_sd, multinomial_mixture_p, tuned_tau,
 };
