@@ -36,6 +36,14 @@ impl<B: Backend> SqlStore<B> {
     }
 }
 
+/// `$first, $first+1, ...`: `n` numbered parameters, for an `IN (...)` list.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `head` + `VALUES ($1, ..., $cols), ..., (...)` for `rows` rows + `tail`: a multi-row
 /// INSERT whose parameters are bound row by row, in column order.
 ///
@@ -65,6 +73,12 @@ pub(crate) fn multi_row_insert(head: &str, rows: usize, cols: usize, tail: &str)
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn placeholders() {
+        assert_eq!(super::placeholders(4, 3), "$4, $5, $6");
+        assert_eq!(super::placeholders(1, 0), "");
+    }
+
     #[test]
     fn multi_row_insert() {
         assert_eq!(

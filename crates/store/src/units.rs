@@ -18,7 +18,7 @@ use rollout_core::stats::Moments;
 
 use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
 use crate::rows::{ExposureRow, UnitMomentsRow, UnitValueRow};
-use crate::store::multi_row_insert;
+use crate::store::{multi_row_insert, placeholders};
 use crate::StoreError;
 
 /// Units per multi-row statement.
@@ -189,12 +189,7 @@ where
             "SELECT variant, unit, n, mean FROM unit_values WHERE rollout = $1 AND stage = $2 \
              AND stage_entered_at = $3 AND metric = $4 AND unit IN (",
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", i + 5));
-        }
+        sql.push_str(&placeholders(5, chunk.len()));
         sql.push(')');
         let mut q = sqlx::query_as::<_, UnitValueRow>(&sql)
             .bind(rollout)
@@ -329,12 +324,7 @@ where
             "SELECT unit, variants FROM unit_exposures WHERE rollout = $1 AND stage = $2 \
              AND stage_entered_at = $3 AND unit IN (",
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", i + 4));
-        }
+        sql.push_str(&placeholders(4, chunk.len()));
         sql.push(')');
         let mut q = sqlx::query_as::<_, (String, i64)>(&sql)
             .bind(rollout)
