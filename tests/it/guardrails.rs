@@ -7,7 +7,7 @@ use rollout::assignment::Variant;
 use rollout::config::Config;
 use rollout::controller::{ManualAction, Status};
 use rollout::engine::{self, Outcome};
-use rollout::experiment::Observation;
+use rollout::experiment::{Observation, StageEntry};
 use rollout::store::{ReadingStatus, Store, Writer};
 
 use crate::on_both_stores;
@@ -42,6 +42,11 @@ async fn put(
     at: DateTime<Utc>,
 ) {
     let tag = at.timestamp_millis();
+    // Placed in the stage entry in force, as every ingest path places them.
+    let entry = store.state("gr").await.unwrap().map(|s| StageEntry {
+        stage: s.stage_index,
+        entered_at: s.stage_entered_at,
+    });
     let rows: Vec<Observation> = values
         .into_iter()
         .enumerate()
@@ -52,7 +57,7 @@ async fn put(
             value,
             observed_at: at,
             event_id: None,
-            entry: None,
+            entry,
         })
         .collect();
     store.ingest("gr", &rows, at).await.unwrap();

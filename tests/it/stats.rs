@@ -1,7 +1,7 @@
 //! Statistics against SciPy. Each dataset in tests/data/stats/ is ingested through the real
 //! CSV and store path; the sufficient statistics and rank sums come back from SQL, and every
 //! statistic must match `reference.json` (written by `scripts/reference_stats.py`, SciPy) to
-//! 1e-9 relative.
+//! 1e-9 relative, except the rank test, which ranks binned unit values (p within 1e-3).
 
 use chrono::Utc;
 use rollout::config::PerUnit;
@@ -84,16 +84,23 @@ async fn matches_scipy(db: TestDb) {
             .unit_rank_sums(name, entry, metric, PerUnit::Mean)
             .await
             .unwrap();
+        // The store ranks log-spaced bins of the unit values (relative width 1e-4; equal
+        // values always share one), not the values: the stated bound is p within 1e-3
+        // absolute of SciPy's on the exact values, U within 1e-4 relative.
         let mw = stats::mann_whitney(&ranks).unwrap();
-        close(
-            &format!("{name} mann-whitney U"),
-            mw.statistic,
-            f(&r["mann_whitney"]["u"]),
+        let (u, want_u) = (mw.statistic, f(&r["mann_whitney"]["u"]));
+        assert!(
+            (u - want_u).abs() <= 1e-4 * want_u,
+            "{name} mann-whitney U: got {u}, SciPy says {want_u}"
         );
-        close(
-            &format!("{name} mann-whitney p"),
-            mw.p_value,
-            f(&r["mann_whitney"]["p"]),
+        let (p, want_p) = (mw.p_value, f(&r["mann_whitney"]["p"]));
+        assert!(
+            (p - want_p).abs() <= 1e-3,
+            "{name} mann-whitney p: got {p}, SciPy says {want_p}"
+        );
+        eprintln!(
+            "{name}: mann-whitney p {p:.6e} vs SciPy {want_p:.6e} (|diff| {:.1e})",
+            (p - want_p).abs()
         );
 
         let units = store.exposure(name, entry).await.unwrap().units;

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use rollout::config::PerUnit;
+use rollout::config::{Aggregate, PerUnit};
 use rollout::controller::{ManualAction, Status};
 use rollout::engine;
 use rollout::experiment::StageEntry;
@@ -96,7 +96,7 @@ async fn text_rows(db: &TestDb, sql: &str) -> Vec<Vec<Option<String>>> {
 async fn migrations(db: &TestDb) -> Vec<Vec<Option<String>>> {
     let sql = if db.is_postgres() {
         "SELECT version::text, description, success::text, encode(checksum, 'hex'), \
-         installed_on::text FROM _sqlx_migrations ORDER BY version"
+         installed_on::text FROM _sqlx_migrations ORDER BY _sqlx_migrations.version"
     } else {
         "SELECT CAST(version AS TEXT), description, CAST(success AS TEXT), hex(checksum), \
          CAST(installed_on AS TEXT) FROM _sqlx_migrations ORDER BY version"
@@ -172,7 +172,11 @@ async fn a_database_of_the_release_before_upgrades_in_place(db: TestDb) {
         .iter()
         .map(|m| m[0].as_deref().unwrap())
         .collect();
-    assert_eq!(added, ["6", "7", "8", "9"], "the new migrations, once each");
+    assert_eq!(
+        added,
+        ["6", "7", "8", "9", "10"],
+        "the new migrations, once each"
+    );
     assert_eq!(row_counts(&db).await, counts, "migrating changed no table");
     // The leader row keeps its epoch and holder; no pass is recorded yet.
     let leader = store.leader().await.unwrap();
@@ -447,6 +451,29 @@ async fn check_data(store: &dyn Store) {
     assert_eq!((units.control, units.treatment), (21, 19));
     assert_eq!((a.moments.control.n(), a.moments.treatment.n()), (21, 19));
     assert!(store.last_ingested_at(LEARNING).await.unwrap().is_some());
+    // Migration 0010's aggregates, computed from those rows after migrating: the minute
+    // buckets give the drawdown mean the last tick read from the rows (below), and the rank
+    // test's bins hold every unit.
+    let far = Utc::now() + chrono::Duration::days(3650);
+    let w = store
+        .window_aggregate(
+            LEARNING,
+            entry,
+            "return_pct",
+            entry.entered_at,
+            far,
+            Aggregate::Mean,
+        )
+        .await
+        .unwrap();
+    assert_eq!((w.control.n, w.treatment.n), (42, 38));
+    assert!((w.treatment.value.unwrap() - 3.5).abs() < 1e-12);
+    assert!((w.control.value.unwrap() - 136.0 / 42.0).abs() < 1e-12);
+    let ranks = store
+        .unit_rank_sums(LEARNING, entry, "return_pct", PerUnit::Mean)
+        .await
+        .unwrap();
+    assert_eq!((ranks.n_b, ranks.n_a), (21, 19));
 
     // Guardrail readings of the last tick.
     let readings = store.guardrail_status(LEARNING).await.unwrap();

@@ -8,11 +8,13 @@
 //! for daemon writes, by the leader's epoch.
 
 mod backend;
+mod buckets;
 mod error;
 mod guardrails;
 mod learning;
 mod observations;
 mod outbox;
+mod rebuild;
 mod rows;
 mod series;
 mod state;

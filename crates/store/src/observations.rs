@@ -7,13 +7,15 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use rollout_core::config::{Aggregate, PerUnit};
 use rollout_core::experiment::{
-    ExposureCounts, IngestReport, Observation, StageEntry, UnitAggregate,
+    bucket_start, ExposureCounts, IngestReport, MetricSummary, Observation, StageEntry,
+    UnitAggregate,
 };
 use rollout_core::records::{PerVariant, WindowValue};
 use rollout_core::stats::{Moments, RankSums};
 
 use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
-use crate::rows::{ExposureRow, InsertedObservation, RankSumsRow, UnitMomentsRow, WindowRow};
+use crate::buckets::{self, BucketRow, NewBuckets};
+use crate::rows::{ExposureRow, InsertedObservation, RankSumsRow, UnitMomentsRow};
 use crate::store::multi_row_insert;
 use crate::units::{self, kind_str, NewRows};
 use crate::{ObservationStore, SqlStore, StoreError};
@@ -38,6 +40,7 @@ where
     Option<String>: ColumnType<Db<B>>,
     Option<i64>: ColumnType<Db<B>>,
     Option<DateTime<Utc>>: ColumnType<Db<B>>,
+    Vec<u8>: ColumnType<Db<B>>,
 {
     async fn ingest(
         &self,
@@ -46,16 +49,31 @@ where
         now: DateTime<Utc>,
     ) -> Result<IngestReport, StoreError> {
         let mut tx = self.pool.begin_with(B::BEGIN_WRITE).await?;
+        // Rows observed before the compaction watermark are summarised already: their raw
+        // rows (and event ids) are gone, so they count as re-delivered.
+        let compacted_before: Option<DateTime<Utc>> =
+            sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+                "SELECT compacted_before FROM observation_marks WHERE rollout = $1",
+            )
+            .bind(rollout)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
+        let kept: Vec<&Observation> = rows
+            .iter()
+            .filter(|o| compacted_before.is_none_or(|c| o.observed_at >= c))
+            .collect();
         let mut inserted = 0u64;
         let mut new_rows = NewRows::default();
-        for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut new_buckets = NewBuckets::default();
+        for chunk in kept.chunks(INSERT_CHUNK) {
             let sql = multi_row_insert(
                 "INSERT INTO observations (rollout, variant, unit, metric, value, observed_at, event_id, \
                  ingested_at, stage, stage_entered_at) ",
                 chunk.len(),
                 10,
                 " ON CONFLICT (rollout, event_id) DO NOTHING \
-                 RETURNING variant, metric, value, unit, stage, stage_entered_at",
+                 RETURNING variant, metric, value, unit, observed_at, stage, stage_entered_at",
             );
             let mut q = sqlx::query_as::<_, InsertedObservation>(&sql);
             for o in chunk {
@@ -78,11 +96,23 @@ where
                         stage: stage.max(0) as usize,
                         entered_at,
                     };
+                    new_buckets.add(entry, &o.metric, &o.variant, o.observed_at, o.value);
                     new_rows.add(entry, o.metric, o.variant, o.unit, o.value);
                 }
             }
         }
         units::update::<B>(&mut tx, rollout, &new_rows).await?;
+        buckets::update::<B>(&mut tx, rollout, &new_buckets).await?;
+        if inserted > 0 {
+            sqlx::query(
+                "INSERT INTO observation_marks (rollout, last_ingested_at) VALUES ($1, $2) \
+                 ON CONFLICT (rollout) DO UPDATE SET last_ingested_at = excluded.last_ingested_at",
+            )
+            .bind(rollout)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         if B::NOTIFY && inserted > 0 {
             sqlx::query("SELECT pg_notify('rollout_observations', $1)")
                 .bind(rollout)
@@ -137,27 +167,23 @@ where
         metric: &str,
         per_unit: PerUnit,
     ) -> Result<RankSums, StoreError> {
-        // One pass over the unit values: group equal values (tie groups), then a running
-        // count gives each group's average rank, below + (t + 1) / 2. Counts are doubles:
-        // exact below 2^53.
-        let value = match per_unit {
-            PerUnit::Mean => "mean",
-            PerUnit::Sum => "mean * n",
-        };
-        let row: RankSumsRow = sqlx::query_as(&format!(
-            "WITH g AS (SELECT {value} AS v, \
-               CAST(SUM(CASE WHEN variant = 'treatment' THEN 1 ELSE 0 END) AS DOUBLE PRECISION) AS nt, \
-               CAST(COUNT(*) AS DOUBLE PRECISION) AS t \
-               FROM unit_values WHERE rollout = $1 AND stage = $2 AND stage_entered_at = $3 AND metric = $4 \
-               GROUP BY {value}), \
-             r AS (SELECT nt, t, SUM(t) OVER (ORDER BY v) - t AS below FROM g) \
+        // One pass over the histogram of unit values (`unit_value_bins`: O(bins), never the
+        // units or the rows): each bin is a tie group, and a running count gives its average
+        // rank, below + (t + 1) / 2. Counts are doubles: exact below 2^53.
+        let row: RankSumsRow = sqlx::query_as(
+            "WITH g AS (SELECT bin, CAST(treatment AS DOUBLE PRECISION) AS nt, \
+               CAST(control + treatment AS DOUBLE PRECISION) AS t \
+               FROM unit_value_bins WHERE rollout = $1 AND stage = $2 AND stage_entered_at = $3 \
+               AND metric = $4 AND per_unit = $5 AND control + treatment > 0), \
+             r AS (SELECT nt, t, SUM(t) OVER (ORDER BY bin) - t AS below FROM g) \
              SELECT SUM(nt) AS nt, SUM(t) AS total, SUM(nt * (below + (t + 1) / 2.0)) AS rank_sum_a, \
              SUM(t * t * t - t) AS tie_term FROM r",
-        ))
+        )
         .bind(rollout)
         .bind(entry.stage as i64)
         .bind(entry.entered_at)
         .bind(metric)
+        .bind(kind_str(per_unit))
         .fetch_one(&self.pool)
         .await?;
         let (nt, total) = (row.nt.unwrap_or(0.0), row.total.unwrap_or(0.0));
@@ -235,74 +261,55 @@ where
     async fn window_aggregate(
         &self,
         rollout: &str,
+        entry: StageEntry,
         metric: &str,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         aggregate: Aggregate,
     ) -> Result<PerVariant<WindowValue>, StoreError> {
-        let mut tx = self.pool.begin_with(B::BEGIN_READ).await?;
-        let q = format!(
-            "SELECT variant, COUNT(*) AS n, {} AS value FROM observations WHERE rollout = $1 AND metric = $2 \
-             AND observed_at >= $3 AND observed_at <= $4 GROUP BY variant",
-            aggregate_expr(aggregate)
-        );
-        let rows: Vec<WindowRow> = sqlx::query_as(&q)
-            .bind(rollout)
-            .bind(metric)
-            .bind(since)
-            .bind(until)
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut out = PerVariant::<WindowValue>::default();
+        // The buckets of the minutes the window touches (O(buckets)); the sketches only when
+        // a quantile is asked for.
+        let sketch = if aggregate.quantile().is_some() {
+            "sketch"
+        } else {
+            "SUBSTR(sketch, 1, 0) AS sketch"
+        };
+        let rows: Vec<BucketRow> = sqlx::query_as(&format!(
+            "SELECT variant, n, nonzero, mean, m2, {} FROM metric_buckets \
+             WHERE rollout = $1 AND stage = $2 AND stage_entered_at = $3 AND metric = $4 \
+             AND bucket_start >= $5 AND bucket_start <= $6",
+            sketch
+        ))
+        .bind(rollout)
+        .bind(entry.stage as i64)
+        .bind(entry.entered_at)
+        .bind(metric)
+        .bind(bucket_start(since))
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut sums = PerVariant::<MetricSummary>::default();
         for r in rows {
-            let n = r.n.max(0) as u64;
-            let value = match aggregate.quantile() {
-                Some(q) if n > 0 => {
-                    sqlx::query_scalar(
-                        "SELECT value FROM observations WHERE rollout = $1 AND metric = $2 AND observed_at >= $3 \
-                         AND observed_at <= $4 AND variant = $5 ORDER BY value LIMIT 1 OFFSET $6",
-                    )
-                    .bind(rollout)
-                    .bind(metric)
-                    .bind(since)
-                    .bind(until)
-                    .bind(&r.variant)
-                    .bind(quantile_offset(q, n))
-                    .fetch_optional(&mut *tx)
-                    .await?
-                }
-                _ => r.value,
-            };
-            if let Some(slot) = out.get_mut(&r.variant) {
-                *slot = WindowValue { n, value };
+            if let Some(slot) = sums.get_mut(&r.variant) {
+                slot.merge(&r.summary()?);
             }
         }
-        tx.commit().await?;
-        Ok(out)
+        let value = |m: &MetricSummary| WindowValue {
+            n: m.n(),
+            value: m.value(aggregate),
+        };
+        Ok(PerVariant {
+            control: value(&sums.control),
+            treatment: value(&sums.treatment),
+        })
     }
 
     async fn last_ingested_at(&self, rollout: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let at: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT ingested_at FROM observations WHERE rollout = $1 ORDER BY ingested_at DESC LIMIT 1",
-        )
-        .bind(rollout)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(at)
+        let at: Option<Option<DateTime<Utc>>> =
+            sqlx::query_scalar("SELECT last_ingested_at FROM observation_marks WHERE rollout = $1")
+                .bind(rollout)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(at.flatten())
     }
-}
-
-/// The SQL expression of an aggregate that SQL computes directly (percentiles are ranked).
-fn aggregate_expr(a: Aggregate) -> &'static str {
-    match a {
-        Aggregate::Mean | Aggregate::P95 | Aggregate::P99 => "CAST(AVG(value) AS DOUBLE PRECISION)",
-        Aggregate::Rate => "CAST(AVG(CASE WHEN value <> 0 THEN 1 ELSE 0 END) AS DOUBLE PRECISION)",
-        Aggregate::Sum => "CAST(SUM(value) AS DOUBLE PRECISION)",
-        Aggregate::Count => "CAST(COUNT(*) AS DOUBLE PRECISION)",
-    }
-}
-
-/// The zero-based offset of the nearest-rank `q` quantile among `n` sorted values.
-fn quantile_offset(q: f64, n: u64) -> i64 {
-    ((q * n as f64).ceil() as i64 - 1).clamp(0, n.saturating_sub(1) as i64)
 }

@@ -229,6 +229,7 @@ pub(crate) struct InsertedObservation {
     pub metric: String,
     pub value: f64,
     pub unit: String,
+    pub observed_at: DateTime<Utc>,
     pub stage: Option<i64>,
     pub stage_entered_at: Option<DateTime<Utc>>,
 }
@@ -269,14 +270,6 @@ pub(crate) struct RankSumsRow {
     pub total: Option<f64>,
     pub rank_sum_a: Option<f64>,
     pub tie_term: Option<f64>,
-}
-
-/// A variant's count and aggregate over a window.
-#[derive(sqlx::FromRow)]
-pub(crate) struct WindowRow {
-    pub variant: String,
-    pub n: i64,
-    pub value: Option<f64>,
 }
 
 /// A row of `guardrail_status`.

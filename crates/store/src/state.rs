@@ -40,6 +40,8 @@ where
     Option<i64>: ColumnType<Db<B>>,
     Option<DateTime<Utc>>: ColumnType<Db<B>>,
     for<'q> Option<&'q str>: Encode<'q, Db<B>>,
+    f64: ColumnType<Db<B>>,
+    Vec<u8>: ColumnType<Db<B>>,
 {
     async fn migrate(&self) -> Result<(), StoreError> {
         let _guard = self.backend.migration_guard().await?;
@@ -47,6 +49,7 @@ where
             MigrateError::Execute(inner) => StoreError::from(inner),
             other => StoreError::Migrate(other),
         })?;
+        crate::rebuild::pending::<B>(&self.pool).await?;
         self.backend.after_migrate(&self.pool).await;
         Ok(())
     }

@@ -152,10 +152,12 @@ pub trait ObservationStore: Send + Sync {
         memory: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// A metric's observations observed in [`since`, `until`], aggregated per variant.
+    /// A metric's observations of stage entry `entry` observed in [`since`, `until`],
+    /// aggregated per variant from the time buckets: the bucket of `since` counts whole.
     async fn window_aggregate(
         &self,
         rollout: &str,
+        entry: StageEntry,
         metric: &str,
         since: DateTime<Utc>,
         until: DateTime<Utc>,

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use rollout_core::config::PerUnit;
-use rollout_core::experiment::StageEntry;
+use rollout_core::experiment::{rank_bins, StageEntry};
 use rollout_core::stats::Moments;
 
 use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
@@ -34,7 +34,7 @@ pub(crate) fn kind_str(k: PerUnit) -> &'static str {
 }
 
 /// A unit's value of its observations' (count, mean) for a kind.
-fn unit_value(k: PerUnit, n: u64, mean: f64) -> f64 {
+pub(crate) fn unit_value(k: PerUnit, n: u64, mean: f64) -> f64 {
     match k {
         PerUnit::Mean => mean,
         PerUnit::Sum => mean * n as f64,
@@ -182,6 +182,9 @@ where
     }
 
     let keys: Vec<&(String, String)> = units.keys().collect();
+    let bins = rank_bins();
+    // (kind, bin) → change of (control, treatment) units in it.
+    let mut bin_moves: BTreeMap<(&'static str, i64), (i64, i64)> = BTreeMap::new();
     let mut upserts: Vec<(&str, &str, Moments)> = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(CHUNK) {
         // The stored (count, mean) of these units.
@@ -217,15 +220,26 @@ where
                 let Some(a) = acc.get_mut(&(key.0.clone(), kind_str(k))) else {
                     continue;
                 };
+                let step = if key.0 == "treatment" { (0, 1) } else { (1, 0) };
                 if let Some((n, mean)) = old {
                     let v = unit_value(k, n, mean);
                     a.moments.remove(v);
                     a.events -= i64::from(v != 0.0);
+                    let m = bin_moves
+                        .entry((kind_str(k), i64::from(bins.bin(v))))
+                        .or_default();
+                    m.0 -= step.0;
+                    m.1 -= step.1;
                 }
                 let v = unit_value(k, unit.n(), unit.mean());
                 a.moments.add(v);
                 a.events += i64::from(v != 0.0);
                 a.observations += added.n() as i64;
+                let m = bin_moves
+                    .entry((kind_str(k), i64::from(bins.bin(v))))
+                    .or_default();
+                m.0 += step.0;
+                m.1 += step.1;
             }
             upserts.push((key.0.as_str(), key.1.as_str(), unit));
         }
@@ -250,6 +264,32 @@ where
                 .bind(*unit)
                 .bind(m.n() as i64)
                 .bind(m.mean());
+        }
+        q.execute(&mut *conn).await?;
+    }
+
+    let moves: Vec<(&(&str, i64), &(i64, i64))> =
+        bin_moves.iter().filter(|(_, d)| **d != (0, 0)).collect();
+    for chunk in moves.chunks(CHUNK) {
+        let sql = multi_row_insert(
+            "INSERT INTO unit_value_bins (rollout, stage, stage_entered_at, metric, per_unit, bin, control, treatment) ",
+            chunk.len(),
+            8,
+            " ON CONFLICT (rollout, stage, stage_entered_at, metric, per_unit, bin) DO UPDATE SET \
+             control = unit_value_bins.control + excluded.control, \
+             treatment = unit_value_bins.treatment + excluded.treatment",
+        );
+        let mut q = sqlx::query(&sql);
+        for ((kind, bin), (dc, dt)) in chunk {
+            q = q
+                .bind(rollout)
+                .bind(stage)
+                .bind(entry.entered_at)
+                .bind(metric)
+                .bind(*kind)
+                .bind(*bin)
+                .bind(*dc)
+                .bind(*dt);
         }
         q.execute(&mut *conn).await?;
     }

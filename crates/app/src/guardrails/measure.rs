@@ -5,27 +5,29 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use rollout_core::config::{Aggregate, Bound, Guardrail, MetricSource, SqlParam, SqlQuery};
+use rollout_core::experiment::StageEntry;
 use rollout_core::guardrails::{Arm, Measurement};
 use rollout_store::{QueryParam, SqlValue, Store, StoreError};
 
 /// How long a configured query may run.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Measures `g` at `now` over its window, which never reaches back before `floor` (when the
-/// stage was entered: a restarted rollout is not judged on the data that rolled it back).
-/// Only an unreachable store is an error; a failing query is a `Measurement::Failed`.
+/// Measures `g` at `now` over its window, which never reaches back before the current stage
+/// `entry` (a restarted rollout is not judged on the data that rolled it back): observations
+/// are read from the entry's time buckets, a configured query gets `entry.entered_at` as its
+/// floor. Only an unreachable store is an error; a failing query is a `Measurement::Failed`.
 pub async fn measure(
     store: &dyn Store,
     rollout: &str,
     g: &Guardrail,
-    floor: DateTime<Utc>,
+    entry: StageEntry,
     now: DateTime<Utc>,
 ) -> Result<Measurement, StoreError> {
-    let since = (now - g.window.chrono()).max(floor);
+    let since = (now - g.window.chrono()).max(entry.entered_at);
     match &g.source {
         MetricSource::Observations { metric, aggregate } => {
             let v = store
-                .window_aggregate(rollout, metric, since, now, *aggregate)
+                .window_aggregate(rollout, entry, metric, since, now, *aggregate)
                 .await?;
             let arm = |w: rollout_store::WindowValue| match aggregate {
                 // A count is its own sample size, and an empty window counts 0: a `min` on a

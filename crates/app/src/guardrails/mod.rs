@@ -7,6 +7,7 @@ mod preflight;
 use chrono::{DateTime, Utc};
 use rollout_core::config::Rollout;
 use rollout_core::controller::RolloutState;
+use rollout_core::experiment::StageEntry;
 use rollout_core::guardrails::{silence, watched, watches_silence, GuardrailPass};
 use rollout_store::{Store, StoreError};
 
@@ -29,7 +30,11 @@ pub async fn evaluate(
     if !rollout.guardrails.is_empty() {
         let previous = store.guardrail_status(name).await?;
         for g in &rollout.guardrails {
-            let m = measure(store, name, g, s.stage_entered_at, now).await?;
+            let entry = StageEntry {
+                stage: s.stage_index,
+                entered_at: s.stage_entered_at,
+            };
+            let m = measure(store, name, g, entry, now).await?;
             pass.add(g, &m, &previous, s.stage_entered_at, now);
         }
     }

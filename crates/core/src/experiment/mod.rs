@@ -13,7 +13,9 @@ mod verdict;
 #[cfg(test)]
 mod tests;
 
-pub use aggregates::{ExposureCounts, UnitAggregate};
+pub use aggregates::{
+    bucket_start, rank_bins, ExposureCounts, MetricSummary, UnitAggregate, BUCKET, RANK_BIN_ALPHA,
+};
 pub use analysis::{
     judged, plan, AbPlan, Analysis, ArmSummary, Exposure, ExposureSummary, MetricAnalysis,
     MetricData, StageClock, StageRef,

@@ -6,6 +6,7 @@ mod group_sequential;
 mod moments;
 mod power;
 mod sequential;
+mod sketch;
 mod tests_two_sample;
 
 pub use correlation::{pearson, ranks, spearman, Correlation};
@@ -15,6 +16,7 @@ pub use power::{critical_z, power_fixed, sample_size_per_arm, Horizon};
 pub use sequential::{
     always_valid_p, confidence_sequence_half_width, mixture_sd, multinomial_mixture_p, tuned_tau,
 };
+pub use sketch::{LogBins, Sketch, SketchError, SKETCH_ALPHA, ZERO_BELOW};
 pub use tests_two_sample::{
     chi_square_gof, cohens_d, mann_whitney, two_proportion_z, welch_t, RankSums, TestResult,
 };

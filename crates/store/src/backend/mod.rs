@@ -39,6 +39,9 @@ pub trait Backend: sealed::Sealed + Send + Sync + Sized + 'static {
     /// Run first in a transaction that must not wait long for a lock (PostgreSQL's
     /// `lock_timeout`; SQLite waits `busy_timeout`).
     const SHORT_LOCK_WAIT: Option<&'static str>;
+    /// Run first in a transaction that must exclude every ingest until it commits (SQLite's
+    /// write transaction already does).
+    const EXCLUDE_INGEST: Option<&'static str>;
     /// Whether commits and ingests `pg_notify` listeners (PostgreSQL only).
     const NOTIFY: bool;
     /// What a configured query's column of an unreadable type should be cast to.

@@ -27,6 +27,8 @@ impl Backend for PgBackend {
     const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SHORT_LOCK_WAIT: Option<&'static str> = Some("SET LOCAL lock_timeout = '2s'");
+    const EXCLUDE_INGEST: Option<&'static str> =
+        Some("LOCK TABLE observations IN SHARE ROW EXCLUSIVE MODE");
     const NOTIFY: bool = true;
     const UNREADABLE_HINT: &'static str = "; cast it to double precision, bigint, boolean or text";
     const LEARNING: LearningSql = LearningSql {

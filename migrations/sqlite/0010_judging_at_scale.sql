@@ -1,0 +1,56 @@
+-- Same logical shape as migrations/postgres/0010; timestamps are RFC 3339 text.
+-- Judging at any scale (issue 11): everything a judgment reads is maintained at ingest, so
+-- that its cost does not grow with the stored observations.
+
+-- One metric's observations of one variant per stage entry and minute (`bucket_start`, the
+-- observed_at truncated to the minute): count, non-zero count, mean and M2 (Welford/Chan),
+-- min, max, and the quantile sketch (see rollout_core::stats::Sketch: 1 % relative accuracy).
+-- A guardrail's window reads its buckets: O(buckets), never the rows.
+CREATE TABLE metric_buckets (
+    rollout          TEXT NOT NULL,
+    stage            INTEGER NOT NULL,
+    stage_entered_at TEXT NOT NULL,
+    metric           TEXT NOT NULL,
+    variant          TEXT NOT NULL CHECK (variant IN ('control', 'treatment')),
+    bucket_start     TEXT NOT NULL,
+    n                INTEGER NOT NULL,
+    nonzero          INTEGER NOT NULL,
+    mean             REAL NOT NULL,
+    m2               REAL NOT NULL,
+    sketch           BLOB NOT NULL,
+    PRIMARY KEY (rollout, stage, stage_entered_at, metric, variant, bucket_start)
+);
+
+-- The rank test's histogram of the unit values per (entry, metric, per_unit kind): units per
+-- variant in each log-spaced bin of relative width 1e-4 (rollout_core::stats::LogBins; equal
+-- values share a bin). A unit whose value changes moves from its old bin to its new one.
+CREATE TABLE unit_value_bins (
+    rollout          TEXT NOT NULL,
+    stage            INTEGER NOT NULL,
+    stage_entered_at TEXT NOT NULL,
+    metric           TEXT NOT NULL,
+    per_unit         TEXT NOT NULL CHECK (per_unit IN ('mean', 'sum')),
+    bin              INTEGER NOT NULL,
+    control          INTEGER NOT NULL,
+    treatment        INTEGER NOT NULL,
+    PRIMARY KEY (rollout, stage, stage_entered_at, metric, per_unit, bin)
+);
+
+-- Per rollout: when rows were last ingested (max_silence), and the raw rows compacted away:
+-- rows observed before `compacted_before` are summarised only (their aggregates are kept).
+CREATE TABLE observation_marks (
+    rollout          TEXT PRIMARY KEY,
+    last_ingested_at TEXT,
+    compacted_before TEXT
+);
+INSERT INTO observation_marks (rollout, last_ingested_at)
+    SELECT rollout, MAX(ingested_at) FROM observations GROUP BY rollout;
+
+-- Aggregates the store rebuilds from the stored rows once, in Rust, after migrating (the
+-- sketches and bins are computed as ingest computes them). Deleted when done.
+CREATE TABLE aggregate_rebuilds (name TEXT PRIMARY KEY);
+INSERT INTO aggregate_rebuilds (name) VALUES ('metric_buckets'), ('unit_value_bins');
+
+-- The rank test no longer reads the rows: its index goes (one index less to maintain at
+-- ingest).
+DROP INDEX observations_metric_value;
