@@ -22,8 +22,19 @@ CREATE TABLE metric_buckets (
 );
 
 -- The rank test's histogram of the unit values per (entry, metric, per_unit kind): units per
--- variant in each log-spaced bin of relative width 1e-4 (rollout_core::stats::LogBins; equal
--- values share a bin). A unit whose value changes moves from its old bin to its new one.
+-- variant in each bin of the distance from the group's anchor (its first unit value), bins
+-- log-spaced with relative width 1e-4 (rollout_core::experiment::RankBins; equal values
+-- share a bin, and values near 1e9 are binned by their spread, not their magnitude). A unit
+-- whose value changes moves from its old bin to its new one.
+CREATE TABLE unit_value_anchors (
+    rollout          TEXT NOT NULL,
+    stage            INTEGER NOT NULL,
+    stage_entered_at TEXT NOT NULL,
+    metric           TEXT NOT NULL,
+    per_unit         TEXT NOT NULL CHECK (per_unit IN ('mean', 'sum')),
+    anchor           REAL NOT NULL,
+    PRIMARY KEY (rollout, stage, stage_entered_at, metric, per_unit)
+);
 CREATE TABLE unit_value_bins (
     rollout          TEXT NOT NULL,
     stage            INTEGER NOT NULL,

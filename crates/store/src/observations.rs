@@ -7,15 +7,15 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use rollout_core::config::{Aggregate, PerUnit};
 use rollout_core::experiment::{
-    bucket_start, ExposureCounts, IngestReport, MetricSummary, Observation, StageEntry,
-    UnitAggregate,
+    bucket_start, rank_sums_of_bins, ExposureCounts, IngestReport, MetricSummary, Observation,
+    StageEntry, UnitAggregate,
 };
 use rollout_core::records::{PerVariant, WindowValue};
 use rollout_core::stats::{Moments, RankSums};
 
 use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
 use crate::buckets::{self, BucketRow, NewBuckets};
-use crate::rows::{ExposureRow, InsertedObservation, RankSumsRow, UnitMomentsRow};
+use crate::rows::{ExposureRow, InsertedObservation, UnitMomentsRow};
 use crate::store::multi_row_insert;
 use crate::units::{self, kind_str, NewRows};
 use crate::{ObservationStore, SqlStore, StoreError};
@@ -167,32 +167,24 @@ where
         metric: &str,
         per_unit: PerUnit,
     ) -> Result<RankSums, StoreError> {
-        // One pass over the histogram of unit values (`unit_value_bins`: O(bins), never the
-        // units or the rows): each bin is a tie group, and a running count gives its average
-        // rank, below + (t + 1) / 2. Counts are doubles: exact below 2^53.
-        let row: RankSumsRow = sqlx::query_as(
-            "WITH g AS (SELECT bin, CAST(treatment AS DOUBLE PRECISION) AS nt, \
-               CAST(control + treatment AS DOUBLE PRECISION) AS t \
-               FROM unit_value_bins WHERE rollout = $1 AND stage = $2 AND stage_entered_at = $3 \
-               AND metric = $4 AND per_unit = $5 AND control + treatment > 0), \
-             r AS (SELECT nt, t, SUM(t) OVER (ORDER BY bin) - t AS below FROM g) \
-             SELECT SUM(nt) AS nt, SUM(t) AS total, SUM(nt * (below + (t + 1) / 2.0)) AS rank_sum_a, \
-             SUM(t * t * t - t) AS tie_term FROM r",
+        // The histogram of unit values (`unit_value_bins`: O(bins), never the units or the
+        // rows), in bin order; each bin is a tie group.
+        let bins: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT control, treatment FROM unit_value_bins WHERE rollout = $1 AND stage = $2 \
+             AND stage_entered_at = $3 AND metric = $4 AND per_unit = $5 \
+             AND control + treatment > 0 ORDER BY bin",
         )
         .bind(rollout)
         .bind(entry.stage as i64)
         .bind(entry.entered_at)
         .bind(metric)
         .bind(kind_str(per_unit))
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        let (nt, total) = (row.nt.unwrap_or(0.0), row.total.unwrap_or(0.0));
-        Ok(RankSums {
-            n_a: nt as u64,
-            n_b: (total - nt) as u64,
-            rank_sum_a: row.rank_sum_a.unwrap_or(0.0),
-            tie_term: row.tie_term.unwrap_or(0.0),
-        })
+        Ok(rank_sums_of_bins(
+            bins.into_iter()
+                .map(|(c, t)| (c.max(0) as u64, t.max(0) as u64)),
+        ))
     }
 
     async fn exposure(

@@ -1,6 +1,7 @@
 //! Aggregates computed once from the stored rows after a migration introduced them
 //! (`aggregate_rebuilds` names the pending ones): the minute buckets of the observations and
-//! the rank test's histogram of unit values, computed in Rust exactly as ingest computes
+//! the rank test's histogram of unit values (anchored at each group's first unit value
+//! read), computed in Rust exactly as ingest computes
 //! them. Runs under the migration guard, in one transaction that excludes ingest.
 
 use std::collections::BTreeMap;
@@ -8,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
-use rollout_core::experiment::{rank_bins, StageEntry};
+use rollout_core::experiment::{RankBins, StageEntry};
 
 use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
 use crate::buckets::{self, NewBuckets};
@@ -145,18 +146,21 @@ where
     f64: ColumnType<Db<B>>,
     DateTime<Utc>: ColumnType<Db<B>>,
 {
-    sqlx::query("DELETE FROM unit_value_bins")
-        .execute(&mut *conn)
-        .await?;
+    for table in ["unit_value_bins", "unit_value_anchors"] {
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut *conn)
+            .await?;
+    }
     let groups: Vec<GroupRow> = sqlx::query_as(
         "SELECT DISTINCT rollout, stage, stage_entered_at, metric, variant FROM unit_values",
     )
     .fetch_all(&mut *conn)
     .await?;
-    let bins = rank_bins();
-    // (rollout, stage, entered, metric, kind, bin) → (control, treatment)
-    type Key = (String, i64, DateTime<Utc>, String, &'static str, i64);
-    let mut counts: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
+    // (rollout, stage, entered, metric, kind) → its bins (anchored at its first unit value)
+    type Group = (String, i64, DateTime<Utc>, String, &'static str);
+    let mut anchors: BTreeMap<Group, RankBins> = BTreeMap::new();
+    // (group, bin) → (control, treatment)
+    let mut counts: BTreeMap<(Group, i64), (i64, i64)> = BTreeMap::new();
     for g in &groups {
         let mut after = String::new();
         loop {
@@ -179,16 +183,17 @@ where
             for (_, n, mean) in &page {
                 for k in KINDS {
                     let v = unit_value(k, n.max(&0).unsigned_abs(), *mean);
-                    let c = counts
-                        .entry((
-                            g.rollout.clone(),
-                            g.stage,
-                            g.stage_entered_at,
-                            g.metric.clone(),
-                            kind_str(k),
-                            i64::from(bins.bin(v)),
-                        ))
-                        .or_default();
+                    let group = (
+                        g.rollout.clone(),
+                        g.stage,
+                        g.stage_entered_at,
+                        g.metric.clone(),
+                        kind_str(k),
+                    );
+                    let bins = *anchors
+                        .entry(group.clone())
+                        .or_insert_with(|| RankBins::new(v));
+                    let c = counts.entry((group, bins.bin(v))).or_default();
                     if g.variant == "treatment" {
                         c.1 += 1;
                     } else {
@@ -198,7 +203,21 @@ where
             }
         }
     }
-    let rows: Vec<(&Key, &(i64, i64))> = counts.iter().collect();
+    for ((rollout, stage, entered, metric, kind), bins) in &anchors {
+        sqlx::query(
+            "INSERT INTO unit_value_anchors (rollout, stage, stage_entered_at, metric, per_unit, anchor) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(rollout.as_str())
+        .bind(*stage)
+        .bind(*entered)
+        .bind(metric.as_str())
+        .bind(*kind)
+        .bind(bins.anchor())
+        .execute(&mut *conn)
+        .await?;
+    }
+    let rows: Vec<(&(Group, i64), &(i64, i64))> = counts.iter().collect();
     for chunk in rows.chunks(500) {
         let sql = multi_row_insert(
             "INSERT INTO unit_value_bins (rollout, stage, stage_entered_at, metric, per_unit, bin, control, treatment) ",
@@ -207,7 +226,7 @@ where
             "",
         );
         let mut q = sqlx::query(&sql);
-        for ((rollout, stage, entered, metric, kind, bin), (c, t)) in chunk {
+        for (((rollout, stage, entered, metric, kind), bin), (c, t)) in chunk {
             q = q
                 .bind(rollout.as_str())
                 .bind(*stage)

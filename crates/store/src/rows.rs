@@ -263,15 +263,6 @@ pub(crate) struct ExposureRow {
     pub multiple: i64,
 }
 
-/// The rank-sum aggregates (NULL over no rows).
-#[derive(sqlx::FromRow)]
-pub(crate) struct RankSumsRow {
-    pub nt: Option<f64>,
-    pub total: Option<f64>,
-    pub rank_sum_a: Option<f64>,
-    pub tie_term: Option<f64>,
-}
-
 /// A row of `guardrail_status`.
 #[derive(sqlx::FromRow)]
 pub(crate) struct GuardrailStatusRow {

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use rollout_core::config::PerUnit;
-use rollout_core::experiment::{rank_bins, StageEntry};
+use rollout_core::experiment::{RankBins, StageEntry};
 use rollout_core::stats::Moments;
 
 use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
@@ -182,7 +182,23 @@ where
     }
 
     let keys: Vec<&(String, String)> = units.keys().collect();
-    let bins = rank_bins();
+    // Each kind's rank bins, anchored at the group's first unit value.
+    let mut anchors: BTreeMap<&'static str, RankBins> = BTreeMap::new();
+    let stored_anchors: Vec<(String, f64)> = sqlx::query_as(
+        "SELECT per_unit, anchor FROM unit_value_anchors WHERE rollout = $1 AND stage = $2 \
+         AND stage_entered_at = $3 AND metric = $4",
+    )
+    .bind(rollout)
+    .bind(stage)
+    .bind(entry.entered_at)
+    .bind(metric)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (kind, anchor) in stored_anchors {
+        let kind = if kind == "sum" { "sum" } else { "mean" };
+        anchors.insert(kind, RankBins::new(anchor));
+    }
+    let mut new_anchors: Vec<(&'static str, f64)> = Vec::new();
     // (kind, bin) → change of (control, treatment) units in it.
     let mut bin_moves: BTreeMap<(&'static str, i64), (i64, i64)> = BTreeMap::new();
     let mut upserts: Vec<(&str, &str, Moments)> = Vec::with_capacity(keys.len());
@@ -221,6 +237,11 @@ where
                     continue;
                 };
                 let step = if key.0 == "treatment" { (0, 1) } else { (1, 0) };
+                let bins = *anchors.entry(kind_str(k)).or_insert_with(|| {
+                    let first = unit_value(k, unit.n(), unit.mean());
+                    new_anchors.push((kind_str(k), first));
+                    RankBins::new(first)
+                });
                 if let Some((n, mean)) = old {
                     let v = unit_value(k, n, mean);
                     a.moments.remove(v);
@@ -268,6 +289,20 @@ where
         q.execute(&mut *conn).await?;
     }
 
+    for (kind, anchor) in &new_anchors {
+        sqlx::query(
+            "INSERT INTO unit_value_anchors (rollout, stage, stage_entered_at, metric, per_unit, anchor) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(rollout)
+        .bind(stage)
+        .bind(entry.entered_at)
+        .bind(metric)
+        .bind(*kind)
+        .bind(*anchor)
+        .execute(&mut *conn)
+        .await?;
+    }
     let moves: Vec<(&(&str, i64), &(i64, i64))> =
         bin_moves.iter().filter(|(_, d)| **d != (0, 0)).collect();
     for chunk in moves.chunks(CHUNK) {

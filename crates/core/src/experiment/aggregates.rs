@@ -82,11 +82,63 @@ impl MetricSummary {
     }
 }
 
-/// The relative width of the rank test's bins of unit values: values within 1e-4 of each
-/// other (relative) may share a bin and then rank as ties; equal values always do.
+/// The relative width of the rank test's bins of unit values.
 pub const RANK_BIN_ALPHA: f64 = 1e-4;
 
-/// The bins the rank test's histogram of unit values is kept in.
-pub fn rank_bins() -> crate::stats::LogBins {
-    crate::stats::LogBins::new(RANK_BIN_ALPHA)
+/// The bins of the rank test's histogram of unit values. A value's bin is the pair of its
+/// log-spaced bin (relative width [`RANK_BIN_ALPHA`]) and the log-spaced bin of its distance
+/// from an anchor (the group's first unit value), ordered lexicographically: order-preserving,
+/// equal values share a bin, and two different values share one only when they are within
+/// 1e-4 of each other relative to their magnitude *and* to their distance from the anchor.
+/// The first keeps the resolution of small values whatever the anchor; the second resolves
+/// values near 1e9 by their spread rather than their magnitude.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RankBins {
+    bins: crate::stats::LogBins,
+    anchor: f64,
+}
+
+impl RankBins {
+    pub fn new(anchor: f64) -> RankBins {
+        RankBins {
+            bins: crate::stats::LogBins::new(RANK_BIN_ALPHA),
+            anchor: if anchor.is_finite() { anchor } else { 0.0 },
+        }
+    }
+
+    pub fn anchor(&self) -> f64 {
+        self.anchor
+    }
+
+    /// The bin of unit value `v` (monotone in `v`): the magnitude bin in the high 32 bits,
+    /// the distance bin (offset to be unsigned) in the low 32.
+    pub fn bin(&self, v: f64) -> i64 {
+        let magnitude = i64::from(self.bins.bin(v));
+        let distance = i64::from(self.bins.bin(v - self.anchor)) - i64::from(i32::MIN);
+        (magnitude << 32) | distance
+    }
+}
+
+/// The rank test's sums from a histogram: `(control, treatment)` unit counts per bin, in bin
+/// order. Each bin is a tie group whose units share the average rank `below + (t + 1) / 2`.
+pub fn rank_sums_of_bins(bins: impl IntoIterator<Item = (u64, u64)>) -> crate::stats::RankSums {
+    let (mut below, mut n_a, mut n_b) = (0.0f64, 0u64, 0u64);
+    let (mut rank_sum_a, mut tie_term) = (0.0f64, 0.0f64);
+    for (c, t) in bins {
+        let size = (c + t) as f64;
+        if size == 0.0 {
+            continue;
+        }
+        rank_sum_a += t as f64 * (below + (size + 1.0) / 2.0);
+        tie_term += size * size * size - size;
+        below += size;
+        n_a += t;
+        n_b += c;
+    }
+    crate::stats::RankSums {
+        n_a,
+        n_b,
+        rank_sum_a,
+        tie_term,
+    }
 }

@@ -7,6 +7,8 @@ mod estimate;
 mod memory;
 mod observation;
 mod placement;
+#[cfg(test)]
+mod rank_bins_sim;
 mod srm;
 mod verdict;
 
@@ -14,7 +16,8 @@ mod verdict;
 mod tests;
 
 pub use aggregates::{
-    bucket_start, rank_bins, ExposureCounts, MetricSummary, UnitAggregate, BUCKET, RANK_BIN_ALPHA,
+    bucket_start, rank_sums_of_bins, ExposureCounts, MetricSummary, RankBins, UnitAggregate,
+    BUCKET, RANK_BIN_ALPHA,
 };
 pub use analysis::{
     judged, plan, AbPlan, Analysis, ArmSummary, Exposure, ExposureSummary, MetricAnalysis,

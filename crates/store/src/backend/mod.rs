@@ -76,6 +76,14 @@ pub trait Backend: sealed::Sealed + Send + Sync + Sized + 'static {
         timeout: Duration,
     ) -> impl Future<Output = Result<Vec<<Self::Db as Database>::Row>, StoreError>> + Send + 'a;
 
+    /// Loads observation rows, rendered in COPY's text format (see [`crate::copy`]), into
+    /// the transaction's `observation_staging` table with `COPY`, and says so; `false` where
+    /// the backend has no bulk path (SQLite: multi-row INSERTs are its fastest path).
+    fn copy_observations<'a>(
+        conn: &'a mut Conn<Self>,
+        text: &'a [u8],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send + 'a;
+
     /// How a configured query's column of this type name is read, if at all.
     fn cell_kind(type_name: &str) -> Option<CellKind>;
 

@@ -91,6 +91,31 @@ impl Backend for PgBackend {
         }
     }
 
+    /// `COPY ... FROM STDIN` into a temporary staging table (this session's, emptied at each
+    /// commit); the caller moves the rows on with one set-based INSERT.
+    async fn copy_observations(
+        conn: &mut sqlx::PgConnection,
+        text: &[u8],
+    ) -> Result<bool, StoreError> {
+        use sqlx::Executor;
+        conn.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS observation_staging (\
+             rollout TEXT, variant TEXT, unit TEXT, metric TEXT, value DOUBLE PRECISION, \
+             observed_at TIMESTAMPTZ, event_id TEXT, ingested_at TIMESTAMPTZ, stage BIGINT, \
+             stage_entered_at TIMESTAMPTZ) ON COMMIT DELETE ROWS",
+        )
+        .await?;
+        let mut copy = conn
+            .copy_in_raw("COPY observation_staging FROM STDIN WITH (FORMAT text)")
+            .await?;
+        if let Err(e) = copy.send(text).await {
+            let _ = copy.abort("sending failed").await;
+            return Err(e.into());
+        }
+        copy.finish().await?;
+        Ok(true)
+    }
+
     /// In a read-only transaction with a statement timeout, as the powerless role
     /// [`QUERY_ROLE`] (it can read rollout's tables; `pg_read_file`, `COPY ... TO`,
     /// `pg_terminate_backend` of other sessions, `pg_reload_conf` are refused), rolled back.

@@ -135,6 +135,13 @@ impl Backend for SqliteBackend {
         })
     }
 
+    async fn copy_observations(
+        _conn: &mut sqlx::SqliteConnection,
+        _text: &[u8],
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
     fn cell_kind(type_name: &str) -> Option<CellKind> {
         Some(match type_name {
             "INTEGER" => CellKind::I64,
