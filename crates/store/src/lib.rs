@@ -9,6 +9,7 @@
 
 mod backend;
 mod buckets;
+mod copy;
 mod error;
 mod guardrails;
 mod learning;

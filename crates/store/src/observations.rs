@@ -15,6 +15,7 @@ use rollout_core::stats::{Moments, RankSums};
 
 use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
 use crate::buckets::{self, BucketRow, NewBuckets};
+use crate::copy;
 use crate::rows::{ExposureRow, InsertedObservation, UnitMomentsRow};
 use crate::store::multi_row_insert;
 use crate::units::{self, kind_str, NewRows};
@@ -66,39 +67,56 @@ where
         let mut inserted = 0u64;
         let mut new_rows = NewRows::default();
         let mut new_buckets = NewBuckets::default();
-        for chunk in kept.chunks(INSERT_CHUNK) {
-            let sql = multi_row_insert(
+        let mut stored: Vec<InsertedObservation> = Vec::new();
+        if kept.len() >= copy::BULK_MIN
+            && B::copy_observations(&mut tx, &copy::render(rollout, &kept, now)).await?
+        {
+            // One set-based insert from the staging table.
+            stored = sqlx::query_as(
                 "INSERT INTO observations (rollout, variant, unit, metric, value, observed_at, event_id, \
-                 ingested_at, stage, stage_entered_at) ",
-                chunk.len(),
-                10,
-                " ON CONFLICT (rollout, event_id) DO NOTHING \
+                 ingested_at, stage, stage_entered_at) SELECT rollout, variant, unit, metric, value, \
+                 observed_at, event_id, ingested_at, stage, stage_entered_at FROM observation_staging \
+                 ON CONFLICT (rollout, event_id) DO NOTHING \
                  RETURNING variant, metric, value, unit, observed_at, stage, stage_entered_at",
-            );
-            let mut q = sqlx::query_as::<_, InsertedObservation>(&sql);
-            for o in chunk {
-                q = q
-                    .bind(rollout)
-                    .bind(o.variant.as_str())
-                    .bind(&o.unit)
-                    .bind(&o.metric)
-                    .bind(o.value)
-                    .bind(o.observed_at)
-                    .bind(&o.event_id)
-                    .bind(now)
-                    .bind(o.entry.map(|e| e.stage as i64))
-                    .bind(o.entry.map(|e| e.entered_at));
-            }
-            for o in q.fetch_all(&mut *tx).await? {
-                inserted += 1;
-                if let (Some(stage), Some(entered_at)) = (o.stage, o.stage_entered_at) {
-                    let entry = StageEntry {
-                        stage: stage.max(0) as usize,
-                        entered_at,
-                    };
-                    new_buckets.add(entry, &o.metric, &o.variant, o.observed_at, o.value);
-                    new_rows.add(entry, o.metric, o.variant, o.unit, o.value);
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+        } else {
+            for chunk in kept.chunks(INSERT_CHUNK) {
+                let sql = multi_row_insert(
+                    "INSERT INTO observations (rollout, variant, unit, metric, value, observed_at, event_id, \
+                     ingested_at, stage, stage_entered_at) ",
+                    chunk.len(),
+                    10,
+                    " ON CONFLICT (rollout, event_id) DO NOTHING \
+                     RETURNING variant, metric, value, unit, observed_at, stage, stage_entered_at",
+                );
+                let mut q = sqlx::query_as::<_, InsertedObservation>(&sql);
+                for o in chunk {
+                    q = q
+                        .bind(rollout)
+                        .bind(o.variant.as_str())
+                        .bind(&o.unit)
+                        .bind(&o.metric)
+                        .bind(o.value)
+                        .bind(o.observed_at)
+                        .bind(&o.event_id)
+                        .bind(now)
+                        .bind(o.entry.map(|e| e.stage as i64))
+                        .bind(o.entry.map(|e| e.entered_at));
                 }
+                stored.extend(q.fetch_all(&mut *tx).await?);
+            }
+        }
+        for o in stored {
+            inserted += 1;
+            if let (Some(stage), Some(entered_at)) = (o.stage, o.stage_entered_at) {
+                let entry = StageEntry {
+                    stage: stage.max(0) as usize,
+                    entered_at,
+                };
+                new_buckets.add(entry, &o.metric, &o.variant, o.observed_at, o.value);
+                new_rows.add(entry, o.metric, o.variant, o.unit, o.value);
             }
         }
         units::update::<B>(&mut tx, rollout, &new_rows).await?;

@@ -45,7 +45,7 @@ impl LogBins {
     /// implies `bin(a) <= bin(b)`.
     pub fn bin(&self, v: f64) -> i32 {
         let m = v.abs();
-        if !(m >= ZERO_BELOW) {
+        if m.is_nan() || m < ZERO_BELOW {
             return 0;
         }
         let k = ((m / ZERO_BELOW).ln() / self.ln_gamma).ceil().max(1.0);

@@ -1,0 +1,224 @@
+//! Judging at any scale: what a judgment reads is maintained at ingest, on both stores, and
+//! says what the rows say. The bulk path (COPY on PostgreSQL) stores what the row path
+//! stores; windows read from minute buckets give the rows' mean, sum, count and rate, and
+//! quantiles within the sketch's 1 %; re-delivered rows change nothing.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use rollout::assignment::Variant;
+use rollout::config::{Aggregate, PerUnit};
+use rollout::experiment::{bucket_start, Observation, StageEntry};
+use rollout::store::Store;
+
+use crate::on_both_stores;
+use crate::support::TestDb;
+
+fn entry() -> StageEntry {
+    StageEntry {
+        stage: 1,
+        entered_at: "2026-11-30T00:00:00Z".parse().unwrap(),
+    }
+}
+
+/// 1,500 rows over 20 minutes: units with awkward names (tab, backslash, newline, quotes,
+/// non-ASCII), several rows per unit, heavy-tailed values, zeros, and event ids of which
+/// some repeat inside the batch.
+fn rows(seed: u64) -> Vec<Observation> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let start = entry().entered_at;
+    (0..1500)
+        .map(|i| {
+            let u = rng.random_range(0..400);
+            let variant = if u % 2 == 0 {
+                Variant::Control
+            } else {
+                Variant::Treatment
+            };
+            let value = if i % 7 == 0 {
+                0.0
+            } else {
+                (1.0 - rng.random::<f64>()).powf(-1.0 / 1.5) * if u % 3 == 0 { -1.0 } else { 1.0 }
+            };
+            Observation {
+                unit: format!("u\t{u}\\ \"é\"\n{}", u % 5),
+                variant,
+                metric: if i % 3 == 0 { "lat" } else { "ret" }.into(),
+                value,
+                observed_at: start + Duration::seconds(rng.random_range(0..1200)),
+                event_id: Some(format!("e{}", i % 1400)),
+                entry: Some(entry()),
+            }
+        })
+        .collect()
+}
+
+async fn summary(store: &dyn Store, rollout: &str) -> String {
+    let e = entry();
+    let mut out = String::new();
+    for metric in ["lat", "ret"] {
+        for kind in [PerUnit::Mean, PerUnit::Sum] {
+            let a = store
+                .unit_aggregate(rollout, e, metric, kind)
+                .await
+                .unwrap();
+            let r = store
+                .unit_rank_sums(rollout, e, metric, kind)
+                .await
+                .unwrap();
+            out += &format!(
+                "{metric} {kind:?}: {:?} {:?} {:?} {r:?}\n",
+                a.moments.control.n(),
+                a.observations,
+                a.events
+            );
+            for m in [a.moments.control, a.moments.treatment] {
+                out += &format!("  mean {:.9e} var {:.9e}\n", m.mean(), m.m2());
+            }
+        }
+        for agg in [
+            Aggregate::Mean,
+            Aggregate::Sum,
+            Aggregate::Count,
+            Aggregate::Rate,
+            Aggregate::P99,
+        ] {
+            let w = store
+                .window_aggregate(
+                    rollout,
+                    e,
+                    metric,
+                    e.entered_at,
+                    e.entered_at + Duration::hours(1),
+                    agg,
+                )
+                .await
+                .unwrap();
+            out += &format!(
+                "  {agg:?}: {} {:.9e} / {} {:.9e}\n",
+                w.control.n,
+                w.control.value.unwrap_or(f64::NAN),
+                w.treatment.n,
+                w.treatment.value.unwrap_or(f64::NAN)
+            );
+        }
+    }
+    out += &format!("{:?}\n", store.exposure(rollout, e).await.unwrap());
+    out
+}
+
+async fn the_bulk_path_stores_what_the_row_path_stores(db: TestDb) {
+    let store = db.store().await;
+    let rows = rows(1);
+    let now = entry().entered_at + Duration::hours(1);
+    // The first 100 rows alike (they fix the rank bins' anchor, the first unit value), then
+    // one batch of 1,400 (COPY on PostgreSQL) against batches of 100 (multi-row INSERTs).
+    let first = store.ingest("bulk", &rows[..100], now).await.unwrap();
+    let rest = store.ingest("bulk", &rows[100..], now).await.unwrap();
+    let bulk = rollout::experiment::IngestReport {
+        inserted: first.inserted + rest.inserted,
+        duplicates: first.duplicates + rest.duplicates,
+    };
+    let mut by_rows = (0, 0);
+    for chunk in rows.chunks(100) {
+        let r = store.ingest("rows", chunk, now).await.unwrap();
+        by_rows.0 += r.inserted;
+        by_rows.1 += r.duplicates;
+    }
+    assert_eq!((bulk.inserted, bulk.duplicates), (1400, 100));
+    assert_eq!(by_rows, (1400, 100));
+    let a = summary(&*store, "bulk").await;
+    assert_eq!(a, summary(&*store, "rows").await);
+    // Re-delivered: nothing stored, no aggregate changed.
+    let again = store.ingest("bulk", &rows, now).await.unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 1500));
+    assert_eq!(summary(&*store, "bulk").await, a);
+}
+
+on_both_stores!(the_bulk_path_stores_what_the_row_path_stores);
+
+/// The nearest-rank quantile of `v`.
+fn nearest_rank(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+async fn windows_read_from_buckets_say_what_the_rows_say(db: TestDb) {
+    let store = db.store().await;
+    let rows = rows(2);
+    let now = entry().entered_at + Duration::minutes(30);
+    store.ingest("w", &rows, now).await.unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let stored: Vec<&Observation> = rows
+        .iter()
+        .filter(|o| seen.insert(o.event_id.clone()))
+        .collect();
+    // A window from 7:20 to 15:30 counts the minutes it touches whole: 7:00 to 15:59.
+    let since: DateTime<Utc> = entry().entered_at + Duration::seconds(7 * 60 + 20);
+    let until = entry().entered_at + Duration::seconds(15 * 60 + 30);
+    let (from, to) = (
+        bucket_start(since),
+        bucket_start(until) + Duration::minutes(1),
+    );
+    for metric in ["lat", "ret"] {
+        let values = |v: Variant| -> Vec<f64> {
+            stored
+                .iter()
+                .filter(|o| o.metric == metric && o.variant == v)
+                .filter(|o| o.observed_at >= from && o.observed_at < to)
+                .map(|o| o.value)
+                .collect()
+        };
+        for (v, pick) in [(Variant::Control, 0), (Variant::Treatment, 1)] {
+            let mut xs = values(v);
+            let n = xs.len() as f64;
+            let sum: f64 = xs.iter().sum();
+            let rate = xs.iter().filter(|x| **x != 0.0).count() as f64 / n;
+            for (agg, want) in [
+                (Aggregate::Count, n),
+                (Aggregate::Sum, sum),
+                (Aggregate::Mean, sum / n),
+                (Aggregate::Rate, rate),
+            ] {
+                let w = store
+                    .window_aggregate("w", entry(), metric, since, until, agg)
+                    .await
+                    .unwrap();
+                let got = if pick == 0 { w.control } else { w.treatment };
+                assert_eq!(got.n, xs.len() as u64);
+                let got = got.value.unwrap();
+                assert!(
+                    (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                    "{metric} {agg:?}: {got} vs {want}"
+                );
+            }
+            for (agg, q) in [(Aggregate::P95, 0.95), (Aggregate::P99, 0.99)] {
+                let w = store
+                    .window_aggregate("w", entry(), metric, since, until, agg)
+                    .await
+                    .unwrap();
+                let got = if pick == 0 { w.control } else { w.treatment }
+                    .value
+                    .unwrap();
+                let want = nearest_rank(&mut xs, q);
+                assert!(
+                    (got - want).abs() <= 0.01 * want.abs(),
+                    "{metric} {agg:?}: {got} vs {want}"
+                );
+            }
+        }
+    }
+    // Another stage entry sees none of it.
+    let other = StageEntry {
+        stage: 2,
+        entered_at: now,
+    };
+    let w = store
+        .window_aggregate("w", other, "ret", since, now, Aggregate::Count)
+        .await
+        .unwrap();
+    assert_eq!((w.control.n, w.treatment.n), (0, 0));
+}
+
+on_both_stores!(windows_read_from_buckets_say_what_the_rows_say);
