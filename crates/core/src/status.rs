@@ -313,6 +313,12 @@ pub fn unit_assignment(
     use crate::assignment::{self, Rule, PURPOSE_AB, PURPOSE_ROLLOUT};
     let flag = |suffix: &str| flags.get(&rollout.flag_prefix.key(suffix)).cloned();
     let seed = assignment::seed(flag).ok();
+    // The draws before any flag of the rollout is written (pending): the configured seed,
+    // which its first flags will carry. Decisions come from the flags only.
+    let written = flags
+        .keys()
+        .any(|k| k.starts_with(rollout.flag_prefix.as_str()));
+    let draw_seed = if written { seed } else { Some(rollout.seed) };
     let rule = Rule::read(flag);
     let rollout_pct =
         flag("ROLLOUT_PERCENTAGE").and_then(|v| assignment::parse_percentage(&v).ok());
@@ -323,13 +329,13 @@ pub fn unit_assignment(
     UnitAssignment {
         unit: unit.to_owned(),
         mode: flag("MODE"),
-        u_ab: seed.map(|s| assignment::draw(s, PURPOSE_AB, unit)),
+        u_ab: draw_seed.map(|s| assignment::draw(s, PURPOSE_AB, unit)),
         variant: rule
             .as_ref()
             .ok()
             .and_then(|r| r.variant(unit))
             .map(|v| v.as_str()),
-        u_rollout: seed.map(|s| assignment::draw(s, PURPOSE_ROLLOUT, unit)),
+        u_rollout: draw_seed.map(|s| assignment::draw(s, PURPOSE_ROLLOUT, unit)),
         rollout_percentage: rollout_pct,
         in_rollout,
         enabled: rule.as_ref().is_ok_and(|r| r.enabled(unit)),
@@ -554,5 +560,16 @@ rollouts:
         let mut bare = r.clone();
         bare.guardrails.clear();
         assert_eq!(guardrail_summary(&bare, &readings), None);
+    }
+
+    /// Before the first tick no flag exists: the draws a unit will get (from the configured
+    /// seed, which the first flags carry) are shown, and it is off.
+    #[test]
+    fn a_pending_rollout_shows_the_draws_to_come() {
+        use crate::assignment::{draw, PURPOSE_AB, PURPOSE_ROLLOUT};
+        let v = unit_assignment(&rollout(), &Default::default(), "AAPL");
+        assert_eq!(v.u_ab, Some(draw(1, PURPOSE_AB, "AAPL")));
+        assert_eq!(v.u_rollout, Some(draw(1, PURPOSE_ROLLOUT, "AAPL")));
+        assert!(!v.enabled && !v.in_rollout && v.variant.is_none());
     }
 }

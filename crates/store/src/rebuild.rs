@@ -67,7 +67,18 @@ where
     if let Some(lock) = B::EXCLUDE_INGEST {
         sqlx::query(lock).execute(&mut *tx).await?;
     }
+    let rows: Option<i64> = sqlx::query_scalar("SELECT id FROM observations LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await?;
     for name in &names {
+        if rows.is_none() {
+            // A new database: nothing to compute.
+            sqlx::query("DELETE FROM aggregate_rebuilds WHERE name = $1")
+                .bind(name.as_str())
+                .execute(&mut *tx)
+                .await?;
+            continue;
+        }
         tracing::info!(aggregate = %name, "computing maintained aggregates from the stored rows (once, after an upgrade)");
         match name.as_str() {
             "metric_buckets" => metric_buckets::<B>(&mut tx).await?,
