@@ -14,7 +14,7 @@ pub mod role;
 pub mod schedule;
 
 pub use error::{Error, ExitCode};
-pub use rollout_app::{engine, webhooks, Clock, Service};
+pub use rollout_app::{compaction, engine, webhooks, Clock, Service};
 pub use rollout_client as client;
 pub use rollout_core::controller::flags;
 pub use rollout_core::{assignment, config, controller, plan, stats, status};

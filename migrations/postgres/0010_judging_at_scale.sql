@@ -47,11 +47,13 @@ CREATE TABLE unit_value_bins (
 );
 
 -- Per rollout: when rows were last ingested (max_silence), and the raw rows compacted away:
--- rows observed before `compacted_before` are summarised only (their aggregates are kept).
+-- rows observed before `compacted_before` are summarised only (their aggregates are kept);
+-- `compacted_at`: when compaction last ran.
 CREATE TABLE observation_marks (
     rollout          TEXT PRIMARY KEY,
     last_ingested_at TIMESTAMPTZ,
-    compacted_before TIMESTAMPTZ
+    compacted_before TIMESTAMPTZ,
+    compacted_at     TIMESTAMPTZ
 );
 INSERT INTO observation_marks (rollout, last_ingested_at)
     SELECT rollout, MAX(ingested_at) FROM observations GROUP BY rollout;

@@ -48,11 +48,13 @@ CREATE TABLE unit_value_bins (
 );
 
 -- Per rollout: when rows were last ingested (max_silence), and the raw rows compacted away:
--- rows observed before `compacted_before` are summarised only (their aggregates are kept).
+-- rows observed before `compacted_before` are summarised only (their aggregates are kept);
+-- `compacted_at`: when compaction last ran.
 CREATE TABLE observation_marks (
     rollout          TEXT PRIMARY KEY,
     last_ingested_at TEXT,
-    compacted_before TEXT
+    compacted_before TEXT,
+    compacted_at     TEXT
 );
 INSERT INTO observation_marks (rollout, last_ingested_at)
     SELECT rollout, MAX(ingested_at) FROM observations GROUP BY rollout;

@@ -138,6 +138,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Drops the raw observations of stages that have ended, observed more than `--keep`
+    /// ago (default and minimum: the longest guardrail window), keeping every aggregate a
+    /// verdict reads. `retention:` in the config does this hourly.
+    Compact {
+        name: String,
+        /// How long raw rows are kept, e.g. `30d` (at least the longest guardrail window).
+        #[arg(long, value_parser = parse_interval)]
+        keep: Option<chrono::Duration>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The learning module: its data, pattern analysis and discovery weights.
     Learning {
         #[command(subcommand)]

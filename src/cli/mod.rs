@@ -132,6 +132,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Ingest { name, file, json } => ingest(&cli, name, file, *json).await,
         Command::Analyze { name, json } => analyze(&cli, name, *json).await,
         Command::Check { name, json } => check(&cli, name, *json).await,
+        Command::Compact { name, keep, json } => compact(&cli, name, *keep, *json).await,
         Command::Learning { command } => learning::run(&cli, command).await,
         Command::Rollback { name, reason, json } => {
             act(&cli, name, ManualAction::Rollback, reason, *json).await
@@ -480,6 +481,27 @@ async fn check(cli: &Cli, name: &str, json: bool) -> Result<(), Error> {
     if report.failed > 0 {
         return Err(
             AppError::ChecksFailed(format!("{name}: {} check(s) failed", report.failed)).into(),
+        );
+    }
+    Ok(())
+}
+
+async fn compact(
+    cli: &Cli,
+    name: &str,
+    keep: Option<chrono::Duration>,
+    json: bool,
+) -> Result<(), Error> {
+    let (service, _) = open(cli, Access::Existing).await?;
+    let c = service.compact(name, keep).await?;
+    if json {
+        print_json(&c);
+    } else {
+        println!(
+            "{}: dropped {} raw observations of ended stages observed before {} (their aggregates are kept)",
+            c.rollout,
+            c.deleted,
+            c.compacted_before.to_rfc3339()
         );
     }
     Ok(())

@@ -222,3 +222,135 @@ async fn windows_read_from_buckets_say_what_the_rows_say(db: TestDb) {
 }
 
 on_both_stores!(windows_read_from_buckets_say_what_the_rows_say);
+
+const RETAINED: &str = "
+rollouts:
+  - name: k
+    flag_prefix: K_
+    seed: 5
+    stages:
+      - shadow: { duration: 1d }
+      - ab_test:
+          percentage: 50
+          duration: 14d
+          metrics: [ { name: ret, test: mann_whitney } ]
+      - full: {}
+    guardrails:
+      - { name: lat_p99, metric: lat, aggregate: p99, max: 1e9, window: 2h }
+";
+
+/// `rollout compact` drops the raw rows of the A/B stage once it has ended and they are
+/// older than the longest guardrail window; every aggregate that stage's verdict read is
+/// unchanged, and a re-delivered old row is not counted again.
+async fn compaction_keeps_every_aggregate(db: TestDb) {
+    use rollout::compaction::compact;
+    use rollout::controller::ManualAction;
+    use rollout::engine;
+    use rollout::experiment::{place_rows, ObservationInput};
+    use rollout::store::Writer;
+
+    let store = db.store().await;
+    let c = crate::walk::plan(RETAINED);
+    let r = c.rollout("k").unwrap();
+    let t0 = crate::walk::t0();
+    let writer = Writer::person("t@it");
+    engine::tick_all(&*store, &c, &writer, t0).await.unwrap();
+    engine::tick_all(&*store, &c, &writer, t0 + Duration::days(1))
+        .await
+        .unwrap();
+    let s = store.state("k").await.unwrap().unwrap();
+    let ab = StageEntry {
+        stage: s.stage_index,
+        entered_at: s.stage_entered_at,
+    };
+    assert_eq!(ab.stage, 1);
+
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let at = ab.entered_at + Duration::hours(1);
+    let inputs: Vec<ObservationInput> = (0..800)
+        .map(|i| ObservationInput {
+            line: i + 2,
+            unit: format!("s{}", i % 300),
+            variant: None,
+            metric: if i % 2 == 0 { "ret" } else { "lat" }.into(),
+            value: rng.random::<f64>() * 100.0,
+            observed_at: at + Duration::seconds(i as i64),
+            event_id: Some(format!("e{i}")),
+        })
+        .collect();
+    let placed = place_rows(
+        &*store,
+        r,
+        "test",
+        inputs.clone(),
+        at + Duration::minutes(20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store
+            .ingest("k", &placed, at + Duration::minutes(20))
+            .await
+            .unwrap()
+            .inserted,
+        800
+    );
+
+    let before = read(&*store, ab).await;
+
+    // While the stage runs, nothing of it is dropped.
+    let now = ab.entered_at + Duration::minutes(90);
+    let kept = compact(&*store, r, Duration::zero(), now).await.unwrap();
+    assert_eq!(kept.deleted, 0);
+
+    // Ended (promoted on), and older than the 2 h window: dropped, aggregates kept.
+    engine::act(&*store, r, ManualAction::Promote, "enough", &writer, || now)
+        .await
+        .unwrap();
+    let later = now + Duration::minutes(10);
+    let young = compact(&*store, r, Duration::zero(), later).await.unwrap();
+    assert_eq!(
+        young.deleted, 0,
+        "rows younger than the longest guardrail window stay"
+    );
+    let done = compact(&*store, r, Duration::zero(), now + Duration::days(2))
+        .await
+        .unwrap();
+    assert_eq!(done.deleted, 800);
+    assert_eq!(read(&*store, ab).await, before);
+
+    // A re-delivered old row counts as a duplicate and changes nothing.
+    let again = store
+        .ingest("k", &placed[..10], now + Duration::days(2))
+        .await
+        .unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 10));
+    assert_eq!(read(&*store, ab).await, before);
+}
+
+on_both_stores!(compaction_keeps_every_aggregate);
+
+/// Everything the A/B stage's verdict and its guardrails read.
+async fn read(store: &dyn Store, ab: StageEntry) -> String {
+    let a = store
+        .unit_aggregate("k", ab, "ret", PerUnit::Mean)
+        .await
+        .unwrap();
+    let ranks = store
+        .unit_rank_sums("k", ab, "ret", PerUnit::Mean)
+        .await
+        .unwrap();
+    let e = store.exposure("k", ab).await.unwrap();
+    let w = store
+        .window_aggregate(
+            "k",
+            ab,
+            "lat",
+            ab.entered_at,
+            ab.entered_at + Duration::days(1),
+            Aggregate::P99,
+        )
+        .await
+        .unwrap();
+    format!("{a:?} {ranks:?} {e:?} {w:?}")
+}

@@ -255,6 +255,7 @@ pub async fn tick_all(
                 Outcome::Failed { error, held }
             }
         };
+        crate::compaction::compact_if_due(store, r, now).await;
         out.push((r.name.to_string(), outcome));
     }
     Ok(out)

@@ -322,4 +322,61 @@ where
                 .await?;
         Ok(at.flatten())
     }
+
+    async fn compacted_at(&self, rollout: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<Option<DateTime<Utc>>> =
+            sqlx::query_scalar("SELECT compacted_at FROM observation_marks WHERE rollout = $1")
+                .bind(rollout)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(at.flatten())
+    }
+
+    async fn compact(
+        &self,
+        rollout: &str,
+        before: DateTime<Utc>,
+        current: Option<StageEntry>,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, DateTime<Utc>), StoreError> {
+        // Everything observed before the watermark belongs to an ended stage: it never
+        // reaches past the current entry's start.
+        let watermark = current.map_or(before, |c| before.min(c.entered_at));
+        let mut tx = self.pool.begin_with(B::BEGIN_WRITE).await?;
+        let stored: Option<DateTime<Utc>> = sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+            "SELECT compacted_before FROM observation_marks WHERE rollout = $1",
+        )
+        .bind(rollout)
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten();
+        let watermark = stored.map_or(watermark, |s| s.max(watermark));
+        let (stage, entered) = match current {
+            Some(c) => (c.stage as i64, Some(c.entered_at)),
+            None => (-1, None),
+        };
+        let result = sqlx::query(
+            "DELETE FROM observations WHERE rollout = $1 AND observed_at < $2 \
+             AND (stage IS NULL OR stage_entered_at IS NULL OR stage <> $3 \
+                  OR $4 IS NULL OR stage_entered_at <> $4)",
+        )
+        .bind(rollout)
+        .bind(watermark)
+        .bind(stage)
+        .bind(entered)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO observation_marks (rollout, compacted_before, compacted_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (rollout) DO UPDATE SET compacted_before = excluded.compacted_before, \
+             compacted_at = excluded.compacted_at",
+        )
+        .bind(rollout)
+        .bind(watermark)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((B::rows_affected(&result), watermark))
+    }
 }

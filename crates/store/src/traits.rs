@@ -165,6 +165,20 @@ pub trait ObservationStore: Send + Sync {
     ) -> Result<PerVariant<WindowValue>, StoreError>;
     /// When the newest observation of a rollout arrived.
     async fn last_ingested_at(&self, rollout: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// When the rollout's raw observations were last compacted, if ever.
+    async fn compacted_at(&self, rollout: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Deletes the raw observations observed before `before` that belong to no stage entry
+    /// or to one other than `current` (stages that ended), keeping every aggregate, and
+    /// moves the rollout's compaction watermark there (later rows observed before it count
+    /// as re-delivered), noting `now` as when it ran. Returns the rows deleted and the
+    /// watermark.
+    async fn compact(
+        &self,
+        rollout: &str,
+        before: DateTime<Utc>,
+        current: Option<StageEntry>,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, DateTime<Utc>), StoreError>;
 }
 
 /// Guardrail readings, and the configured queries that measure them.

@@ -117,3 +117,17 @@ pub async fn place(
         .into())
     }
 }
+
+impl Service {
+    /// `rollout compact`: drops the raw observations of `name`'s ended stages observed more
+    /// than `keep` ago (default and minimum: its longest guardrail window).
+    pub async fn compact(
+        &self,
+        name: &str,
+        keep: Option<chrono::Duration>,
+    ) -> Result<crate::compaction::Compaction> {
+        let r = self.rollout(name)?;
+        let keep = keep.unwrap_or_else(chrono::Duration::zero);
+        Ok(crate::compaction::compact(self.store(), &r, keep, self.now()).await?)
+    }
+}

@@ -578,6 +578,7 @@ impl Checker {
             .optional::<Vec<Value>>(path, &map, "safety_checks")
             .map(Option::unwrap_or_default);
         let max_silence = self.optional::<StageDuration>(path, &map, "max_silence");
+        let retention = self.optional::<StageDuration>(path, &map, "retention");
         let notify = self
             .optional::<Vec<String>>(path, &map, "notify")
             .map(Option::unwrap_or_default);
@@ -615,7 +616,7 @@ impl Checker {
             on_rollback,
             guardrails,
             safety_checks,
-            max_silence,
+            (max_silence, retention),
             notify,
             analysis,
         ) {
@@ -626,7 +627,7 @@ impl Checker {
                 Some(on_rollback),
                 Some(guardrails),
                 Some(safety_checks),
-                Some(max_silence),
+                (Some(max_silence), Some(retention)),
                 Some(notify),
                 Some(analysis),
             ) if complete => Some(Rollout {
@@ -638,6 +639,7 @@ impl Checker {
                 guardrails,
                 safety_checks,
                 max_silence,
+                retention,
                 notify,
                 analysis,
             }),

@@ -38,6 +38,10 @@ pub struct Rollout {
     pub safety_checks: Vec<SafetyCheck>,
     /// No observation ingested for this long, in a stage that exposes units, is critical.
     pub max_silence: Option<StageDuration>,
+    /// How long raw observations are kept once their stage has ended (at least the longest
+    /// guardrail window); the daemon compacts older ones hourly, keeping every aggregate.
+    /// `None` (the default): raw rows are kept until `rollout compact`.
+    pub retention: Option<StageDuration>,
     /// Webhook URLs that receive every transition.
     pub notify: Vec<String>,
     /// The learning module's analysis; only rollouts with it get `<prefix>WEIGHTS`.
@@ -285,5 +289,16 @@ impl OnInconclusive {
             OnInconclusive::Promote => "promote",
             OnInconclusive::Rollback => "rollback",
         }
+    }
+}
+
+impl Rollout {
+    /// The longest window among the guardrails (zero without any).
+    pub fn longest_window(&self) -> chrono::Duration {
+        self.guardrails
+            .iter()
+            .map(|g| g.window.chrono())
+            .max()
+            .unwrap_or_else(chrono::Duration::zero)
     }
 }

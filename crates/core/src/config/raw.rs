@@ -19,6 +19,7 @@ pub const ROLLOUT_FIELDS: &[&str] = &[
     "guardrails",
     "safety_checks",
     "max_silence",
+    "retention",
     "notify",
     "analysis",
 ];
