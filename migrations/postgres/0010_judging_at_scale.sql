@@ -66,3 +66,12 @@ INSERT INTO aggregate_rebuilds (name) VALUES ('metric_buckets'), ('unit_value_bi
 -- The rank test no longer reads the rows: its index goes (one index less to maintain at
 -- ingest).
 DROP INDEX observations_metric_value;
+
+-- Ingest looks up a batch's units with `unit = ANY(...)` (an IN list). With the unit last in
+-- the primary key, a planner whose statistics lag (a large load in one transaction) filters
+-- the whole entry instead of probing the index per unit: quadratic. With the unit first,
+-- every plan probes.
+ALTER TABLE unit_values DROP CONSTRAINT unit_values_pkey,
+    ADD CONSTRAINT unit_values_pkey PRIMARY KEY (unit, rollout, stage, stage_entered_at, metric, variant);
+ALTER TABLE unit_exposures DROP CONSTRAINT unit_exposures_pkey,
+    ADD CONSTRAINT unit_exposures_pkey PRIMARY KEY (unit, rollout, stage, stage_entered_at);

@@ -47,7 +47,8 @@ pub(crate) fn render(rollout: &str, rows: &[&Observation], now: DateTime<Utc>) -
 }
 
 fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    // Microseconds, truncated: what sqlx binds, and what PostgreSQL keeps (it would round).
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 fn text(out: &mut String, s: &str) {
@@ -69,7 +70,7 @@ mod tests {
 
     #[test]
     fn escapes_what_copy_would_misread() {
-        let at: DateTime<Utc> = "2026-11-30T01:02:03.5Z".parse().unwrap();
+        let at: DateTime<Utc> = "2026-11-30T01:02:03.5000009Z".parse().unwrap();
         let o = Observation {
             unit: "a\tb\\c\nd\re".into(),
             variant: Variant::Treatment,
@@ -82,7 +83,7 @@ mod tests {
         let text = String::from_utf8(render("r", &[&o], at)).unwrap();
         assert_eq!(
             text,
-            "r\ttreatment\ta\\tb\\\\c\\nd\\re\tm\t-1.5e-300\t2026-11-30T01:02:03.500Z\t\\N\t2026-11-30T01:02:03.500Z\t\\N\t\\N\n"
+            "r\ttreatment\ta\\tb\\\\c\\nd\\re\tm\t-1.5e-300\t2026-11-30T01:02:03.500000Z\t\\N\t2026-11-30T01:02:03.500000Z\t\\N\t\\N\n"
         );
     }
 }

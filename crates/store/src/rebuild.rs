@@ -228,7 +228,7 @@ where
         .execute(&mut *conn)
         .await?;
     }
-    let rows: Vec<(&(Group, i64), &(i64, i64))> = counts.iter().collect();
+    let rows: Vec<_> = counts.iter().collect();
     for chunk in rows.chunks(500) {
         let sql = multi_row_insert(
             "INSERT INTO unit_value_bins (rollout, stage, stage_entered_at, metric, per_unit, bin, control, treatment) ",

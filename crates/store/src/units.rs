@@ -246,9 +246,7 @@ where
                     let v = unit_value(k, n, mean);
                     a.moments.remove(v);
                     a.events -= i64::from(v != 0.0);
-                    let m = bin_moves
-                        .entry((kind_str(k), i64::from(bins.bin(v))))
-                        .or_default();
+                    let m = bin_moves.entry((kind_str(k), bins.bin(v))).or_default();
                     m.0 -= step.0;
                     m.1 -= step.1;
                 }
@@ -256,9 +254,7 @@ where
                 a.moments.add(v);
                 a.events += i64::from(v != 0.0);
                 a.observations += added.n() as i64;
-                let m = bin_moves
-                    .entry((kind_str(k), i64::from(bins.bin(v))))
-                    .or_default();
+                let m = bin_moves.entry((kind_str(k), bins.bin(v))).or_default();
                 m.0 += step.0;
                 m.1 += step.1;
             }
@@ -303,8 +299,7 @@ where
         .execute(&mut *conn)
         .await?;
     }
-    let moves: Vec<(&(&str, i64), &(i64, i64))> =
-        bin_moves.iter().filter(|(_, d)| **d != (0, 0)).collect();
+    let moves: Vec<_> = bin_moves.iter().filter(|(_, d)| **d != (0, 0)).collect();
     for chunk in moves.chunks(CHUNK) {
         let sql = multi_row_insert(
             "INSERT INTO unit_value_bins (rollout, stage, stage_entered_at, metric, per_unit, bin, control, treatment) ",

@@ -256,7 +256,8 @@ mod tests {
     #[test]
     fn quantiles_are_within_the_relative_accuracy() {
         let mut rng = ChaCha20Rng::seed_from_u64(7);
-        let shapes: Vec<Box<dyn Fn(&mut ChaCha20Rng) -> f64>> = vec![
+        type Shape = Box<dyn Fn(&mut ChaCha20Rng) -> f64>;
+        let shapes: Vec<Shape> = vec![
             Box::new(|r| -50.0 * (1.0 - r.random::<f64>()).ln()),
             Box::new(|r| (1.0 - r.random::<f64>()).powf(-1.0 / 1.1)),
             Box::new(|r| 1e9 + 1e6 * (r.random::<f64>() - 0.5)),
