@@ -7,6 +7,7 @@ pub mod engine;
 pub mod error;
 pub mod experiment;
 pub mod guardrails;
+pub mod judgments;
 pub mod learning;
 pub mod service;
 pub mod timeline;
@@ -15,4 +16,5 @@ pub mod webhooks;
 
 pub use error::{Error, Result};
 pub use service::{Clock, Service, SharedConfig, SystemClock};
+pub use judgments::Judgments;
 pub use usecases::ingest::Judge;
