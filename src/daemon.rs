@@ -157,12 +157,13 @@ pub async fn run(
         ),
     };
     let listener = spawn_listener(&url, judgments.clone(), role.clone());
-    let poll = crate::judge::spawn_poll(
+    let poll = crate::judge::start_poll(
         store.clone(),
         judgments,
         role.clone(),
         crate::judge::poll_interval(url.is_postgres()),
-    );
+    )
+    .await;
     let (tx, mut ticks) = mpsc::channel::<()>(1);
     let mut scheduler = new_scheduler(&config.tick, tx.clone()).await?;
     let (mut analysis_jobs, mut analysis_runs) = crate::schedule::Jobs::start(&config)

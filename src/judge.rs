@@ -34,8 +34,12 @@ pub fn leader_judge(
 ) -> impl Fn(String) -> JudgeFuture + Send + Sync + 'static {
     let committed = Arc::new(committed);
     move |rollout: String| -> JudgeFuture {
-        let (service, role, actor, committed) =
-            (service.clone(), role.clone(), actor.clone(), committed.clone());
+        let (service, role, actor, committed) = (
+            service.clone(),
+            role.clone(),
+            actor.clone(),
+            committed.clone(),
+        );
         let span = info_span!("judge", rollout = %rollout);
         Box::pin(
             async move {
@@ -88,29 +92,29 @@ pub fn poll_interval(postgres: bool) -> Duration {
 }
 
 /// While this process leads, asks for a judgment of each rollout that got observations
-/// since the last look, every `every`. Rows committed before it starts leading are the
-/// first tick's.
-pub fn spawn_poll(
+/// since the last look, every `every`. The first look is made before this returns (call
+/// it before the first tick): rows committed before it are the first tick's, and none
+/// after it is missed by a process that leads later (a standby follows the newest id too).
+pub async fn start_poll(
     store: Arc<dyn Store>,
     judgments: Judgments,
     role: Arc<Role>,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
+    let mut seen = store.arrivals(None).await.ok().map(|a| a.last_id);
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut seen: Option<i64> = None;
+        interval.tick().await;
         loop {
             interval.tick().await;
-            if role.epoch().is_none() {
-                seen = None;
-                continue;
-            }
             match store.arrivals(seen).await {
                 Ok(Arrivals { last_id, rollouts }) => {
                     seen = Some(last_id);
-                    for r in rollouts {
-                        judgments.request(&r);
+                    if role.epoch().is_some() {
+                        for r in rollouts {
+                            judgments.request(&r);
+                        }
                     }
                 }
                 Err(e) => debug!(error = %e, "looking for new observations failed; retrying"),

@@ -133,7 +133,11 @@ async fn the_http_answer_does_not_wait_for_the_judgment(db: TestDb) {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!((body["inserted"].as_u64(), body["judgment"].as_str()), (Some(30), Some("scheduled")), "{body}");
+    assert_eq!(
+        (body["inserted"].as_u64(), body["judgment"].as_str()),
+        (Some(30), Some("scheduled")),
+        "{body}"
+    );
     // Answered, while the judgment is still held at the gate.
     assert_eq!(judgments.running(), 1, "the judgment waits at the gate");
     assert_eq!(status(&*store).await, Some(Status::Running));
@@ -156,10 +160,22 @@ async fn the_http_answer_does_not_wait_for_the_judgment(db: TestDb) {
 async fn a_failed_judgment_does_not_fail_the_ingest(db: TestDb) {
     let store: Arc<dyn Store> = Arc::from(db.store().await);
     let (role, _) = leading(&*store).await;
-    let judgments =
-        rollout::judge::leader(service(store.clone()), role.clone(), "daemon@old".into(), || {});
-    let api = Api::launch_judged(&db, None, None, ROLLOUT, role, Some(judgments.clone()), |r| r)
-        .await;
+    let judgments = rollout::judge::leader(
+        service(store.clone()),
+        role.clone(),
+        "daemon@old".into(),
+        || {},
+    );
+    let api = Api::launch_judged(
+        &db,
+        None,
+        None,
+        ROLLOUT,
+        role,
+        Some(judgments.clone()),
+        |r| r,
+    )
+    .await;
     // Another process leads now: this one's writes are fenced.
     let (_, new_leader) = leading(&*store).await;
     engine::tick_all(&*store, &api.config, &new_leader, Utc::now())
@@ -183,10 +199,7 @@ async fn a_failed_judgment_does_not_fail_the_ingest(db: TestDb) {
     let out = engine::tick_all(&*store, &api.config, &new_leader, Utc::now())
         .await
         .unwrap();
-    assert!(
-        matches!(out[0].1, engine::Outcome::Applied(_)),
-        "{out:?}"
-    );
+    assert!(matches!(out[0].1, engine::Outcome::Applied(_)), "{out:?}");
     assert_eq!(status(&*store).await, Some(Status::RolledBack));
 }
 
@@ -197,8 +210,8 @@ async fn a_commit_nobody_judged_is_caught_by_the_next_tick(db: TestDb) {
     let service = service(store.clone());
     let w = Writer::person("t@it");
     service.tick(&w).await.unwrap();
-    let rows = rollout::experiment::parse_csv("breach.csv", breach_csv().as_bytes(), Utc::now())
-        .unwrap();
+    let rows =
+        rollout::experiment::parse_csv("breach.csv", breach_csv().as_bytes(), Utc::now()).unwrap();
     let out = service
         .ingest_observations("gr", "breach.csv", rows, Judge::Nobody)
         .await
@@ -226,7 +239,11 @@ async fn cli_ingest_while_a_daemon_leads_is_judged_by_the_daemon(db: TestDb) {
     std::fs::write(&csv, breach_csv()).unwrap();
     let out = run(&cfg, &["ingest", "gr", csv.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("gr: ingested 30 observation(s)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("gr: ingested 30 observation(s)"),
+        "{}",
+        stdout(&out)
+    );
     assert!(!stdout(&out).contains("ROLLED BACK"), "{}", stdout(&out));
     assert!(
         stderr(&out).contains("leads; it judges the new observations"),
@@ -254,14 +271,25 @@ async fn cli_ingest_without_a_daemon_rolls_back_itself(db: TestDb) {
         .unwrap();
     let csv = db.dir.path().join("breach.csv");
     std::fs::write(&csv, breach_csv()).unwrap();
-    let out = run(&cfg, &["ingest", "gr", csv.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("gr: ROLLED BACK"), "{}", stdout(&out));
-    assert!(!stderr(&out).contains("judges the new observations"), "{}", stderr(&out));
-    assert_eq!(status(&*store).await, Some(Status::RolledBack));
     let out = run(&cfg, &["ingest", "gr", csv.to_str().unwrap(), "--json"]);
-    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
+    assert_eq!(v["inserted"], 30, "{v}");
+    assert!(
+        v["rolled_back"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("drawdown"),
+        "{v}"
+    );
     assert!(v.get("left_to").is_none(), "{v}");
+    assert!(
+        !stderr(&out).contains("judges the new observations"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(status(&*store).await, Some(Status::RolledBack));
 }
 
 on_both_stores!(
@@ -271,3 +299,35 @@ on_both_stores!(
     cli_ingest_while_a_daemon_leads_is_judged_by_the_daemon,
     cli_ingest_without_a_daemon_rolls_back_itself,
 );
+
+/// The leader's poll: which rollouts got observations above the last id seen.
+async fn arrivals_name_the_rollouts_with_new_rows(db: TestDb) {
+    let store = db.store().await;
+    let start = store.arrivals(None).await.unwrap();
+    assert_eq!(start, rollout::store::Arrivals::default(), "empty store");
+    let row = |unit: &str| rollout::experiment::Observation {
+        unit: unit.into(),
+        variant: rollout::assignment::Variant::Control,
+        metric: "m".into(),
+        value: 1.0,
+        observed_at: Utc::now(),
+        event_id: None,
+        entry: None,
+    };
+    store
+        .ingest("a", &[row("u1"), row("u2")], Utc::now())
+        .await
+        .unwrap();
+    store.ingest("b", &[row("u3")], Utc::now()).await.unwrap();
+    let seen = store.arrivals(Some(start.last_id)).await.unwrap();
+    assert_eq!(seen.rollouts, ["a", "b"]);
+    assert!(seen.last_id >= 3, "{seen:?}");
+    let none = store.arrivals(Some(seen.last_id)).await.unwrap();
+    assert_eq!((none.last_id, none.rollouts.len()), (seen.last_id, 0));
+    store.ingest("b", &[row("u4")], Utc::now()).await.unwrap();
+    let next = store.arrivals(Some(seen.last_id)).await.unwrap();
+    assert_eq!(next.rollouts, ["b"]);
+    assert_eq!(store.arrivals(None).await.unwrap().last_id, next.last_id);
+}
+
+on_both_stores!(arrivals_name_the_rollouts_with_new_rows);

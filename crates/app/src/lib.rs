@@ -15,6 +15,6 @@ pub mod usecases;
 pub mod webhooks;
 
 pub use error::{Error, Result};
-pub use service::{Clock, Service, SharedConfig, SystemClock};
 pub use judgments::Judgments;
+pub use service::{Clock, Service, SharedConfig, SystemClock};
 pub use usecases::ingest::Judge;

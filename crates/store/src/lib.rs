@@ -37,7 +37,8 @@ pub use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
 pub use rollout_core::{BadUrl, DatabaseUrl};
 pub use store::{PgStore, SqlStore, SqliteStore};
 pub use traits::{
-    ArrivalStore, Arrivals, GuardrailStore, LearningStore, ObservationStore, OutboxStore, SeriesStore, StateStore, Store,
+    ArrivalStore, Arrivals, GuardrailStore, LearningStore, ObservationStore, OutboxStore,
+    SeriesStore, StateStore, Store,
 };
 
 /// Opens the store `url` names (`sqlite:...` or `postgres://...`); connects lazily.

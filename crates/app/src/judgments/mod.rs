@@ -136,7 +136,11 @@ mod tests {
         assert_eq!((j.running(), j.pending()), (1, 0));
         gate.add_permits(1);
         eventually("idle", || j.running() == 0).await;
-        assert_eq!(started.load(Ordering::SeqCst), 2, "52 requests, 2 judgments");
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            2,
+            "52 requests, 2 judgments"
+        );
     }
 
     #[tokio::test]
