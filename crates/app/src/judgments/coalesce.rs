@@ -147,7 +147,7 @@ mod tests {
             x ^= x << 17;
             let i = (x % 2) as usize;
             let name = ["a", "b"][i];
-            if x % 3 == 0 && running[i] {
+            if x.is_multiple_of(3) && running[i] {
                 if c.finished(name) {
                     uncovered[i] = 0; // the pending one starts now: it sees them all
                 } else {
