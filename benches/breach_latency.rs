@@ -226,7 +226,11 @@ async fn start_daemon(cfg: &std::path::Path, log: &std::path::Path) -> Daemon {
         .arg("--config")
         .arg(cfg)
         .args(["daemon", "--listen", "127.0.0.1:0"])
-        .env("ROLLOUT_LOG", "info,tokio_cron_scheduler=warn,sqlx=warn")
+        .env(
+            "ROLLOUT_LOG",
+            std::env::var("ROLLOUT_BENCH_LOG")
+                .unwrap_or_else(|_| "info,tokio_cron_scheduler=warn,sqlx=warn".into()),
+        )
         .env_remove("ROLLOUT_INGEST_TOKEN")
         .env_remove("ROLLOUT_DATABASE_URL")
         .stdout(Stdio::null())
@@ -392,15 +396,20 @@ async fn run(url: &str, a: &Args, dir: &std::path::Path) -> String {
 #[tokio::main]
 async fn main() {
     let a = args();
-    let dir = tempfile::tempdir().unwrap();
+    // ROLLOUT_BENCH_DIR keeps the config, the CSV and the daemon's log (`daemon.log`).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("ROLLOUT_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_owned());
+    std::fs::create_dir_all(&dir).unwrap();
     if !a.urls.is_empty() {
         for url in &a.urls {
-            println!("{}", run(url, &a, dir.path()).await);
+            println!("{}", run(url, &a, &dir).await);
         }
         return;
     }
-    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    println!("{}", run(&sqlite, &a, dir.path()).await);
+    let sqlite = format!("sqlite://{}", tmp.path().join("bench.db").display());
+    println!("{}", run(&sqlite, &a, &dir).await);
     let admin = std::env::var("ROLLOUT_BENCH_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let mut conn = PgConnection::connect(&admin)
@@ -412,7 +421,7 @@ async fn main() {
         .await
         .unwrap();
     let base = admin.rsplit_once('/').unwrap().0.to_owned();
-    println!("{}", run(&format!("{base}/{name}"), &a, dir.path()).await);
+    println!("{}", run(&format!("{base}/{name}"), &a, &dir).await);
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut conn)
         .await
