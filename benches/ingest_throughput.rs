@@ -76,6 +76,7 @@ async fn main() {
             admin_token: None,
             ingest_token: None,
             ingest_slots: 4,
+            judgments: None,
         },
     )
     .await

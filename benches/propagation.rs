@@ -95,6 +95,7 @@ fn app_state(store: &Arc<dyn Store>, url: &str, config: &Config) -> AppState {
         admin_token: None,
         ingest_token: None,
         ingest_slots: 1,
+        judgments: None,
     })
 }
 

@@ -115,6 +115,7 @@ pub async fn run(
                 ingest_token: crate::http::ingest_token_from_env()
                     .map_err(crate::Error::invalid_input)?,
                 ingest_slots: 4,
+                judgments: None,
             };
             if api.admin_token.is_none() {
                 warn!("no ROLLOUT_ADMIN_TOKEN or ROLLOUT_ADMIN_TOKEN_FILE: the admin endpoints answer 503");
@@ -141,8 +142,28 @@ pub async fn run(
             h.poke();
         }
     };
-    let (data_tx, mut new_data) = mpsc::channel::<String>(64);
-    let listener = spawn_listener(&url, data_tx);
+    // New observations are judged off this loop: a judgment never delays a renewal or a tick.
+    let judgments = match &http {
+        Some(h) => h.judgments(),
+        None => crate::judge::leader(
+            rollout_app::Service::new(
+                store.clone(),
+                shared.clone(),
+                Arc::new(rollout_app::SystemClock),
+            ),
+            role.clone(),
+            actor.clone(),
+            || {},
+        ),
+    };
+    let listener = spawn_listener(&url, judgments.clone(), role.clone());
+    let poll = crate::judge::start_poll(
+        store.clone(),
+        judgments,
+        role.clone(),
+        crate::judge::poll_interval(url.is_postgres()),
+    )
+    .await;
     let (tx, mut ticks) = mpsc::channel::<()>(1);
     let mut scheduler = new_scheduler(&config.tick, tx.clone()).await?;
     let (mut analysis_jobs, mut analysis_runs) = crate::schedule::Jobs::start(&config)
@@ -181,13 +202,6 @@ pub async fn run(
                     retry_at = None;
                     let _ = tx.try_send(());
                 }
-            }
-            Some(name) = new_data.recv() => {
-                let span = info_span!("notify", rollout = %name);
-                if let Err(e) = runner.on_new_data(&config, &name).instrument(span).await {
-                    warn!(error = %e, rollout = %name, "evaluating new observations failed");
-                }
-                poke();
             }
             _ = hup.recv() => {
                 info!("SIGHUP: reloading the configuration");
@@ -230,6 +244,7 @@ pub async fn run(
         h.stop().await;
     }
     background.abort();
+    poll.abort();
     if let Some(l) = listener {
         l.abort();
     }
@@ -336,20 +351,6 @@ impl Runner {
         );
         *config = new;
         record_config(&*self.store, &pending_record, path, &self.actor).await;
-    }
-
-    /// New observations arrived (PostgreSQL `NOTIFY`): judge them now, as the leader.
-    async fn on_new_data(&mut self, config: &Config, name: &str) -> Result<(), StoreError> {
-        let (Some(writer), Some(r)) = (self.writer(), config.rollout(name)) else {
-            return Ok(());
-        };
-        match engine::on_new_data(&*self.store, r, &writer, Utc::now()).await {
-            Ok(outcome) => {
-                log_outcomes(&[(name.to_owned(), outcome)]);
-                Ok(())
-            }
-            Err(e) => self.fenced_is_fine(e).await,
-        }
     }
 
     /// The learning analysis of rollout `name`, on its own schedule; the leader's job only.
@@ -509,11 +510,13 @@ fn spawn_background(store: Arc<dyn Store>, role: Arc<Role>) -> tokio::task::Join
     })
 }
 
-/// On PostgreSQL, forwards `NOTIFY rollout_observations` (sent by every ingest) so that new
-/// data is judged at once, whichever process ingested it. Reconnects by itself.
+/// On PostgreSQL, turns `NOTIFY rollout_observations` (sent by every ingest commit) into
+/// judgments while this process leads, so that new data is judged at once, whichever
+/// process ingested it. Reconnects by itself.
 fn spawn_listener(
     url: &DatabaseUrl,
-    tx: mpsc::Sender<String>,
+    judgments: rollout_app::Judgments,
+    role: Arc<Role>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     if !url.is_postgres() {
         return None;
@@ -522,7 +525,7 @@ fn spawn_listener(
     Some(tokio::spawn(async move {
         let mut backoff = Backoff::default();
         loop {
-            if let Err(e) = listen(url.expose(), &tx, &mut backoff).await {
+            if let Err(e) = listen(url.expose(), &judgments, &role, &mut backoff).await {
                 let wait = backoff.next();
                 warn!(error = %e, retry_in = ?wait, "observation listener lost its connection; ticks still run");
                 tokio::time::sleep(wait).await;
@@ -533,7 +536,8 @@ fn spawn_listener(
 
 async fn listen(
     url: &str,
-    tx: &mpsc::Sender<String>,
+    judgments: &rollout_app::Judgments,
+    role: &Role,
     backoff: &mut Backoff,
 ) -> Result<(), sqlx::Error> {
     let mut l = sqlx::postgres::PgListener::connect(url).await?;
@@ -542,8 +546,9 @@ async fn listen(
     info!("listening for new observations");
     loop {
         let n = l.recv().await?;
-        // A full channel already holds pending work; ticks catch up on the rest.
-        let _ = tx.try_send(n.payload().to_owned());
+        if role.epoch().is_some() {
+            judgments.request(n.payload());
+        }
     }
 }
 

@@ -10,11 +10,14 @@ pub mod cli;
 pub mod daemon;
 pub mod error;
 pub mod http;
+pub mod judge;
 pub mod role;
 pub mod schedule;
 
 pub use error::{Error, ExitCode};
-pub use rollout_app::{compaction, engine, webhooks, Clock, Service};
+pub use rollout_app::{
+    compaction, engine, webhooks, Clock, Judge, Judgments, Service, SystemClock,
+};
 pub use rollout_client as client;
 pub use rollout_core::controller::flags;
 pub use rollout_core::{assignment, config, controller, plan, stats, status};

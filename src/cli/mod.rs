@@ -244,7 +244,7 @@ async fn act(
 
 async fn tick(cli: &Cli, json: bool) -> Result<(), Error> {
     let (service, url) = open(cli, Access::Create).await?;
-    let actor = format!("tick:{}", person(cli));
+    let actor = format!("{}{}", rollout_core::records::ONE_OFF_HOLDER, person(cli));
     let writer = match service.begin_lease(&actor).await? {
         Some(writer) => writer,
         None => {
@@ -442,10 +442,16 @@ async fn ingest(cli: &Cli, name: &str, file: &Path, json: bool) -> Result<(), Er
     service.rollout(name)?;
     let (source, data) = read_input(file)?;
     let rows = crate::experiment::parse_csv(&source, &data, service.now())?;
-    // New data is judged at once: a critical issue rolls back without waiting for a tick.
+    // New data is judged after the commit: by the daemon that leads, if one does (it
+    // notices the rows); here otherwise, so that a critical issue rolls back without
+    // waiting for a tick.
+    let judge = Judge::UnlessADaemonLeads(Writer::person(person(cli)));
     let out = service
-        .ingest_observations(name, &source, rows, Judge::As(Writer::person(person(cli))))
+        .ingest_observations(name, &source, rows, judge)
         .await?;
+    if let Some(daemon) = &out.left_to {
+        eprintln!("note: {daemon} leads; it judges the new observations (a rollback shows in `rollout status {name}`)");
+    }
     if let Some(e) = &out.judge_error {
         eprintln!("warning: the observations are stored, but judging them failed: {e}; the daemon's next tick will");
     }

@@ -58,7 +58,7 @@ pub fn liveness(l: &Liveness, now: DateTime<Utc>) -> String {
             x.holder,
             x.epoch,
             time(x.since),
-            if x.holder.starts_with("tick:") {
+            if x.holder.starts_with(rollout_core::records::ONE_OFF_HOLDER) {
                 ": a one-off `rollout tick`, no daemon"
             } else {
                 ""

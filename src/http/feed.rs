@@ -53,6 +53,12 @@ impl Feed {
     pub fn poke(&self) {
         self.poke.notify_one();
     }
+
+    /// [`Feed::poke`] for a task that outlives a borrow of the feed.
+    pub fn poker(&self) -> impl Fn() + Send + Sync + 'static {
+        let poke = self.poke.clone();
+        move || poke.notify_one()
+    }
 }
 
 impl Drop for Feed {

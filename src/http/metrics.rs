@@ -49,6 +49,16 @@ pub fn ingest(status: u16, elapsed: Duration) {
     histogram!("rollout_ingest_seconds").record(elapsed.as_secs_f64());
 }
 
+/// One judgment of new observations, off the request path: `applied` (it rolled back),
+/// `unchanged`, `failed` (logged; the next tick judges again), `standby` (not the leader)
+/// or `unknown` (a rollout no longer configured); and how long it took.
+pub fn judgment(result: &'static str, elapsed: Duration) {
+    counter!("rollout_judgments_total", "result" => result).increment(1);
+    if result != "standby" {
+        histogram!("rollout_judgment_seconds").record(elapsed.as_secs_f64());
+    }
+}
+
 pub fn ingested(rollout: &str, rows: u64) {
     counter!("rollout_observations_ingested_total", "rollout" => rollout.to_owned())
         .increment(rows);

@@ -27,7 +27,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::role::Role;
 use crate::store::Store;
-use rollout_app::{Service, SystemClock};
+use rollout_app::{Judgments, Service, SystemClock};
 
 /// The admin token's former name.
 pub use auth::Token as AdminToken;
@@ -57,6 +57,9 @@ pub struct Options {
     pub ingest_token: Option<Token>,
     /// Ingest requests processed at once; more get 429.
     pub ingest_slots: usize,
+    /// Where ingest asks for judgments of the rows it committed. `None`: the leader's
+    /// ([`crate::judge::leader`] with `role` and `actor`), which streams its rollbacks.
+    pub judgments: Option<Judgments>,
 }
 
 /// The state every handler shares.
@@ -68,10 +71,11 @@ pub struct Inner {
     /// The use cases; handlers parse, call one and render what it returns.
     pub(crate) service: Service,
     pub(crate) role: Arc<Role>,
-    pub(crate) actor: String,
     pub(crate) admin_token: Option<Token>,
     pub(crate) ingest_token: Option<Token>,
     pub(crate) ingest: Semaphore,
+    /// Judgments of ingested rows, run after the answer.
+    pub(crate) judgments: Judgments,
     pub(crate) feed: Feed,
     /// Becomes true when the server shuts down: open event streams end.
     pub(crate) closing: watch::Sender<bool>,
@@ -88,10 +92,19 @@ impl AppState {
     /// Builds the state and starts the change feed (it needs a tokio runtime).
     pub fn new(opts: Options) -> AppState {
         let feed = Feed::start(opts.store.clone(), &opts.database_url);
+        let service = Service::new(opts.store, opts.config, Arc::new(SystemClock));
+        let judgments = opts.judgments.unwrap_or_else(|| {
+            crate::judge::leader(
+                service.clone(),
+                opts.role.clone(),
+                opts.actor.clone(),
+                feed.poker(),
+            )
+        });
         AppState(Arc::new(Inner {
-            service: Service::new(opts.store, opts.config, Arc::new(SystemClock)),
+            service,
+            judgments,
             role: opts.role,
-            actor: opts.actor,
             admin_token: opts.admin_token,
             ingest_token: opts.ingest_token,
             ingest: Semaphore::new(opts.ingest_slots.max(1)),
@@ -103,6 +116,11 @@ impl AppState {
     /// The change feed; call [`Feed::poke`] after an in-process commit.
     pub fn feed(&self) -> &Feed {
         &self.feed
+    }
+
+    /// The judgments ingest asks for.
+    pub fn judgments(&self) -> &Judgments {
+        &self.judgments
     }
 }
 
@@ -195,6 +213,12 @@ impl Running {
     /// Something was committed in this process: stream it now rather than at the next poll.
     pub fn poke(&self) {
         self.state.feed.poke();
+    }
+
+    /// The judgments of new observations this API asks for (the daemon's `NOTIFY` and
+    /// poll share them).
+    pub fn judgments(&self) -> Judgments {
+        self.state.judgments.clone()
     }
 
     /// Stops accepting, ends the open streams and waits (at most 5 s) for requests in flight.

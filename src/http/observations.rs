@@ -1,7 +1,9 @@
 //! `POST /v1/observations`: A/B observations as JSON, all rows or none, checked by the
-//! same rules as CSV ingest ([`crate::experiment::check`]). Acknowledged after the commit;
-//! then judged at once if this process leads (otherwise the leader's `NOTIFY` does it).
-//! Needs the ingest token, or a loopback peer when none is configured (see `auth`).
+//! same rules as CSV ingest ([`crate::experiment::check`]). Acknowledged after the commit,
+//! never after a judgment: if this process leads, a judgment is scheduled
+//! ([`crate::judge`]) and runs after the answer; otherwise the leader notices the rows
+//! (`NOTIFY`, its poll of new observations, its next tick). Needs the ingest token, or a
+//! loopback peer when none is configured (see `auth`).
 
 use std::time::Instant;
 
@@ -11,16 +13,24 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use tracing::{info_span, warn, Instrument};
+use serde::{Deserialize, Serialize};
+use tracing::{info_span, Instrument};
 
 use super::auth::Ingestor;
 use super::error::BadRow;
 use super::{ApiError, AppState};
 use crate::experiment::ObservationInput;
-use crate::store::{StoreError, Writer};
-use rollout_app::usecases::ingest::ObservationIngest;
 use rollout_app::Judge;
+
+/// The answer: what was stored, and who judges it.
+#[derive(Debug, Serialize)]
+pub struct Answer {
+    pub inserted: u64,
+    pub duplicates: u64,
+    /// `scheduled`: this daemon leads and judges the new rows right after this answer;
+    /// `leader`: another process leads and notices them; `nothing_new`: only duplicates.
+    pub judgment: &'static str,
+}
 
 /// Rows accepted per request; more get 413.
 pub const MAX_ROWS: usize = 10_000;
@@ -56,7 +66,7 @@ pub async fn ingest(
     who: Result<Ingestor, ApiError>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<ObservationIngest>, ApiError> {
+) -> Result<Json<Answer>, ApiError> {
     let started = Instant::now();
     let result = match who {
         Ok(Ingestor) => {
@@ -77,7 +87,7 @@ pub async fn ingest(
 async fn handle(
     s: &AppState,
     body: impl FnOnce() -> Result<IngestBody, ApiError>,
-) -> Result<Json<ObservationIngest>, ApiError> {
+) -> Result<Json<Answer>, ApiError> {
     let Ok(_permit) = s.ingest.try_acquire() else {
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -104,31 +114,26 @@ async fn handle(
     }
     s.service.rollout(&body.rollout)?;
     let rows = validate(body.observations, s.service.now())?;
-    let judge = match s.role.epoch() {
-        Some(epoch) => Judge::As(Writer {
-            actor: s.actor.clone(),
-            epoch: Some(epoch),
-        }),
-        None => Judge::Nobody,
-    };
     let out = s
         .service
-        .ingest_observations(&body.rollout, "request", rows, judge)
+        .ingest_observations(&body.rollout, "request", rows, Judge::Nobody)
         .await?;
     super::metrics::ingested(&body.rollout, out.report.inserted);
-    if let Some(a) = &out.applied {
-        // The engine logs the rollback, with its reason and actor.
-        s.feed.poke();
-        super::metrics::transition(&body.rollout, a.transition.action.as_str());
-    }
-    // The data is stored and acknowledged either way; a failed judgement is retried by the
-    // daemon's next tick.
-    match &out.judge_error {
-        Some(e @ StoreError::Fenced { .. }) => warn!(error = %e, "ingest: not the leader any more"),
-        Some(e) => warn!(error = %e, rollout = %body.rollout, "judging new observations failed"),
-        None => {}
-    }
-    Ok(Json(out))
+    // Committed: answer now. The judgment runs after the answer, coalesced with those of
+    // other commits; its failure is logged and counted, never this request's.
+    let judgment = if out.report.inserted == 0 {
+        "nothing_new"
+    } else if s.role.epoch().is_some() {
+        s.judgments.request(&body.rollout);
+        "scheduled"
+    } else {
+        "leader"
+    };
+    Ok(Json(Answer {
+        inserted: out.report.inserted,
+        duplicates: out.report.duplicates,
+        judgment,
+    }))
 }
 
 /// Every row checked; all problems reported at once (422), or the observations.
@@ -196,6 +201,7 @@ mod tests {
             admin_token: None,
             ingest_token: None,
             ingest_slots: 2,
+            judgments: None,
         });
         let body = || {
             || {
@@ -220,6 +226,6 @@ mod tests {
         let ok = handle(&s, body())
             .await
             .expect("accepted once a slot is free");
-        assert_eq!(ok.0.report.inserted, 1);
+        assert_eq!(ok.0.inserted, 1);
     }
 }

@@ -234,6 +234,7 @@ mod tests {
             admin_token: None,
             ingest_token: None,
             ingest_slots: 1,
+            judgments: None,
         });
         // A broadcast of two slots, fed by hand: five changes make the subscriber lag.
         let (btx, brx) = broadcast::channel(2);

@@ -147,6 +147,7 @@ async fn unfinished_headers_are_cut_off() {
             admin_token: None,
             ingest_token: None,
             ingest_slots: 2,
+            judgments: None,
         },
     )
     .await

@@ -90,6 +90,19 @@ impl Api {
         role: Arc<Role>,
         wrap: impl FnOnce(axum::Router) -> axum::Router,
     ) -> Api {
+        Api::launch_judged(db, token, ingest_token, yaml, role, None, wrap).await
+    }
+
+    /// [`Api::launch_with_tokens`] whose ingest asks `judgments` (`None`: the leader's).
+    pub async fn launch_judged(
+        db: &TestDb,
+        token: Option<&str>,
+        ingest_token: Option<&str>,
+        yaml: &str,
+        role: Arc<Role>,
+        judgments: Option<rollout::Judgments>,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> Api {
         let config = plan(yaml);
         let store: Arc<dyn Store> = Arc::from(db.store().await);
         let state = AppState::new(Options {
@@ -101,6 +114,7 @@ impl Api {
             admin_token: token.and_then(Token::new),
             ingest_token: ingest_token.and_then(Token::new),
             ingest_slots: 2,
+            judgments,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -772,9 +786,10 @@ async fn rollouts_assign_health_and_metrics(db: TestDb) {
     assert!(text.contains("rollout_flags_version"), "{text}");
 }
 
-/// A leading daemon judges ingested data at once: a breaching batch is acknowledged with
-/// the rollback it caused, and the stream shows the rollback flags.
-async fn ingest_as_leader_rolls_back_at_once(db: TestDb) {
+/// A leading daemon answers an ingest once the rows are committed, then judges them: a
+/// breaching batch is acknowledged (the judgment scheduled), and the stream shows the
+/// rollback flags soon after.
+async fn ingest_as_leader_answers_then_rolls_back(db: TestDb) {
     let yaml = "
 rollouts:
   - name: gr
@@ -812,10 +827,8 @@ rollouts:
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["inserted"], 30);
-    assert!(
-        body["rolled_back"].as_str().unwrap().contains("drawdown"),
-        "{body}"
-    );
+    assert_eq!(body["judgment"], "scheduled", "{body}");
+    assert!(body.get("rolled_back").is_none(), "not judged yet: {body}");
     let e = s.next().await;
     let c: Value = serde_json::from_str(&e.data).unwrap();
     assert_eq!(c["changed"]["GR_MODE"], "rolled_back");
@@ -827,7 +840,7 @@ rollouts:
 }
 
 on_both_stores!(
-    ingest_as_leader_rolls_back_at_once,
+    ingest_as_leader_answers_then_rolls_back,
     flags_with_etag_and_304,
     stream_delivers_every_change_in_order_and_resumes,
     admin_needs_the_token_and_is_recorded,
@@ -1058,6 +1071,7 @@ async fn shutdown_ends_open_streams() {
         admin_token: None,
         ingest_token: None,
         ingest_slots: 1,
+        judgments: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -1212,7 +1226,7 @@ async fn wait_until_leading(c: &reqwest::Client, base: &str) {
     .await;
 }
 
-/// A rollback caused by an HTTP ingest is in the daemon's log, at WARN, with the rollout,
+/// A rollback caused by an HTTP ingest (its judgment, after the answer) is in the daemon's log, at WARN, with the rollout,
 /// the reason and the actor; the log has no colour codes when it is not a terminal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_logs_a_rollback_that_an_http_ingest_caused() {
@@ -1270,10 +1284,7 @@ rollouts:
         "loopback ingest needs no token"
     );
     let body: Value = resp.json().await.unwrap();
-    assert!(
-        body["rolled_back"].as_str().unwrap().contains("drawdown"),
-        "{body}"
-    );
+    assert_eq!(body["judgment"], "scheduled", "{body}");
     let line = eventually(WAIT_LONG, "the rollback in the daemon's log", || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         async move {
@@ -1286,7 +1297,7 @@ rollouts:
     let text = std::fs::read_to_string(&log).unwrap();
     for want in [
         " WARN ",
-        "http_ingest",
+        "judge{rollout=gr}",
         "rollout::transition",
         "rollout=\"gr\"",
         "action=\"rollback\"",
@@ -1367,6 +1378,7 @@ async fn a_stream_without_a_store_is_503_with_retry_after() {
             admin_token: None,
             ingest_token: None,
             ingest_slots: 1,
+            judgments: None,
         },
     )
     .await

@@ -14,6 +14,7 @@ mod guardrails;
 mod ha;
 mod hardening;
 mod http;
+mod judge;
 mod learning;
 mod learning_api;
 mod learning_once;

@@ -84,8 +84,9 @@ class ApiError(SourceError):
 class WriteResult:
     """What a write stored: rows `inserted`, rows skipped as `duplicates` (already stored: a
     retry after a lost answer, or a re-sent event id), the HTTP `requests` it took (retries
-    included), and for observations the `event_ids` sent and `rolled_back` when the data made
-    the daemon roll the rollout back."""
+    included), and for observations the `event_ids` sent. `rolled_back` is set only by older
+    daemons that judged before answering; a current one answers first and judges right after
+    (a rollback shows in the flags)."""
 
     inserted: int = 0
     duplicates: int = 0

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod error;
 pub mod experiment;
 pub mod guardrails;
+pub mod judgments;
 pub mod learning;
 pub mod service;
 pub mod timeline;
@@ -14,5 +15,6 @@ pub mod usecases;
 pub mod webhooks;
 
 pub use error::{Error, Result};
+pub use judgments::Judgments;
 pub use service::{Clock, Service, SharedConfig, SystemClock};
 pub use usecases::ingest::Judge;

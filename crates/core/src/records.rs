@@ -196,8 +196,8 @@ impl Writer {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LeaderRecord {
     pub epoch: i64,
-    /// `daemon@HOST:PID`, or `tick:PERSON` for a one-off `rollout tick`; `None` before
-    /// anyone led.
+    /// `daemon@HOST:PID`, or `tick:PERSON` ([`ONE_OFF_HOLDER`]) for a one-off `rollout
+    /// tick`; `None` before anyone led.
     pub holder: Option<String>,
     pub acquired_at: Option<DateTime<Utc>>,
     /// When the last evaluation pass finished (whoever led then).
@@ -209,10 +209,20 @@ pub struct LeaderRecord {
     pub lease_until: Option<DateTime<Utc>>,
 }
 
+/// How the holder of a one-off `rollout tick`'s lease begins: `tick:PERSON`.
+pub const ONE_OFF_HOLDER: &str = "tick:";
+
 impl LeaderRecord {
     /// Whether some process holds an unexpired lease at `now`.
     pub fn leads_at(&self, now: DateTime<Utc>) -> bool {
         self.lease_until.is_some_and(|t| t >= now)
+    }
+
+    /// The daemon that holds an unexpired lease at `now`, if one does (a one-off `rollout
+    /// tick` is no daemon: it judges nothing after its pass).
+    pub fn daemon_at(&self, now: DateTime<Utc>) -> Option<&str> {
+        let holder = self.holder.as_deref()?;
+        (self.leads_at(now) && !holder.starts_with(ONE_OFF_HOLDER)).then_some(holder)
     }
 }
 
@@ -326,5 +336,26 @@ impl RecordedConfig {
             recorded_at: now,
             recorded_by: recorded_by.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_daemon_with_a_live_lease_is_the_daemon_at_a_time() {
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let lease = |holder: &str, secs: i64| LeaderRecord {
+            holder: Some(holder.into()),
+            lease_until: Some(now + chrono::Duration::seconds(secs)),
+            ..LeaderRecord::default()
+        };
+        assert_eq!(lease("daemon@h:1", 10).daemon_at(now), Some("daemon@h:1"));
+        assert_eq!(lease("daemon@h:1", -1).daemon_at(now), None, "expired");
+        assert_eq!(lease("tick:alice", 10).daemon_at(now), None, "one-off");
+        assert_eq!(LeaderRecord::default().daemon_at(now), None, "nobody");
     }
 }

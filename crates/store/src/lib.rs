@@ -1,5 +1,5 @@
 //! Persistence: the store's capabilities as narrow traits ([`StateStore`],
-//! [`ObservationStore`], [`GuardrailStore`], [`OutboxStore`], [`LearningStore`], [`SeriesStore`]; [`Store`]
+//! [`ObservationStore`], [`ArrivalStore`], [`GuardrailStore`], [`OutboxStore`], [`LearningStore`], [`SeriesStore`]; [`Store`]
 //! is all of them), implemented once by [`SqlStore`], generic over its [`Backend`]:
 //! PostgreSQL ([`PgStore`]) or SQLite ([`SqliteStore`]).
 //!
@@ -7,6 +7,7 @@
 //! and history in one transaction, guarded by compare-and-set on the state version and,
 //! for daemon writes, by the leader's epoch.
 
+mod arrivals;
 mod backend;
 mod buckets;
 mod copy;
@@ -36,7 +37,8 @@ pub use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
 pub use rollout_core::{BadUrl, DatabaseUrl};
 pub use store::{PgStore, SqlStore, SqliteStore};
 pub use traits::{
-    GuardrailStore, LearningStore, ObservationStore, OutboxStore, SeriesStore, StateStore, Store,
+    ArrivalStore, Arrivals, GuardrailStore, LearningStore, ObservationStore, OutboxStore,
+    SeriesStore, StateStore, Store,
 };
 
 /// Opens the store `url` names (`sqlite:...` or `postgres://...`); connects lazily.

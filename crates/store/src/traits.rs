@@ -294,10 +294,31 @@ pub trait SeriesStore: Send + Sync {
     async fn record_snapshot(&self, snapshot: &AnalysisSnapshot) -> Result<i64, StoreError>;
 }
 
+/// Which rollouts got observations since the last look: how the leading daemon notices
+/// another process's ingest where the database cannot notify (SQLite).
+#[async_trait]
+pub trait ArrivalStore: Send + Sync {
+    /// The observations stored with an id above `after` (`None`: none, only the newest
+    /// id): the newest id, and the rollouts they belong to. Ids grow with each commit on
+    /// SQLite; on PostgreSQL a sequence may commit out of order, so there this is only a
+    /// net under `NOTIFY`.
+    async fn arrivals(&self, after: Option<i64>) -> Result<Arrivals, StoreError>;
+}
+
+/// What [`ArrivalStore::arrivals`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Arrivals {
+    /// The newest observation id seen (the next look's `after`); 0 with none stored.
+    pub last_id: i64,
+    /// The rollouts with observations above `after`, by name.
+    pub rollouts: Vec<String>,
+}
+
 /// Every capability: what `open` returns and what most callers hold (`&dyn Store`).
 pub trait Store:
     StateStore
     + ObservationStore
+    + ArrivalStore
     + GuardrailStore
     + OutboxStore
     + LearningStore
@@ -310,6 +331,7 @@ pub trait Store:
 impl<T> Store for T where
     T: StateStore
         + ObservationStore
+        + ArrivalStore
         + GuardrailStore
         + OutboxStore
         + LearningStore

@@ -13,13 +13,18 @@ use crate::engine::{Applied, Outcome};
 use crate::error::Result;
 use crate::Service;
 
-/// Who judges newly ingested observations at once.
+/// Who judges newly ingested observations, after their commit.
 #[derive(Debug, Clone)]
 pub enum Judge {
-    /// Nobody here (a standby): the leader is told by the store (`NOTIFY`) or its next tick.
+    /// Nobody here, now: the caller schedules a judgment ([`crate::Judgments`], the
+    /// leading daemon), or the leader notices the rows (`NOTIFY`, its poll of new
+    /// observations, its next tick).
     Nobody,
-    /// This writer: a person at the CLI, or the leading daemon with its epoch.
+    /// This writer, at once: the leading daemon with its epoch, or a person.
     As(Writer),
+    /// This writer (a person at the CLI), unless a daemon holds a live leadership lease:
+    /// that daemon notices the rows and judges them ([`ObservationIngest::left_to`]).
+    UnlessADaemonLeads(Writer),
 }
 
 /// What an ingest stored, and what judging the new data did.
@@ -32,6 +37,9 @@ pub struct ObservationIngest {
     /// The rollback, for logs and the change feed.
     #[serde(skip)]
     pub applied: Option<Applied>,
+    /// The daemon that judges the new data, when this ingest left it to the leader.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_to: Option<String>,
     /// Judging failed after the commit: the rows are stored; the next tick judges them.
     #[serde(skip)]
     pub judge_error: Option<StoreError>,
@@ -40,7 +48,7 @@ pub struct ObservationIngest {
 impl Service {
     /// Checks and places `inputs` for rollout `name` (see [`admit`]: every row refused is
     /// reported under `source`, and then nothing is written), stores them in one transaction
-    /// (re-delivered event ids are skipped), then judges the new data as `judge`. Once the
+    /// (re-delivered event ids are skipped), then judges the new data as `judge` says. Once the
     /// rows are committed the ingest has succeeded: a failed judgement is reported beside
     /// it, never as its failure (a retry would store nothing new).
     pub async fn ingest_observations(
@@ -58,14 +66,27 @@ impl Service {
             report,
             rolled_back: None,
             applied: None,
+            left_to: None,
             judge_error: None,
-        };
-        let Judge::As(writer) = judge else {
-            return Ok(out);
         };
         if out.report.inserted == 0 {
             return Ok(out);
         }
+        let writer = match judge {
+            Judge::Nobody => return Ok(out),
+            Judge::As(writer) => writer,
+            Judge::UnlessADaemonLeads(writer) => match self.store().leader().await {
+                Ok(l) => match l.daemon_at(self.now()) {
+                    Some(daemon) => {
+                        out.left_to = Some(daemon.to_owned());
+                        return Ok(out);
+                    }
+                    None => writer,
+                },
+                // Judged here, then: a rollback is never left to chance.
+                Err(_) => writer,
+            },
+        };
         match crate::engine::on_new_data(self.store(), &r, &writer, self.now()).await {
             Ok(Outcome::Applied(a)) => {
                 out.rolled_back = Some(a.transition.reason.clone());
