@@ -2,7 +2,8 @@
 //!
 //! Layers, bottom up (a module uses only modules listed before it):
 //! `stats`, `assignment`, `weights`, `timestamp` → `config` → `controller` (with `controller::flags`)
-//! → `records` (with `series`, `preview`) → `experiment`, `guardrails`, `learning` → `status`. `database_url` (parsing
+//! → `records` (with `series`, `preview`) → `experiment`, `guardrails`, `learning` → `shadow` →
+//! `report`, `status`. `database_url` (parsing
 //! the store's URL) stands alone.
 //!
 //! Cargo features (default: `stats`, which is everything):
@@ -36,6 +37,10 @@ pub mod records;
 #[cfg(feature = "model")]
 pub mod series;
 #[cfg(feature = "stats")]
+pub mod report;
+#[cfg(feature = "stats")]
+pub mod shadow;
+#[cfg(feature = "stats")]
 pub mod stats;
 #[cfg(feature = "model")]
 pub mod status;
@@ -47,3 +52,4 @@ pub mod weights;
 pub use database_url::{resolve_against, BadUrl, DatabaseUrl};
 #[cfg(feature = "model")]
 pub use error::{Error, Result};
+

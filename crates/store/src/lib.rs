@@ -1,5 +1,6 @@
 //! Persistence: the store's capabilities as narrow traits ([`StateStore`],
-//! [`ObservationStore`], [`GuardrailStore`], [`OutboxStore`], [`LearningStore`], [`SeriesStore`]; [`Store`]
+//! [`ObservationStore`], [`GuardrailStore`], [`OutboxStore`], [`LearningStore`], [`SeriesStore`],
+//! [`ReportStore`]; [`Store`]
 //! is all of them), implemented once by [`SqlStore`], generic over its [`Backend`]:
 //! PostgreSQL ([`PgStore`]) or SQLite ([`SqliteStore`]).
 //!
@@ -16,6 +17,7 @@ mod learning;
 mod observations;
 mod outbox;
 mod rebuild;
+mod report;
 mod rows;
 mod series;
 mod state;
@@ -36,7 +38,8 @@ pub use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
 pub use rollout_core::{BadUrl, DatabaseUrl};
 pub use store::{PgStore, SqlStore, SqliteStore};
 pub use traits::{
-    GuardrailStore, LearningStore, ObservationStore, OutboxStore, SeriesStore, StateStore, Store,
+    GuardrailStore, LearningStore, ObservationStore, OutboxStore, ReportStore, SeriesStore,
+    StateStore, Store,
 };
 
 /// Opens the store `url` names (`sqlite:...` or `postgres://...`); connects lazily.
