@@ -8,6 +8,7 @@ pub mod experiment;
 pub mod guardrails;
 pub mod learning;
 pub mod service;
+pub mod shadow;
 pub mod timeline;
 pub mod usecases;
 pub mod webhooks;

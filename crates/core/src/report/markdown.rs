@@ -91,7 +91,8 @@ fn shadow(out: &mut String, s: &StageReport, sh: &ShadowReport) {
         if sh.complete { "" } else { ", not complete" }
     );
     let verdict = match &sh.unmet {
-        None => "**Exit criteria met**: the A/B test may start.".to_owned(),
+        None if sh.complete => "**Exit criteria met**: the A/B test may start.".to_owned(),
+        None => "**Exit criteria met so far**; the stage has not run its duration.".to_owned(),
         Some(why) => format!("**Exit criteria not met**: {}.", cell(why)),
     };
     let _ = writeln!(out, "{verdict}\n");
