@@ -20,6 +20,7 @@ mod learning_once;
 mod oncall;
 mod scale;
 mod stats;
+mod shadow;
 mod status;
 mod store;
 mod units;
