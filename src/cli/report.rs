@@ -74,22 +74,41 @@ fn text(r: &RolloutReport) -> String {
             out,
             "stage {} {}: entered {}, {}, {} spent ({} paused), {} hold(s)",
             sp.stage + 1,
-            if sp.label.is_empty() { &s.kind } else { &sp.label },
+            if sp.label.is_empty() {
+                &s.kind
+            } else {
+                &sp.label
+            },
             sp.entered_at.to_rfc3339(),
-            sp.left_at
-                .map_or_else(|| "current".to_owned(), |t| format!("left {}", t.to_rfc3339())),
+            sp.left_at.map_or_else(
+                || "current".to_owned(),
+                |t| format!("left {}", t.to_rfc3339())
+            ),
             hours(sp.time_spent_secs),
             hours(sp.paused_secs),
             sp.holds.len()
         );
         if let Some(u) = s.units {
-            let _ = writeln!(out, "  units: treatment {}, control {}", u.treatment, u.control);
+            let _ = writeln!(
+                out,
+                "  units: treatment {}, control {}",
+                u.treatment, u.control
+            );
         }
         if let Some(v) = &s.verdict {
-            let _ = writeln!(out, "  verdict: {} (look at {})", v.verdict, v.taken_at.to_rfc3339());
+            let _ = writeln!(
+                out,
+                "  verdict: {} (look at {})",
+                v.verdict,
+                v.taken_at.to_rfc3339()
+            );
         }
         if !s.guardrail_breaches.is_empty() {
-            let _ = writeln!(out, "  guardrail breaches: {}", counts(&s.guardrail_breaches));
+            let _ = writeln!(
+                out,
+                "  guardrail breaches: {}",
+                counts(&s.guardrail_breaches)
+            );
         }
         for h in &sp.holds {
             let _ = writeln!(out, "  held {}: {}", h.at.to_rfc3339(), h.reason);
@@ -164,7 +183,8 @@ fn shadow_text(out: &mut String, sh: &ShadowReport) {
         "  {}",
         match (&sh.unmet, sh.complete) {
             (None, true) => "exit criteria met: the A/B test may start".to_owned(),
-            (None, false) => "exit criteria met so far; the stage has not run its duration".to_owned(),
+            (None, false) =>
+                "exit criteria met so far; the stage has not run its duration".to_owned(),
             (Some(why), _) => why.clone(),
         }
     );

@@ -57,7 +57,10 @@ async fn collect(s: &AppState, kind: Kind, body: &[u8]) -> Result<Json<LearningI
         Ok(rows) => rows,
         Err(e) => {
             // Refused records are counted in the shadow report, with the reasons.
-            if matches!(e.status, StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY) {
+            if matches!(
+                e.status,
+                StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+            ) {
                 let reasons = if e.rows.is_empty() {
                     vec![e.message.clone()]
                 } else {

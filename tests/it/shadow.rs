@@ -141,12 +141,20 @@ async fn counterfactual_matches_scipy(db: TestDb) {
             ("ci_low", cf.ci_low),
             ("ci_high", cf.ci_high),
         ] {
-            close(got.unwrap(), want[field].as_f64().unwrap(), &format!("{name} {field}"));
+            close(
+                got.unwrap(),
+                want[field].as_f64().unwrap(),
+                &format!("{name} {field}"),
+            );
         }
         for (got, want) in cf.daily.iter().zip(want["daily"].as_array().unwrap()) {
             assert_eq!(got.day.to_string(), want["day"].as_str().unwrap());
             assert_eq!(got.k as u64, want["k"].as_u64().unwrap());
-            close(got.difference, want["difference"].as_f64().unwrap(), "daily difference");
+            close(
+                got.difference,
+                want["difference"].as_f64().unwrap(),
+                "daily difference",
+            );
         }
         for kind in ["discovery", "thesis", "outcome"] {
             assert_eq!(
@@ -200,7 +208,10 @@ async fn unmet_criteria_hold_in_shadow(db: TestDb) {
             at: t0 + Duration::hours(1),
         })
         .collect();
-    assert_eq!(svc.record_errors("held", &errors).await.unwrap().inserted, 2);
+    assert_eq!(
+        svc.record_errors("held", &errors).await.unwrap().inserted,
+        2
+    );
     let end = t0 + Duration::days(1);
     tick(&*store, &c, end).await;
     let s = store.state("held").await.unwrap().unwrap();
@@ -210,7 +221,10 @@ async fn unmet_criteria_hold_in_shadow(db: TestDb) {
         Some("shadow exit criteria not met: min_records (at least 2), max_errors.timeout (at most 1)")
     );
     tick(&*store, &c, end + Duration::minutes(1)).await;
-    assert_eq!(store.state("held").await.unwrap().unwrap().version, s.version);
+    assert_eq!(
+        store.state("held").await.unwrap().unwrap().version,
+        s.version
+    );
 
     // Data arrives (one duplicate and one refused line are counted as rejected); the
     // errors stay: still held, now for the errors alone.
@@ -220,8 +234,11 @@ async fn unmet_criteria_hold_in_shadow(db: TestDb) {
     let svc = service(&store, &c, end + Duration::minutes(2));
     svc.ingest_learning(&rows).await.unwrap();
     svc.ingest_learning(&rows).await.unwrap();
-    svc.reject_learning(Kind::Discovery, vec!["symbol \"\" must be 1-10 characters".into()])
-        .await;
+    svc.reject_learning(
+        Kind::Discovery,
+        vec!["symbol \"\" must be 1-10 characters".into()],
+    )
+    .await;
     tick(&*store, &c, end + Duration::minutes(2)).await;
     let s = store.state("held").await.unwrap().unwrap();
     assert_eq!(
@@ -239,7 +256,12 @@ async fn unmet_criteria_hold_in_shadow(db: TestDb) {
     assert_eq!(report.stages.len(), 2);
     let shadow = &report.stages[0];
     assert_eq!(shadow.span.holds.len(), 2, "{:?}", shadow.span.holds);
-    assert!(shadow.span.ended_by.as_deref().unwrap().starts_with("promote"));
+    assert!(shadow
+        .span
+        .ended_by
+        .as_deref()
+        .unwrap()
+        .starts_with("promote"));
     let sh = shadow.shadow.as_ref().unwrap();
     assert_eq!(sh.totals.records.get("discovery"), Some(&2));
     assert_eq!(sh.totals.errors.get("timeout"), Some(&2));
@@ -248,7 +270,10 @@ async fn unmet_criteria_hold_in_shadow(db: TestDb) {
     assert!(!sh.criteria_met);
     assert_eq!(report.stages[1].kind, "ab_test");
     let md = rollout::shadow::markdown(&report);
-    assert!(md.contains("| max_errors.timeout | at most 1 | 2 | **no** |"), "{md}");
+    assert!(
+        md.contains("| max_errors.timeout | at most 1 | 2 | **no** |"),
+        "{md}"
+    );
 }
 
 const PLAIN: &str = "
@@ -274,8 +299,12 @@ async fn defaults_advance_unless_critical(db: TestDb) {
     assert_eq!(store.state("plain").await.unwrap().unwrap().stage_index, 1);
 
     let svc = service(&store, &c, t0 + Duration::days(2));
-    svc.act("plain", ManualAction::Rollback, "again", "tester").await.unwrap();
-    svc.act("plain", ManualAction::Restart, "again", "tester").await.unwrap();
+    svc.act("plain", ManualAction::Rollback, "again", "tester")
+        .await
+        .unwrap();
+    svc.act("plain", ManualAction::Restart, "again", "tester")
+        .await
+        .unwrap();
     let restarted = t0 + Duration::days(2);
     let critical = ServiceError {
         unit: "acct-1".into(),
@@ -288,9 +317,20 @@ async fn defaults_advance_unless_critical(db: TestDb) {
     let s = store.state("plain").await.unwrap().unwrap();
     assert_eq!((s.stage_index, s.status()), (0, Status::Blocked));
     // The report is of the current attempt: the restarted shadow stage only.
-    let report = service(&store, &c, restarted + Duration::days(1)).report("plain").await.unwrap();
+    let report = service(&store, &c, restarted + Duration::days(1))
+        .report("plain")
+        .await
+        .unwrap();
     assert_eq!(report.stages.len(), 1);
-    assert_eq!(report.stages[0].shadow.as_ref().unwrap().totals.errors_total, 1);
+    assert_eq!(
+        report.stages[0]
+            .shadow
+            .as_ref()
+            .unwrap()
+            .totals
+            .errors_total,
+        1
+    );
 }
 
 async fn post(api: &Api, path: &str, body: String) -> (StatusCode, Value) {
@@ -313,12 +353,21 @@ async fn errors_and_report_over_http(db: TestDb) {
     let path = "/v1/rollouts/plain/errors";
     let one = json!({"unit": "acct-1", "kind": "timeout", "message": "slow"});
     let (status, body) = post(&api, path, one.to_string()).await;
-    assert_eq!((status, body["inserted"].as_u64()), (StatusCode::OK, Some(1)), "{body}");
+    assert_eq!(
+        (status, body["inserted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
     let batch = json!([one, {"unit": "acct-2", "kind": "Bad Kind", "message": "x"},
                        {"unit": "acct-3", "kind": "timeout", "message": "x", "at": "2026-01-01T00:00:00"}]);
     let (status, body) = post(&api, path, batch.to_string()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let rows: Vec<u64> = body["rows"].as_array().unwrap().iter().map(|r| r["row"].as_u64().unwrap()).collect();
+    let rows: Vec<u64> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["row"].as_u64().unwrap())
+        .collect();
     assert_eq!(rows, [1, 2], "{body}");
     let (status, _) = post(&api, path, "{nope".into()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -341,7 +390,11 @@ async fn errors_and_report_over_http(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(md.headers()["content-type"], "text/markdown; charset=utf-8");
-    assert!(md.text().await.unwrap().starts_with("# Rollout report: plain"));
+    assert!(md
+        .text()
+        .await
+        .unwrap()
+        .starts_with("# Rollout report: plain"));
     let bad = http_client()
         .get(api.url("/v1/rollouts/plain/report?format=pdf"))
         .send()
@@ -360,10 +413,18 @@ async fn report_and_errors_from_the_cli(db: TestDb) {
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["stages"][0]["kind"], "shadow");
     let csv = db.dir.path().join("errors.csv");
-    std::fs::write(&csv, "unit,kind,message,at\nacct-1,timeout,slow,\nacct-2,BAD,x,\n").unwrap();
+    std::fs::write(
+        &csv,
+        "unit,kind,message,at\nacct-1,timeout,slow,\nacct-2,BAD,x,\n",
+    )
+    .unwrap();
     let out = run(&config, &["errors", "plain", csv.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("errors.csv:3: kind \"BAD\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("errors.csv:3: kind \"BAD\""),
+        "{}",
+        stderr(&out)
+    );
     std::fs::write(&csv, "unit,kind,message\nacct-1,timeout,slow\n").unwrap();
     let out = run(&config, &["errors", "plain", csv.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -34,10 +34,10 @@ pub mod plan;
 pub mod preview;
 #[cfg(feature = "model")]
 pub mod records;
-#[cfg(feature = "model")]
-pub mod series;
 #[cfg(feature = "stats")]
 pub mod report;
+#[cfg(feature = "model")]
+pub mod series;
 #[cfg(feature = "stats")]
 pub mod shadow;
 #[cfg(feature = "stats")]
@@ -52,4 +52,3 @@ pub mod weights;
 pub use database_url::{resolve_against, BadUrl, DatabaseUrl};
 #[cfg(feature = "model")]
 pub use error::{Error, Result};
-

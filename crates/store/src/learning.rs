@@ -166,7 +166,9 @@ where
         to: DateTime<Utc>,
         match_window: std::time::Duration,
     ) -> Result<Vec<Pair>, StoreError> {
-        let q = pairs_sql::<B>("d.discovery_features AS discovery_features, o.return_pct AS return_pct");
+        let q = pairs_sql::<B>(
+            "d.discovery_features AS discovery_features, o.return_pct AS return_pct",
+        );
         let rows: Vec<PairRow> = sqlx::query_as(&q)
             .bind(from)
             .bind(to)

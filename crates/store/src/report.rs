@@ -92,7 +92,8 @@ where
         errors: &[ServiceError],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let head = "INSERT INTO rollout_service_errors (rollout, unit, kind, message, at, received_at) ";
+        let head =
+            "INSERT INTO rollout_service_errors (rollout, unit, kind, message, at, received_at) ";
         let mut tx = self.pool.begin().await?;
         let mut inserted = 0;
         for chunk in errors.chunks(CHUNK) {

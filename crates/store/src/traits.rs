@@ -14,14 +14,14 @@ use rollout_core::experiment::{
     ExposureCounts, IngestReport, Observation, StageEntry, UnitAggregate,
 };
 use rollout_core::learning::{Kind, LearningIngest, Pair, Rows};
-use rollout_core::report::Verdict;
-use rollout_core::shadow::{AnalysisRun, DatedPair, Rejection, ServiceError};
 use rollout_core::records::{
     Committed, EventRow, FlagChange, FlagTable, GuardrailReading, LeaderRecord, LearningCounts,
     Lease, OutboxRow, PendingHold, PerVariant, QueryParam, RecordedConfig, SqlValue, WeightsRecord,
     WindowValue, Writer,
 };
+use rollout_core::report::Verdict;
 use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
+use rollout_core::shadow::{AnalysisRun, DatedPair, Rejection, ServiceError};
 use rollout_core::stats::RankSums;
 
 use crate::StoreError;

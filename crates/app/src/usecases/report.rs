@@ -70,9 +70,7 @@ impl Service {
             };
             stages.push(StageReport {
                 kind: kind.map(|k| k.name().to_owned()).unwrap_or_default(),
-                guardrail_breaches: store
-                    .guardrail_breaches(name, span.entered_at, to)
-                    .await?,
+                guardrail_breaches: store.guardrail_breaches(name, span.entered_at, to).await?,
                 units,
                 verdict,
                 shadow,

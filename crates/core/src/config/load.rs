@@ -16,10 +16,10 @@ use super::model::{
     StageKind, TestKind, DEFAULT_DATABASE, DEFAULT_MIN_EVENTS, DEFAULT_TICK,
 };
 use super::names::{self, nearest};
-use super::shadow::{ShadowRequire, ShadowSettings};
 use super::raw::{
     RawAbTest, RawCanary, RawFull, RawShadow, ROLLOUT_FIELDS, STAGE_KINDS, TOP_FIELDS,
 };
+use super::shadow::{ShadowRequire, ShadowSettings};
 use super::spans::{Location, Spans};
 
 mod guardrails;

@@ -68,16 +68,23 @@ fn stage_row(out: &mut String, s: &StageReport) {
         out,
         "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         sp.stage + 1,
-        cell(if sp.label.is_empty() { &s.kind } else { &sp.label }),
+        cell(if sp.label.is_empty() {
+            &s.kind
+        } else {
+            &sp.label
+        }),
         sp.entered_at.to_rfc3339(),
-        sp.left_at.map_or_else(|| "(current)".into(), |t| t.to_rfc3339()),
+        sp.left_at
+            .map_or_else(|| "(current)".into(), |t| t.to_rfc3339()),
         duration(sp.time_spent_secs),
         duration(sp.paused_secs),
         sp.holds.len(),
         join_counts(&s.guardrail_breaches),
         s.units
             .map_or_else(|| "—".into(), |u| format!("{}/{}", u.treatment, u.control)),
-        s.verdict.as_ref().map_or_else(|| "—".into(), |v| cell(&v.verdict)),
+        s.verdict
+            .as_ref()
+            .map_or_else(|| "—".into(), |v| cell(&v.verdict)),
         sp.ended_by.as_deref().map_or_else(|| "—".into(), cell),
     );
 }
@@ -121,7 +128,9 @@ fn shadow(out: &mut String, s: &StageReport, sh: &ShadowReport) {
         t.errors_total,
         join_counts(&t.errors),
     );
-    out.push_str("| day | records | rejected | runs ok/fallback/error | errors |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "| day | records | rejected | runs ok/fallback/error | errors |\n|---|---|---|---|---|\n",
+    );
     for d in &sh.daily {
         let _ = writeln!(
             out,

@@ -68,7 +68,9 @@ pub fn attempt_spans(events: &[EventRow], labels: &[String], now: DateTime<Utc>)
             paused_since = (e.to_status == "paused").then_some(e.at);
             continue;
         }
-        let Some(last) = spans.last_mut() else { continue };
+        let Some(last) = spans.last_mut() else {
+            continue;
+        };
         if !open {
             continue;
         }
@@ -97,7 +99,9 @@ pub fn attempt_spans(events: &[EventRow], labels: &[String], now: DateTime<Utc>)
         last.paused_secs += (now - p).num_seconds().max(0);
     }
     for s in &mut spans {
-        s.time_spent_secs = (s.left_at.unwrap_or(now) - s.entered_at).num_seconds().max(0);
+        s.time_spent_secs = (s.left_at.unwrap_or(now) - s.entered_at)
+            .num_seconds()
+            .max(0);
     }
     spans
 }
@@ -107,7 +111,14 @@ mod tests {
     use super::*;
     use chrono::{Duration, TimeZone};
 
-    fn row(h: i64, action: &str, from: Option<i64>, to: i64, from_status: Option<&str>, to_status: &str) -> EventRow {
+    fn row(
+        h: i64,
+        action: &str,
+        from: Option<i64>,
+        to: i64,
+        from_status: Option<&str>,
+        to_status: &str,
+    ) -> EventRow {
         let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::hours(h);
         EventRow {
             id: h,

@@ -111,7 +111,10 @@ pub fn compare(
     };
     let mut by_day: BTreeMap<NaiveDate, Vec<usize>> = BTreeMap::new();
     for (i, p) in pairs.iter().enumerate() {
-        by_day.entry(p.discovered_at.date_naive()).or_default().push(i);
+        by_day
+            .entry(p.discovered_at.date_naive())
+            .or_default()
+            .push(i);
     }
     let mut out = Counterfactual {
         status: CounterfactualStatus::InsufficientData,

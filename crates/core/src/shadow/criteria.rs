@@ -143,7 +143,11 @@ mod tests {
         totals.analysis_runs.fallback = 1;
         totals.errors.insert("timeout".into(), 3);
         let c = criteria(&require, &totals, 0, None);
-        let failed: Vec<&str> = c.iter().filter(|c| !c.met).map(|c| c.name.as_str()).collect();
+        let failed: Vec<&str> = c
+            .iter()
+            .filter(|c| !c.met)
+            .map(|c| c.name.as_str())
+            .collect();
         assert_eq!(failed, ["min_records"]);
         assert!(c.iter().any(|c| c.name == "max_errors.critical"));
     }

@@ -17,7 +17,9 @@ use crate::config::ShadowSettings;
 use crate::learning::Kind;
 use crate::weights::Weights;
 
-pub use counterfactual::{compare, Counterfactual, CounterfactualDay, CounterfactualStatus, DatedPair};
+pub use counterfactual::{
+    compare, Counterfactual, CounterfactualDay, CounterfactualStatus, DatedPair,
+};
 pub use criteria::{criteria, unmet_reason, Criterion};
 pub use errors::{ServiceError, ANALYSIS_ERROR};
 
@@ -112,7 +114,11 @@ fn add_to(c: &mut Counts, f: impl Fn(&mut Counts)) {
 }
 
 /// Buckets the inputs by UTC day over `[from, to]`, with the totals.
-pub fn bucket(inputs: &ShadowInputs, from: DateTime<Utc>, to: DateTime<Utc>) -> (Counts, Vec<Counts>) {
+pub fn bucket(
+    inputs: &ShadowInputs,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> (Counts, Vec<Counts>) {
     let mut days: BTreeMap<NaiveDate, Counts> = BTreeMap::new();
     let mut d = from.date_naive();
     while d <= to.date_naive() {
