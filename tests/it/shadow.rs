@@ -14,29 +14,14 @@ use rollout::engine;
 use rollout::learning::{self, Kind, Weights};
 use rollout::shadow::{CounterfactualStatus, RolloutReport, ServiceError};
 use rollout::store::{Store, WeightsRecord, Writer};
-use rollout::{Clock, Service};
 use serde_json::{json, Value};
 
 use crate::http::{http_client, Api};
+use crate::learning_api::post;
 use crate::on_both_stores;
+use crate::status::service;
 use crate::support::{run, stderr, stdout, TestDb};
 use crate::walk::plan;
-
-struct At(DateTime<Utc>);
-
-impl Clock for At {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-    }
-}
-
-fn service(store: &Arc<dyn Store>, config: &Config, now: DateTime<Utc>) -> Service {
-    Service::new(
-        store.clone(),
-        Arc::new(arc_swap::ArcSwap::from_pointee(config.clone())),
-        Arc::new(At(now)),
-    )
-}
 
 fn data(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -331,18 +316,6 @@ async fn defaults_advance_unless_critical(db: TestDb) {
             .errors_total,
         1
     );
-}
-
-async fn post(api: &Api, path: &str, body: String) -> (StatusCode, Value) {
-    let resp = http_client()
-        .post(api.url(path))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 /// `POST /v1/rollouts/{name}/errors`: one object or an array, all or none, 4xx with

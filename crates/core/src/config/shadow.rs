@@ -90,3 +90,79 @@ pub struct ShadowSettings {
     /// top decile (⌈n/10⌉ of a day's n).
     pub top_k: Option<u32>,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{parse, StageKind};
+
+    fn config(shadow: &str, analysis: bool) -> String {
+        format!(
+            "rollouts:\n  - name: r\n    flag_prefix: R_\n    seed: 1\n{}    stages:\n      - shadow: {shadow}\n      - full: {{}}\n",
+            if analysis { "    analysis: {}\n" } else { "" }
+        )
+    }
+
+    #[test]
+    fn require_is_optional_and_read_with_its_defaults() {
+        let c = parse("t.yaml", &config("{ duration: 7d }", false))
+            .unwrap()
+            .config;
+        let StageKind::Shadow { settings, .. } = &c.rollouts[0].stages[0].kind else {
+            panic!("a shadow stage")
+        };
+        assert_eq!(settings.require, super::ShadowRequire::default());
+        assert_eq!(settings.require.error_limits().get("critical"), Some(&0));
+        let c = parse(
+            "t.yaml",
+            &config(
+                "{ duration: 7d, top_k: 5, require: { min_records: 100, max_errors: { timeout: 3 } } }",
+                true,
+            ),
+        )
+        .unwrap()
+        .config;
+        let StageKind::Shadow { settings, .. } = &c.rollouts[0].stages[0].kind else {
+            panic!("a shadow stage")
+        };
+        assert_eq!(settings.top_k, Some(5));
+        assert_eq!(settings.require.min_records, 100);
+        let limits = settings.require.error_limits();
+        assert_eq!((limits["timeout"], limits["critical"]), (3, 0));
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_their_place() {
+        let e = parse(
+            "t.yaml",
+            &config("{ duration: 7d, require: { min_record: 1 } }", true),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("unknown field `min_record`") && e.contains("min_records"),
+            "{e}"
+        );
+        let e = parse(
+            "t.yaml",
+            &config("{ duration: 7d, require: { min_analysis_runs: 3 } }", false),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("min_analysis_runs reads the learning module's data: the rollout needs an `analysis:` block")
+                && e.contains("(rollouts[0].stages[0].shadow.require.min_analysis_runs)"),
+            "{e}"
+        );
+        let e = parse(
+            "t.yaml",
+            &config(
+                "{ duration: 7d, top_k: 0, require: { max_errors: { Bad: 1 } } }",
+                true,
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("top_k must be at least 1"), "{e}");
+        assert!(e.contains("error kind \"Bad\""), "{e}");
+    }
+}

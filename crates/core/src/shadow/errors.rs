@@ -6,7 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::shadow::error_kind_ok;
-use crate::experiment::{InputErrors, RowError};
+use crate::experiment::observation::read_csv;
+use crate::experiment::InputErrors;
 
 /// One reported error, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -91,79 +92,26 @@ pub fn parse_csv(
     data: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Vec<ServiceError>, InputErrors> {
-    let fail = |errors| InputErrors {
-        source_name: source_name.to_owned(),
-        errors,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(data);
-    let header: Vec<String> = match reader.headers() {
-        Ok(h) => h.iter().map(str::to_owned).collect(),
-        Err(e) => {
-            return Err(fail(vec![RowError {
-                line: 1,
-                message: format!("cannot read the header: {e}"),
-            }]))
-        }
-    };
-    if !(3..=4).contains(&header.len()) || header.iter().zip(COLUMNS).any(|(h, c)| h != c) {
-        return Err(fail(vec![RowError {
-            line: 1,
-            message: format!(
+    let header = |h: &[String]| {
+        if !(3..=4).contains(&h.len()) || h.iter().zip(COLUMNS).any(|(h, c)| h != c) {
+            return Err(format!(
                 "the header must be unit,kind,message[,at], got {}",
-                header.join(",")
-            ),
-        }]));
-    }
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                errors.push(RowError {
-                    line,
-                    message: format!("unreadable row: {e}"),
-                });
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line());
-        let field = |i: usize| record.get(i).unwrap_or("");
-        let parsed = if record.len() != header.len() {
-            Err(format!(
-                "expected {} fields, got {}",
-                header.len(),
-                record.len()
-            ))
-        } else {
-            match field(3) {
-                "" => Ok(None),
-                t => crate::timestamp::parse(t)
-                    .map(Some)
-                    .map_err(|e| format!("at: {e}")),
-            }
-            .and_then(|at| check(field(0), field(1), field(2), at, now))
-        };
-        match parsed {
-            Ok(e) => rows.push(e),
-            Err(message) => errors.push(RowError { line, message }),
+                h.join(",")
+            ));
         }
-    }
-    if rows.is_empty() && errors.is_empty() {
-        errors.push(RowError {
-            line: 1,
-            message: "no rows".into(),
-        });
-    }
-    if errors.is_empty() {
-        Ok(rows)
-    } else {
-        Err(fail(errors))
-    }
+        Ok(())
+    };
+    read_csv(source_name, data, header, |record, _, columns| {
+        if record.len() != columns {
+            return Err(format!("expected {columns} fields, got {}", record.len()));
+        }
+        let field = |i: usize| record.get(i).unwrap_or("");
+        let at = match field(3) {
+            "" => None,
+            t => Some(crate::timestamp::parse(t).map_err(|e| format!("at: {e}"))?),
+        };
+        check(field(0), field(1), field(2), at, now)
+    })
 }
 
 #[cfg(test)]
