@@ -41,3 +41,10 @@ pub mod learning {
     pub use rollout_app::learning::{analyze, run, RunReport};
     pub use rollout_core::learning::*;
 }
+
+/// The shadow stage's measures, exit criteria and counterfactual, and the rollout report.
+pub mod shadow {
+    pub use rollout_app::shadow::{report as shadow_report, unmet};
+    pub use rollout_core::report::*;
+    pub use rollout_core::shadow::*;
+}

@@ -149,6 +149,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What each stage of the current attempt saw: for a shadow stage its measures,
+    /// counterfactual and exit criteria; for the others units, verdict, breaches, holds, time.
+    Report {
+        name: String,
+        /// Shorthand for --format json.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_enum, default_value_t = super::report::ReportFormat::Text)]
+        format: super::report::ReportFormat,
+    },
+    /// Records errors services reported about the learning system, from a CSV file
+    /// (`unit,kind,message[,at]`; `-` for stdin): all rows or none.
+    Errors {
+        name: String,
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// The learning module: its data, pattern analysis and discovery weights.
     Learning {
         #[command(subcommand)]

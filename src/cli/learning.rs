@@ -22,8 +22,16 @@ pub async fn run(cli: &Cli, command: &LearningCommand) -> Result<(), Error> {
 
 async fn ingest(cli: &Cli, kind: Kind, file: &Path, json: bool) -> Result<(), Error> {
     let (source, data) = super::read_input(file)?;
-    let rows = learning::parse_jsonl(kind, &source, &data)?;
     let (service, _) = open(cli, Access::Create).await?;
+    let rows = match learning::parse_jsonl(kind, &source, &data) {
+        Ok(rows) => rows,
+        Err(e) => {
+            // Counted in the shadow report, with the reasons.
+            let reasons = e.errors.iter().map(|r| r.message.clone()).collect();
+            service.reject_learning(kind, reasons).await;
+            return Err(e.into());
+        }
+    };
     let report = service.ingest_learning(&rows).await?;
     if json {
         print_json(&report);

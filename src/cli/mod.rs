@@ -6,6 +6,7 @@ mod assign;
 mod learning;
 mod open;
 mod render;
+mod report;
 
 use std::io::Write;
 use std::path::Path;
@@ -134,6 +135,15 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Check { name, json } => check(&cli, name, *json).await,
         Command::Compact { name, keep, json } => compact(&cli, name, *keep, *json).await,
         Command::Learning { command } => learning::run(&cli, command).await,
+        Command::Report { name, json, format } => {
+            let format = if *json {
+                report::ReportFormat::Json
+            } else {
+                *format
+            };
+            report::report(&cli, name, format).await
+        }
+        Command::Errors { name, file, json } => report::errors(&cli, name, file, *json).await,
         Command::Rollback { name, reason, json } => {
             act(&cli, name, ManualAction::Rollback, reason, *json).await
         }

@@ -53,7 +53,24 @@ async fn collect(s: &AppState, kind: Kind, body: &[u8]) -> Result<Json<LearningI
         e.retry_after = Some(1);
         return Err(e);
     };
-    let rows = parse(kind, body)?;
+    let rows = match parse(kind, body) {
+        Ok(rows) => rows,
+        Err(e) => {
+            // Refused records are counted in the shadow report, with the reasons.
+            if matches!(
+                e.status,
+                StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+            ) {
+                let reasons = if e.rows.is_empty() {
+                    vec![e.message.clone()]
+                } else {
+                    e.rows.iter().map(|r| r.error.clone()).collect()
+                };
+                s.service.reject_learning(kind, reasons).await;
+            }
+            return Err(e);
+        }
+    };
     Ok(Json(s.service.ingest_learning(&rows).await?))
 }
 

@@ -36,7 +36,7 @@ fn discovery(symbol: &str) -> Value {
     })
 }
 
-async fn post(api: &Api, path: &str, body: String) -> (StatusCode, Value) {
+pub async fn post(api: &Api, path: &str, body: String) -> (StatusCode, Value) {
     let resp = http_client()
         .post(api.url(path))
         .header("content-type", "application/json")

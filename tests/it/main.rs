@@ -20,6 +20,7 @@ mod learning_api;
 mod learning_once;
 mod oncall;
 mod scale;
+mod shadow;
 mod stats;
 mod status;
 mod store;

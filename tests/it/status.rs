@@ -30,7 +30,7 @@ impl Clock for At {
     }
 }
 
-fn service(store: &Arc<dyn Store>, config: &Config, now: DateTime<Utc>) -> Service {
+pub fn service(store: &Arc<dyn Store>, config: &Config, now: DateTime<Utc>) -> Service {
     Service::new(
         store.clone(),
         Arc::new(arc_swap::ArcSwap::from_pointee(config.clone())),

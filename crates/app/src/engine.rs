@@ -159,7 +159,7 @@ pub enum Readings {
 }
 
 /// Everything the controller needs to know about a rollout at `now`: the A/B verdict,
-/// SRM, guardrails and silence.
+/// SRM, guardrails and silence, and a shadow stage's unmet exit criteria.
 pub async fn signals(
     store: &dyn Store,
     rollout: &Rollout,
@@ -174,6 +174,7 @@ pub async fn signals(
     };
     signals.critical.extend(pass.critical);
     signals.warnings.extend(pass.warnings);
+    signals.shadow_unmet = crate::shadow::unmet(store, rollout, state, now).await?;
     Ok(signals)
 }
 

@@ -8,6 +8,7 @@ use rollout_core::config::{AnalysisConfig, Rollout};
 use rollout_core::learning::{
     cap_references, compute, config_of, publication, starting_point, Inputs, Publication, Report,
 };
+use rollout_core::shadow::{ServiceError, ANALYSIS_ERROR};
 use rollout_store::{Store, StoreError, Writer};
 
 use crate::error::Error;
@@ -60,7 +61,39 @@ pub struct RunReport {
 
 /// The scheduled pass for one rollout: analyse, store the weights history row, and publish
 /// the final weights if the stage allows (an [`crate::controller::Action::Publish`] commit).
+/// A failure is recorded as a service error of kind `analysis_error` (unit `rollout`), which
+/// the shadow report counts, unless the store itself is out of reach or the writer fenced.
 pub async fn run(
+    store: &dyn Store,
+    rollout: &Rollout,
+    writer: &Writer,
+    now: DateTime<Utc>,
+) -> Result<RunReport, Error> {
+    let result = run_once(store, rollout, writer, now).await;
+    if let Err(e) = &result {
+        let unreachable = matches!(
+            e,
+            Error::Store(StoreError::Unavailable(_) | StoreError::Fenced { .. })
+        );
+        if !unreachable && rollout.analysis.is_some() {
+            let error = ServiceError {
+                unit: "rollout".into(),
+                kind: ANALYSIS_ERROR.into(),
+                message: e.to_string().chars().take(4096).collect(),
+                at: now,
+            };
+            if let Err(e) = store
+                .record_service_errors(rollout.name.as_str(), &[error], now)
+                .await
+            {
+                tracing::warn!(error = %e, "recording the failed analysis run failed");
+            }
+        }
+    }
+    result
+}
+
+async fn run_once(
     store: &dyn Store,
     rollout: &Rollout,
     writer: &Writer,

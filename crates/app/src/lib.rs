@@ -10,6 +10,7 @@ pub mod guardrails;
 pub mod judgments;
 pub mod learning;
 pub mod service;
+pub mod shadow;
 pub mod timeline;
 pub mod usecases;
 pub mod webhooks;

@@ -2,7 +2,8 @@
 //!
 //! Layers, bottom up (a module uses only modules listed before it):
 //! `stats`, `assignment`, `weights`, `timestamp` → `config` → `controller` (with `controller::flags`)
-//! → `records` (with `series`, `preview`) → `experiment`, `guardrails`, `learning` → `status`. `database_url` (parsing
+//! → `records` (with `series`, `preview`) → `experiment`, `guardrails`, `learning` → `shadow` →
+//! `report`, `status`. `database_url` (parsing
 //! the store's URL) stands alone.
 //!
 //! Cargo features (default: `stats`, which is everything):
@@ -33,8 +34,12 @@ pub mod plan;
 pub mod preview;
 #[cfg(feature = "model")]
 pub mod records;
+#[cfg(feature = "stats")]
+pub mod report;
 #[cfg(feature = "model")]
 pub mod series;
+#[cfg(feature = "stats")]
+pub mod shadow;
 #[cfg(feature = "stats")]
 pub mod stats;
 #[cfg(feature = "model")]

@@ -13,7 +13,7 @@ use crate::controller::{Phase, RolloutState};
 /// A stage in words, as `rollout plan` prints it.
 pub fn stage_summary(kind: &StageKind) -> String {
     match kind {
-        StageKind::Shadow { duration } => format!("shadow for {duration}"),
+        StageKind::Shadow { duration, .. } => format!("shadow for {duration}"),
         StageKind::AbTest {
             percentage,
             duration,

@@ -18,6 +18,27 @@ use crate::{LearningStore, SqlStore, StoreError};
 /// Rows per multi-row INSERT: at most 11 parameters each, well under both databases' limits.
 const CHUNK: usize = 1000;
 
+/// The pairing join, selecting `columns` (of `d`, the discovery, and `o`, the trade), in
+/// trade order; binds `$1` from, `$2` to, `$3` the match window in seconds. Each closed
+/// trade counts once: it is paired with the latest discovery of its symbol at or before its
+/// entry (a scanner that re-reports a symbol does not multiply the trade), if that
+/// discovery is in the window and within the match window.
+pub(crate) fn pairs_sql<B: Backend>(columns: &str) -> String {
+    let sql = B::LEARNING;
+    format!(
+        "SELECT {columns} \
+         FROM {o} o JOIN {d} d ON d.symbol = o.symbol AND d.discovery_timestamp = (\
+           SELECT MAX(d2.discovery_timestamp) FROM {d} d2 WHERE d2.symbol = o.symbol \
+           AND d2.discovery_timestamp <= o.entry_timestamp AND d2.discovery_timestamp >= $1) \
+         WHERE o.entry_timestamp >= $1 AND o.entry_timestamp <= $2 \
+         AND o.exit_timestamp <= $2 AND o.return_pct IS NOT NULL AND {within} \
+         ORDER BY o.entry_timestamp, o.id",
+        d = sql.discoveries,
+        o = sql.outcomes,
+        within = sql.within,
+    )
+}
+
 #[async_trait]
 impl<B> LearningStore for SqlStore<B>
 where
@@ -145,21 +166,8 @@ where
         to: DateTime<Utc>,
         match_window: std::time::Duration,
     ) -> Result<Vec<Pair>, StoreError> {
-        let sql = B::LEARNING;
-        // Each closed trade counts once: it is paired with the latest discovery of its
-        // symbol at or before its entry (a scanner that re-reports a symbol does not multiply
-        // the trade), if that discovery is in the window and within the match window.
-        let q = format!(
-            "SELECT d.discovery_features AS discovery_features, o.return_pct AS return_pct \
-             FROM {o} o JOIN {d} d ON d.symbol = o.symbol AND d.discovery_timestamp = (\
-               SELECT MAX(d2.discovery_timestamp) FROM {d} d2 WHERE d2.symbol = o.symbol \
-               AND d2.discovery_timestamp <= o.entry_timestamp AND d2.discovery_timestamp >= $1) \
-             WHERE o.entry_timestamp >= $1 AND o.entry_timestamp <= $2 \
-             AND o.exit_timestamp <= $2 AND o.return_pct IS NOT NULL AND {within} \
-             ORDER BY o.entry_timestamp, o.id",
-            d = sql.discoveries,
-            o = sql.outcomes,
-            within = sql.within,
+        let q = pairs_sql::<B>(
+            "d.discovery_features AS discovery_features, o.return_pct AS return_pct",
         );
         let rows: Vec<PairRow> = sqlx::query_as(&q)
             .bind(from)

@@ -1,5 +1,6 @@
 //! Persistence: the store's capabilities as narrow traits ([`StateStore`],
-//! [`ObservationStore`], [`ArrivalStore`], [`GuardrailStore`], [`OutboxStore`], [`LearningStore`], [`SeriesStore`]; [`Store`]
+//! [`ObservationStore`], [`ArrivalStore`], [`GuardrailStore`], [`OutboxStore`], [`LearningStore`],
+//! [`SeriesStore`], [`ReportStore`]; [`Store`]
 //! is all of them), implemented once by [`SqlStore`], generic over its [`Backend`]:
 //! PostgreSQL ([`PgStore`]) or SQLite ([`SqliteStore`]).
 //!
@@ -17,6 +18,7 @@ mod learning;
 mod observations;
 mod outbox;
 mod rebuild;
+mod report;
 mod rows;
 mod series;
 mod state;
@@ -38,7 +40,7 @@ pub use rollout_core::{BadUrl, DatabaseUrl};
 pub use store::{PgStore, SqlStore, SqliteStore};
 pub use traits::{
     ArrivalStore, Arrivals, GuardrailStore, LearningStore, ObservationStore, OutboxStore,
-    SeriesStore, StateStore, Store,
+    ReportStore, SeriesStore, StateStore, Store,
 };
 
 /// Opens the store `url` names (`sqlite:...` or `postgres://...`); connects lazily.

@@ -27,7 +27,10 @@ pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> JsonValue {
     Json(serde_json::to_value(value).unwrap_or(serde_json::Value::Null))
 }
 
-fn from_json<T: DeserializeOwned>(value: JsonValue, what: &str) -> Result<T, StoreError> {
+pub(crate) fn from_json<T: DeserializeOwned>(
+    value: JsonValue,
+    what: &str,
+) -> Result<T, StoreError> {
     serde_json::from_value(value.0).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 

@@ -13,13 +13,15 @@ use rollout_core::controller::{RolloutState, Transition};
 use rollout_core::experiment::{
     ExposureCounts, IngestReport, Observation, StageEntry, UnitAggregate,
 };
-use rollout_core::learning::{LearningIngest, Pair, Rows};
+use rollout_core::learning::{Kind, LearningIngest, Pair, Rows};
 use rollout_core::records::{
     Committed, EventRow, FlagChange, FlagTable, GuardrailReading, LeaderRecord, LearningCounts,
     Lease, OutboxRow, PendingHold, PerVariant, QueryParam, RecordedConfig, SqlValue, WeightsRecord,
     WindowValue, Writer,
 };
+use rollout_core::report::Verdict;
 use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
+use rollout_core::shadow::{AnalysisRun, DatedPair, Rejection, ServiceError};
 use rollout_core::stats::RankSums;
 
 use crate::StoreError;
@@ -314,6 +316,75 @@ pub struct Arrivals {
     pub rollouts: Vec<String>,
 }
 
+/// What the report and the shadow exit criteria read, and the errors and rejections they
+/// count (see `rollout_core::shadow`).
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// Stores errors a service reported for `rollout` in one transaction; returns how many.
+    async fn record_service_errors(
+        &self,
+        rollout: &str,
+        errors: &[ServiceError],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// The errors reported for `rollout` with `at` in `[from, to]`, oldest first.
+    async fn service_errors(
+        &self,
+        rollout: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ServiceError>, StoreError>;
+    /// Records learning rows refused at ingest.
+    async fn record_rejections(&self, rejections: &[Rejection]) -> Result<(), StoreError>;
+    async fn rejections(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Rejection>, StoreError>;
+    /// Every learning record with its own time in `[from, to]`: discoveries and theses by
+    /// their timestamps, trades by their entry.
+    async fn learning_times(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Kind, DateTime<Utc>)>, StoreError>;
+    /// [`LearningStore::learning_pairs`] with each discovery's time.
+    async fn dated_pairs(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        match_window: std::time::Duration,
+    ) -> Result<Vec<DatedPair>, StoreError>;
+    /// The weights-history rows of `rollout` computed in `[from, to]`, as runs.
+    async fn analysis_runs(
+        &self,
+        rollout: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<AnalysisRun>, StoreError>;
+    /// The latest computation of `rollout` at or before `at`.
+    async fn weights_at(
+        &self,
+        rollout: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<WeightsRecord>, StoreError>;
+    /// Guardrail readings with status `breach` in `[from, to]`, per guardrail.
+    async fn guardrail_breaches(
+        &self,
+        rollout: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, u64>, StoreError>;
+    /// The verdict of the last look at stage `stage` taken in `[from, to]`.
+    async fn last_verdict(
+        &self,
+        rollout: &str,
+        stage: usize,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<Verdict>, StoreError>;
+}
+
 /// Every capability: what `open` returns and what most callers hold (`&dyn Store`).
 pub trait Store:
     StateStore
@@ -323,6 +394,7 @@ pub trait Store:
     + OutboxStore
     + LearningStore
     + SeriesStore
+    + ReportStore
     + Send
     + Sync
 {
@@ -336,6 +408,7 @@ impl<T> Store for T where
         + OutboxStore
         + LearningStore
         + SeriesStore
+        + ReportStore
         + Send
         + Sync
 {

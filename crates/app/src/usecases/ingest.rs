@@ -6,6 +6,7 @@ use rollout_core::experiment::{
     admit, known_metrics, IngestReport, InputErrors, Observation, ObservationInput, RowError,
 };
 use rollout_core::learning::{LearningIngest, Rows};
+use rollout_core::shadow::{Rejection, DUPLICATE};
 use rollout_store::{Store, StoreError, Writer};
 use serde::Serialize;
 
@@ -98,9 +99,22 @@ impl Service {
         Ok(out)
     }
 
-    /// Stores learning records in one transaction; rows already stored are skipped.
+    /// Stores learning records in one transaction; rows already stored are skipped (and
+    /// counted as rejected duplicates for the shadow report).
     pub async fn ingest_learning(&self, rows: &Rows) -> Result<LearningIngest> {
-        Ok(self.store().ingest_learning(rows).await?)
+        let report = self.store().ingest_learning(rows).await?;
+        if report.duplicates > 0 {
+            let rejection = Rejection {
+                kind: rows.kind().as_str().to_owned(),
+                at: self.now(),
+                rows: report.duplicates,
+                reason: DUPLICATE.to_owned(),
+            };
+            if let Err(e) = self.store().record_rejections(&[rejection]).await {
+                tracing::warn!(error = %e, "recording duplicate learning rows failed");
+            }
+        }
+        Ok(report)
     }
 }
 

@@ -6,5 +6,6 @@ pub mod experiment;
 pub mod ingest;
 pub mod learning;
 pub mod plan;
+pub mod report;
 pub mod status;
 pub mod tick;

@@ -19,6 +19,7 @@ use super::names::{self, nearest};
 use super::raw::{
     RawAbTest, RawCanary, RawFull, RawShadow, ROLLOUT_FIELDS, STAGE_KINDS, TOP_FIELDS,
 };
+use super::shadow::{ShadowRequire, ShadowSettings};
 use super::spans::{Location, Spans};
 
 mod guardrails;
@@ -607,6 +608,9 @@ impl Checker {
         if let Some(prefix) = &prefix {
             self.flag_keys(path, prefix, &stages, on_rollback.as_ref());
         }
+        if matches!(analysis, Some(None)) {
+            self.shadow_needs_analysis(path, &stages);
+        }
 
         let complete = stages.len() == count && !self.has_errors_since(before);
         let rollout = match (
@@ -739,16 +743,22 @@ impl Checker {
         let inner_path = format!("{path}.{kind}");
         let stage = match kind.as_str() {
             "shadow" => {
-                let s: RawShadow = self.read(&inner_path, inner, &[])?;
+                let require = names::fields_of::<ShadowRequire>();
+                let s: RawShadow = self.read(&inner_path, inner, &[("require", require)])?;
                 if s.duration.get().as_secs() < 86_400 {
                     self.warn(
                         &format!("{inner_path}.duration"),
                         format!("shadow stage of {} is shorter than a day", s.duration),
                     );
                 }
+                self.shadow_settings(&inner_path, &s)?;
                 Stage {
                     kind: StageKind::Shadow {
                         duration: s.duration,
+                        settings: ShadowSettings {
+                            require: s.require,
+                            top_k: s.top_k,
+                        },
                     },
                     flags: s.flags,
                 }
@@ -792,6 +802,38 @@ impl Checker {
             }
         };
         Some(stage)
+    }
+
+    /// The rules of a shadow stage's `top_k` and `require` beyond their types.
+    fn shadow_settings(&mut self, path: &str, s: &RawShadow) -> Option<()> {
+        let before = self.out.len();
+        if s.top_k == Some(0) {
+            self.error(&format!("{path}.top_k"), "top_k must be at least 1");
+        }
+        for kind in s.require.max_errors.keys() {
+            if !super::shadow::error_kind_ok(kind) {
+                self.error(
+                    &format!("{path}.require.max_errors"),
+                    format!("error kind {kind:?} must be 1-64 of a-z, 0-9, '_', '-', '.'"),
+                );
+            }
+        }
+        (!self.has_errors_since(before)).then_some(())
+    }
+
+    /// Shadow criteria that read the learning module's data need its `analysis:` block.
+    fn shadow_needs_analysis(&mut self, path: &str, stages: &[(usize, Stage)]) {
+        for (i, stage) in stages {
+            let StageKind::Shadow { settings, .. } = &stage.kind else {
+                continue;
+            };
+            for name in settings.require.learning_criteria() {
+                self.error(
+                    &format!("{path}.stages[{i}].shadow.require.{name}"),
+                    format!("{name} reads the learning module's data: the rollout needs an `analysis:` block"),
+                );
+            }
+        }
     }
 
     /// `on_inconclusive: hold` on a stage that cannot reach 50 % power at `min_effect` over

@@ -11,6 +11,7 @@ mod load;
 mod model;
 mod names;
 mod raw;
+pub mod shadow;
 mod spans;
 
 pub use analysis::AnalysisConfig;
@@ -20,4 +21,5 @@ pub use flag_names::{OVERRIDABLE_ON_ROLLBACK, STANDARD_SUFFIXES};
 pub use guardrails::*;
 pub use load::{flag_strings, load_file, parse, Loaded, MAX_BYTES};
 pub use model::*;
+pub use shadow::{ShadowRequire, ShadowSettings};
 pub use spans::Location;

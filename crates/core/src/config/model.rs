@@ -58,6 +58,8 @@ pub struct Stage {
 pub enum StageKind {
     Shadow {
         duration: StageDuration,
+        /// Exit criteria and the counterfactual's top-k.
+        settings: super::shadow::ShadowSettings,
     },
     AbTest {
         percentage: Percentage,
@@ -84,7 +86,7 @@ impl StageKind {
 
     pub fn duration(&self) -> Option<StageDuration> {
         match self {
-            StageKind::Shadow { duration }
+            StageKind::Shadow { duration, .. }
             | StageKind::AbTest { duration, .. }
             | StageKind::Canary { duration, .. } => Some(*duration),
             StageKind::Full => None,

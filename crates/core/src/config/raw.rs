@@ -29,6 +29,9 @@ pub const ROLLOUT_FIELDS: &[&str] = &[
 pub struct RawShadow {
     pub duration: StageDuration,
     #[serde(default)]
+    pub require: super::shadow::ShadowRequire,
+    pub top_k: Option<u32>,
+    #[serde(default)]
     pub flags: Flags,
 }
 

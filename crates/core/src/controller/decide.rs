@@ -16,6 +16,9 @@ pub struct Signals {
     pub ab: AbVerdict,
     /// A failing preflight safety check: the next stage may not be entered.
     pub preflight: Option<String>,
+    /// A shadow stage's exit criteria that are not met (the reason): when its duration
+    /// ends, the rollout holds in shadow instead of entering the next stage.
+    pub shadow_unmet: Option<String>,
 }
 
 /// The A/B test's verdict so far.
@@ -152,6 +155,9 @@ pub fn decide(
                 OnInconclusive::Promote => advance(rollout, s, why, signals),
                 OnInconclusive::Rollback => Decision::RollBack { reason: why },
             };
+        }
+        if let (StageKind::Shadow { .. }, Some(unmet)) = (&stage.kind, &signals.shadow_unmet) {
+            return hold(s, unmet.clone());
         }
         return advance(rollout, s, done, signals);
     }

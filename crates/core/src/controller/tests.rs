@@ -327,3 +327,38 @@ fn serialises_flat_as_before() {
         })
     );
 }
+
+#[test]
+fn unmet_shadow_criteria_hold_in_shadow_at_its_end_and_promote_still_works() {
+    let r = rollout();
+    let s = transition(&r, None, Decision::Start, t0()).unwrap().to;
+    let unmet = Signals {
+        shadow_unmet: Some("shadow exit criteria not met: min_records (at least 100)".into()),
+        ..Signals::default()
+    };
+    // Before the end, the criteria do not matter.
+    let early = t0() + Duration::days(3);
+    assert!(matches!(
+        decide(&r, Some(&s), early, &unmet),
+        Decision::Stay { .. }
+    ));
+    let end = t0() + Duration::days(7);
+    let held = transition(&r, Some(&s), decide(&r, Some(&s), end, &unmet), end)
+        .unwrap()
+        .to;
+    assert_eq!(held.status(), Status::Blocked);
+    assert_eq!(held.stage_index, 0);
+    // The same reason again changes nothing; met criteria advance.
+    assert!(matches!(
+        decide(&r, Some(&held), end, &unmet),
+        Decision::Stay { .. }
+    ));
+    assert!(matches!(
+        decide(&r, Some(&held), end, &Signals::default()),
+        Decision::Advance { to: 1, .. }
+    ));
+    let promoted = manual(&r, Some(&held), ManualAction::Promote, "by hand", end)
+        .unwrap()
+        .unwrap();
+    assert_eq!(promoted.to.stage_index, 1);
+}

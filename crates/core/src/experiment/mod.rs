@@ -5,7 +5,7 @@ mod analysis;
 mod design;
 mod estimate;
 mod memory;
-mod observation;
+pub(crate) mod observation;
 mod placement;
 #[cfg(test)]
 mod rank_bins_sim;

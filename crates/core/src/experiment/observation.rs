@@ -103,12 +103,15 @@ const COLUMNS: &[&str] = &[
     "event_id",
 ];
 
-/// Parses a CSV file of observations; `now` stamps rows without `observed_at`.
-pub fn parse_csv(
+/// Reads a CSV file whole: `header` checks the header (its message is line 1's error),
+/// `row` turns each record (with its line and the header's width) into a value. Every
+/// row, or every problem with its line; a file without rows is an error.
+pub(crate) fn read_csv<T>(
     source_name: &str,
     data: &[u8],
-    now: DateTime<Utc>,
-) -> Result<Vec<ObservationInput>, InputErrors> {
+    header: impl Fn(&[String]) -> Result<(), String>,
+    mut row: impl FnMut(&csv::StringRecord, u64, usize) -> Result<T, String>,
+) -> Result<Vec<T>, InputErrors> {
     let fail = |errors| InputErrors {
         source_name: source_name.to_owned(),
         errors,
@@ -117,7 +120,7 @@ pub fn parse_csv(
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(data);
-    let header: Vec<String> = match reader.headers() {
+    let names: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(str::to_owned).collect(),
         Err(e) => {
             return Err(fail(vec![RowError {
@@ -126,16 +129,8 @@ pub fn parse_csv(
             }]))
         }
     };
-    let required = &COLUMNS[..4];
-    if header.len() < 4 || header.len() > 6 || header.iter().zip(COLUMNS).any(|(h, c)| h != c) {
-        return Err(fail(vec![RowError {
-            line: 1,
-            message: format!(
-                "the header must be {}[,observed_at][,event_id], got {}",
-                required.join(","),
-                header.join(",")
-            ),
-        }]));
+    if let Err(message) = header(&names) {
+        return Err(fail(vec![RowError { line: 1, message }]));
     }
     let mut rows = Vec::new();
     let mut errors = Vec::new();
@@ -152,7 +147,7 @@ pub fn parse_csv(
             }
         };
         let line = record.position().map_or(0, |p| p.line());
-        match row(&record, line, header.len(), now) {
+        match row(&record, line, names.len()) {
             Ok(o) => rows.push(o),
             Err(message) => errors.push(RowError { line, message }),
         }
@@ -168,6 +163,28 @@ pub fn parse_csv(
     } else {
         Err(fail(errors))
     }
+}
+
+/// Parses a CSV file of observations; `now` stamps rows without `observed_at`.
+pub fn parse_csv(
+    source_name: &str,
+    data: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<ObservationInput>, InputErrors> {
+    let required = &COLUMNS[..4];
+    let header = |h: &[String]| {
+        if h.len() < 4 || h.len() > 6 || h.iter().zip(COLUMNS).any(|(h, c)| h != c) {
+            return Err(format!(
+                "the header must be {}[,observed_at][,event_id], got {}",
+                required.join(","),
+                h.join(",")
+            ));
+        }
+        Ok(())
+    };
+    read_csv(source_name, data, header, |r, line, columns| {
+        row(r, line, columns, now)
+    })
 }
 
 fn row(

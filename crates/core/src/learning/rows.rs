@@ -132,6 +132,14 @@ impl Rows {
         }
     }
 
+    pub fn kind(&self) -> Kind {
+        match self {
+            Rows::Discovery(_) => Kind::Discovery,
+            Rows::Thesis(_) => Kind::Thesis,
+            Rows::Outcome(_) => Kind::Outcome,
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Rows::Discovery(v) => v.len(),

@@ -4,6 +4,7 @@
 mod correlation;
 mod group_sequential;
 mod moments;
+mod one_sample;
 mod power;
 mod sequential;
 mod sketch;
@@ -12,6 +13,7 @@ mod tests_two_sample;
 pub use correlation::{pearson, ranks, spearman, Correlation};
 pub use group_sequential::{boundaries, obf_spending, repeated_p, NO_BOUNDARY};
 pub use moments::Moments;
+pub use one_sample::{one_sample_t, MeanInterval};
 pub use power::{critical_z, power_fixed, sample_size_per_arm, Horizon};
 pub use sequential::{
     always_valid_p, confidence_sequence_half_width, mixture_sd, multinomial_mixture_p, tuned_tau,

@@ -117,6 +117,8 @@ pub struct LearningSql {
     pub theses: &'static str,
     pub outcomes: &'static str,
     pub history: &'static str,
+    /// Learning rows refused at ingest.
+    pub rejections: &'static str,
     /// Whether the trade's entry `o.entry_timestamp` is within `$3` seconds after the
     /// discovery `d.discovery_timestamp`.
     pub within: &'static str,

@@ -35,6 +35,7 @@ impl Backend for PgBackend {
         discoveries: "learning.discovery_decisions",
         theses: "learning.thesis_decisions",
         outcomes: "learning.trade_outcomes",
+        rejections: "learning.ingest_rejections",
         history: "learning.weights_history",
         within: "o.entry_timestamp <= d.discovery_timestamp + CAST($3 AS DOUBLE PRECISION) * INTERVAL '1 second'",
         regime: "market_conditions->>'regime'",

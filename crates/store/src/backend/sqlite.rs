@@ -44,6 +44,7 @@ impl Backend for SqliteBackend {
         discoveries: "discovery_decisions",
         theses: "thesis_decisions",
         outcomes: "trade_outcomes",
+        rejections: "learning_ingest_rejections",
         history: "learning_weights_history",
         within: "julianday(o.entry_timestamp) <= julianday(d.discovery_timestamp) + $3 / 86400.0",
         regime: "CAST(json_extract(market_conditions, '$.regime') AS TEXT)",
