@@ -8,14 +8,17 @@
 //! for daemon writes, by the leader's epoch.
 
 mod backend;
+mod backup;
 mod buckets;
 mod copy;
 mod error;
 mod guardrails;
 mod learning;
+mod migrations;
 mod observations;
 mod outbox;
 mod rebuild;
+pub mod roles;
 mod rows;
 mod series;
 mod state;
@@ -36,7 +39,8 @@ pub use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
 pub use rollout_core::{BadUrl, DatabaseUrl};
 pub use store::{PgStore, SqlStore, SqliteStore};
 pub use traits::{
-    GuardrailStore, LearningStore, ObservationStore, OutboxStore, SeriesStore, StateStore, Store,
+    AdminStore, Dumped, GuardrailStore, LearningStore, ObservationStore, OutboxStore, SeriesStore,
+    StateStore, Store,
 };
 
 /// Opens the store `url` names (`sqlite:...` or `postgres://...`); connects lazily.
