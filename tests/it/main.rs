@@ -18,6 +18,7 @@ mod learning;
 mod learning_api;
 mod learning_once;
 mod oncall;
+mod ops;
 mod scale;
 mod stats;
 mod status;
