@@ -215,6 +215,9 @@ async fn backup_under_load_restores_consistently(db: TestDb) {
         "SELECT COUNT(*) FROM unit_values",
         "SELECT MAX(id) FROM observations",
         "SELECT CAST(SUM(value) * 1000 AS BIGINT) FROM observations",
+        "SELECT COUNT(*) FROM metric_buckets",
+        "SELECT CAST(SUM(length(sketch)) AS BIGINT) FROM metric_buckets",
+        "SELECT COUNT(*) FROM metric_buckets m WHERE m.sketch IS NOT NULL AND m.n > 0",
     ] {
         assert_eq!(scalar(&db, sql).await, scalar(&target, sql).await, "{sql}");
     }
