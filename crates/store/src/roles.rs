@@ -63,12 +63,13 @@ const INGEST_READS: [&str; 4] = [
     "rollout_state",
     "rollout_events",
 ];
-const INGEST_WRITES: [&str; 7] = [
+const INGEST_WRITES: [&str; 8] = [
     "unit_values",
     "unit_moments",
     "unit_exposures",
     "exposure_counts",
     "metric_buckets",
+    "unit_value_anchors",
     "unit_value_bins",
     "observation_marks",
 ];
