@@ -79,7 +79,10 @@ impl Error {
             AppError::Store(StoreError::Conflict { .. } | StoreError::Fenced { .. }) => {
                 ExitCode::Conflict
             }
-            AppError::Store(StoreError::BadUrl(_)) => ExitCode::InvalidInput,
+            AppError::Store(StoreError::BadUrl(_) | StoreError::Invalid(_)) => {
+                ExitCode::InvalidInput
+            }
+            AppError::Store(StoreError::Refused(_)) => ExitCode::NotAllowed,
             AppError::Store(_) => ExitCode::StoreUnavailable,
         }
     }

@@ -172,6 +172,47 @@ pub enum Command {
         #[command(subcommand)]
         command: LearningCommand,
     },
+    /// The store itself: least-privilege database roles.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Writes a consistent snapshot of the store to FILE while the daemon runs: a manifest
+    /// line (versions, row counts, flags version, SHA-256), then one JSON line per row.
+    Backup {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Loads a backup into an empty store (checked whole first); --force replaces what the
+    /// store holds.
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The configuration, state, history and flags as one JSON document, for audit.
+    Export {
+        /// Accepted for symmetry with the other commands: the export is always JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Prints the PostgreSQL roles and grants for each part of the system (on SQLite: the
+    /// file permissions to set); with --apply, migrates the store and applies them
+    /// (idempotent; run as a superuser).
+    Roles {
+        #[arg(long)]
+        apply: bool,
+        /// Put in front of every role name (`acme_` → `acme_rollout_reader`).
+        #[arg(long, env = "ROLLOUT_ROLE_PREFIX", default_value = "")]
+        prefix: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

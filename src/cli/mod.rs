@@ -5,6 +5,7 @@ mod args;
 mod assign;
 mod learning;
 mod open;
+mod ops;
 mod render;
 mod report;
 
@@ -14,7 +15,7 @@ use std::path::Path;
 use clap::Parser;
 use serde::Serialize;
 
-pub use args::{Cli, Command, LearningCommand, LogFormat};
+pub use args::{Cli, Command, DbCommand, LearningCommand, LogFormat};
 
 use crate::config::{self, Config};
 use crate::controller::ManualAction;
@@ -144,6 +145,12 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             report::report(&cli, name, format).await
         }
         Command::Errors { name, file, json } => report::errors(&cli, name, file, *json).await,
+        Command::Db {
+            command: DbCommand::Roles { apply, prefix },
+        } => ops::roles(&cli, prefix, *apply).await,
+        Command::Backup { file, json } => ops::backup(&cli, file, *json).await,
+        Command::Restore { file, force, json } => ops::restore(&cli, file, *force, *json).await,
+        Command::Export { json: _ } => ops::export(&cli).await,
         Command::Rollback { name, reason, json } => {
             act(&cli, name, ManualAction::Rollback, reason, *json).await
         }

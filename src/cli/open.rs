@@ -94,6 +94,22 @@ async fn on_recorded(
     Ok((Service::fixed(Arc::from(probe), loaded.config), url))
 }
 
+/// The store a command that needs no configuration acts on (`backup`, `restore`, `db`):
+/// `--database` as given, else the configuration file's `database`. Not migrated.
+pub fn operated_url(cli: &Cli) -> Result<DatabaseUrl, Error> {
+    if cli.database.is_some() {
+        return store_url(cli, "");
+    }
+    let loaded = config::load_file(&cli.config)?;
+    store_url(cli, &loaded.config.database)
+}
+
+/// Connects to the store `url` names the way a command with `access` may: an existing
+/// SQLite file unless it may create one; migrated.
+pub async fn existing_store(url: &DatabaseUrl) -> Result<Box<dyn store::Store>, Error> {
+    connect_store(url, Access::Existing).await
+}
+
 /// `--database` / `ROLLOUT_DATABASE_URL` as given, else the configuration's `database`
 /// with a relative SQLite path taken from the configuration file's folder.
 fn store_url(cli: &Cli, configured: &str) -> Result<DatabaseUrl, Error> {

@@ -19,6 +19,7 @@ mod learning;
 mod learning_api;
 mod learning_once;
 mod oncall;
+mod ops;
 mod scale;
 mod shadow;
 mod stats;

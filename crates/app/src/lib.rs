@@ -2,6 +2,7 @@
 //! It runs the pure core against a store; time comes in as an argument or from the injected
 //! clock, never from `Utc::now()` inside a use case.
 
+pub mod backup;
 pub mod compaction;
 pub mod engine;
 pub mod error;

@@ -16,6 +16,8 @@
 
 pub mod assignment;
 #[cfg(feature = "model")]
+pub mod backup;
+#[cfg(feature = "model")]
 pub mod config;
 #[cfg(feature = "model")]
 pub mod controller;

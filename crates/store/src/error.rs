@@ -32,6 +32,12 @@ pub enum StoreError {
     UserQuery(#[source] QueryError),
     /// The database does not exist, and this command does not create one (only `daemon`,
     /// `tick` and `ingest` do): a typo or the wrong directory, not an empty store.
+    /// An operation the store refuses as asked: restoring into a store that holds data.
+    #[error("{0}")]
+    Refused(String),
+    /// What this kind of store cannot do (roles on SQLite), or input it cannot load.
+    #[error("{0}")]
+    Invalid(String),
     #[error("no database at {0}; only `rollout daemon`, `tick` and `ingest` create one (check --database, ROLLOUT_DATABASE_URL or the config's `database`)")]
     Missing(String),
 }

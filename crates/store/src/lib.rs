@@ -10,15 +10,18 @@
 
 mod arrivals;
 mod backend;
+mod backup;
 mod buckets;
 mod copy;
 mod error;
 mod guardrails;
 mod learning;
+mod migrations;
 mod observations;
 mod outbox;
 mod rebuild;
 mod report;
+pub mod roles;
 mod rows;
 mod series;
 mod state;
@@ -39,8 +42,8 @@ pub use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
 pub use rollout_core::{BadUrl, DatabaseUrl};
 pub use store::{PgStore, SqlStore, SqliteStore};
 pub use traits::{
-    ArrivalStore, Arrivals, GuardrailStore, LearningStore, ObservationStore, OutboxStore,
-    ReportStore, SeriesStore, StateStore, Store,
+    AdminStore, ArrivalStore, Arrivals, Dumped, GuardrailStore, LearningStore, ObservationStore,
+    OutboxStore, ReportStore, SeriesStore, StateStore, Store,
 };
 
 /// Opens the store `url` names (`sqlite:...` or `postgres://...`); connects lazily.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::migrate::{Migrate, MigrateError};
+use sqlx::migrate::Migrate;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use rollout_core::controller::{RolloutState, Transition};
@@ -43,13 +43,16 @@ where
     f64: ColumnType<Db<B>>,
     Vec<u8>: ColumnType<Db<B>>,
 {
+    /// A store already at this release's schema is left alone: a role that may not create
+    /// tables (the ingest role) can still open it. Otherwise the migrations run.
     async fn migrate(&self) -> Result<(), StoreError> {
-        let _guard = self.backend.migration_guard().await?;
-        B::migrator().run(&self.pool).await.map_err(|e| match e {
-            MigrateError::Execute(inner) => StoreError::from(inner),
-            other => StoreError::Migrate(other),
-        })?;
-        crate::rebuild::pending::<B>(&self.pool).await?;
+        if !self.up_to_date().await {
+            let _guard = self.backend.migration_guard().await?;
+            self.run_migrations(B::migrator()).await?;
+            crate::rebuild::pending::<B>(&self.pool).await?;
+        } else {
+            crate::rebuild::pending::<B>(&self.pool).await?;
+        }
         self.backend.after_migrate(&self.pool).await;
         Ok(())
     }

@@ -385,9 +385,46 @@ pub trait ReportStore: Send + Sync {
     ) -> Result<Option<Verdict>, StoreError>;
 }
 
+/// What an operator runs, never the daemon: backups (a consistent snapshot of rollout's
+/// tables while the daemon writes, and loading one into an empty store) and the
+/// least-privilege roles (PostgreSQL).
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// `postgres` or `sqlite`.
+    fn backend_name(&self) -> &'static str;
+    /// The last migration this release knows.
+    fn latest_schema(&self) -> i64;
+    /// Writes every row of rollout's tables, as of one snapshot, to `out`: one line per row,
+    /// `{"table":"NAME","row":{COLUMN:VALUE,...}}`, table after table.
+    async fn dump(&self, out: &mut (dyn std::io::Write + Send)) -> Result<Dumped, StoreError>;
+    /// Loads rows as [`AdminStore::dump`] writes them, made at schema `schema_version`, in
+    /// one transaction: the store is migrated up to that version, must hold no rollout data
+    /// (unless `force`, which deletes it), gets the rows (identity counters follow), and is
+    /// then migrated to this release's schema. Returns the rows loaded.
+    async fn load(
+        &self,
+        schema_version: i64,
+        lines: &mut (dyn Iterator<Item = std::io::Result<String>> + Send),
+        force: bool,
+    ) -> Result<u64, StoreError>;
+    /// Migrates the store, then creates (if missing) the least-privilege roles named with
+    /// `prefix` and grants each exactly what it needs (`roles::statements`). PostgreSQL only.
+    async fn apply_roles(&self, prefix: &str) -> Result<(), StoreError>;
+}
+
+/// What a dump wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dumped {
+    /// The last migration applied to the source.
+    pub schema_version: i64,
+    pub flags_version: i64,
+    pub tables: Vec<rollout_core::backup::TableRows>,
+}
+
 /// Every capability: what `open` returns and what most callers hold (`&dyn Store`).
 pub trait Store:
-    StateStore
+    AdminStore
+    + StateStore
     + ObservationStore
     + ArrivalStore
     + GuardrailStore
@@ -401,7 +438,8 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: StateStore
+    T: AdminStore
+        + StateStore
         + ObservationStore
         + ArrivalStore
         + GuardrailStore

@@ -3,6 +3,7 @@
 pub mod act;
 pub mod dashboard;
 pub mod experiment;
+pub mod export;
 pub mod ingest;
 pub mod learning;
 pub mod plan;

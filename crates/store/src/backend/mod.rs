@@ -21,6 +21,7 @@ use rollout_core::DatabaseUrl;
 use crate::StoreError;
 
 pub use postgres::PgBackend;
+pub use postgres::QUERY_ROLE;
 
 pub use sqlite::SqliteBackend;
 

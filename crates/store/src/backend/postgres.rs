@@ -72,7 +72,17 @@ impl Backend for PgBackend {
     /// Makes sure the role configured queries run as exists, may read rollout's tables and
     /// nothing else, and can be assumed by this login. Needs `CREATEROLE` (or a superuser)
     /// the first time; without it an administrator creates the role (README, "PostgreSQL").
+    ///
+    /// Only a login that changes state evaluates guardrails: the ingest role (`rollout db
+    /// roles`) has nothing to set up.
     async fn after_migrate(&self, pool: &PgPool) {
+        let evaluates: Result<bool, _> =
+            sqlx::query_scalar("SELECT has_table_privilege('rollout_state', 'UPDATE')")
+                .fetch_one(pool)
+                .await;
+        if matches!(evaluates, Ok(false)) {
+            return;
+        }
         // Roles are shared by every database of the server: processes setting it up at the
         // same time can collide ("already exists", "tuple concurrently updated"); again.
         let mut result = ensure_query_role(pool).await;
