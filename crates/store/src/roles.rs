@@ -63,7 +63,7 @@ const INGEST_READS: [&str; 4] = [
     "rollout_state",
     "rollout_events",
 ];
-const INGEST_WRITES: [&str; 8] = [
+const INGEST_WRITES: [&str; 9] = [
     "unit_values",
     "unit_moments",
     "unit_exposures",
@@ -72,6 +72,7 @@ const INGEST_WRITES: [&str; 8] = [
     "unit_value_anchors",
     "unit_value_bins",
     "observation_marks",
+    "rollout_service_errors",
 ];
 
 fn create_role(name: &str, attributes: &str) -> String {
@@ -144,7 +145,7 @@ pub fn statements(prefix: &str) -> Result<Vec<String>, StoreError> {
     ));
     s.push(format!("GRANT SELECT, INSERT ON observations TO {i};"));
     s.push(format!(
-        "GRANT USAGE ON SEQUENCE observations_id_seq TO {i};"
+        "GRANT USAGE ON SEQUENCE observations_id_seq, rollout_service_errors_id_seq TO {i};"
     ));
     s.push(format!(
         "GRANT SELECT, INSERT, UPDATE ON {} TO {i};",

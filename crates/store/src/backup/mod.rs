@@ -38,10 +38,12 @@ pub(crate) const PG_TABLES: &[&str] = &[
     "aggregate_rebuilds",
     "guardrail_status",
     "guardrail_readings",
+    "rollout_service_errors",
     "learning.discovery_decisions",
     "learning.thesis_decisions",
     "learning.trade_outcomes",
     "learning.weights_history",
+    "learning.ingest_rejections",
 ];
 
 /// rollout's tables on SQLite (the learning tables without a schema).
@@ -71,10 +73,12 @@ pub(crate) const SQLITE_TABLES: &[&str] = &[
     "aggregate_rebuilds",
     "guardrail_status",
     "guardrail_readings",
+    "rollout_service_errors",
     "discovery_decisions",
     "thesis_decisions",
     "trade_outcomes",
     "learning_weights_history",
+    "learning_ingest_rejections",
 ];
 
 /// Tables whose rows do not make a store "in use": the one-row tables every migrated store
