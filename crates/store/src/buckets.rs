@@ -1,8 +1,10 @@
 //! The time-bucketed summaries of the observations (`metric_buckets`): maintained inside the
 //! ingest transaction, read by the guardrails' windows in O(buckets).
 //!
-//! Concurrent ingests touching one bucket serialise on its row (locked on PostgreSQL, in key
-//! order; SQLite's write transaction excludes other writers).
+//! Concurrent ingests touching one bucket are serialised before they get here: a bucket's
+//! (entry, metric) is that of the `unit_moments` rows `units::update` locks first in the same
+//! transaction (SQLite's write transaction excludes other writers anyway), so the stored
+//! bucket read here is current even when it did not exist yet.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +15,7 @@ use rollout_core::experiment::{bucket_start, MetricSummary, StageEntry};
 use rollout_core::stats::{Moments, Sketch};
 
 use crate::backend::{Args, Backend, ColumnType, Conn, Db, DbRow};
+use crate::store::multi_row_insert;
 use crate::StoreError;
 
 /// (entry, metric, variant, bucket start): the key of one bucket.
@@ -41,6 +44,20 @@ impl NewBuckets {
             .or_default()
             .add(v);
     }
+}
+
+/// Buckets per statement (5 parameters each to read, 11 to write).
+const CHUNK: usize = 200;
+
+/// A stored bucket with its key.
+#[derive(sqlx::FromRow)]
+struct StoredBucket {
+    stage: i64,
+    stage_entered_at: DateTime<Utc>,
+    metric: String,
+    bucket_start: DateTime<Utc>,
+    #[sqlx(flatten)]
+    row: BucketRow,
 }
 
 /// A row of `metric_buckets`.
@@ -87,48 +104,76 @@ where
     Vec<u8>: ColumnType<Db<B>>,
     DateTime<Utc>: ColumnType<Db<B>>,
 {
-    // Keys are visited in order, so concurrent ingests lock shared buckets in one order.
-    for ((entry, metric, variant, bucket), added) in &new.0 {
-        let stage = entry.stage as i64;
-        let stored: Option<BucketRow> = sqlx::query_as(&format!(
-            "SELECT variant, n, nonzero, mean, m2, sketch FROM metric_buckets \
-             WHERE rollout = $1 AND stage = $2 AND stage_entered_at = $3 AND metric = $4 \
-             AND variant = $5 AND bucket_start = $6{}",
-            B::FOR_UPDATE
-        ))
-        .bind(rollout)
-        .bind(stage)
-        .bind(entry.entered_at)
-        .bind(metric.as_str())
-        .bind(variant.as_str())
-        .bind(*bucket)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let mut s = match &stored {
-            Some(row) => row.summary()?,
-            None => MetricSummary::default(),
-        };
-        s.merge(added);
-        sqlx::query(
+    // One read of the stored buckets this ingest touches, one write of their merged values.
+    for chunk in new.0.iter().collect::<Vec<_>>().chunks(CHUNK) {
+        let mut sql = String::from(
+            "SELECT stage, stage_entered_at, metric, variant, bucket_start, n, nonzero, mean, m2, sketch \
+             FROM metric_buckets WHERE rollout = $1 AND (",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(" OR ");
+            }
+            let p = 2 + i * 5;
+            sql.push_str(&format!(
+                "(stage = ${p} AND stage_entered_at = ${} AND metric = ${} AND variant = ${} AND bucket_start = ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4
+            ));
+        }
+        sql.push(')');
+        let mut q = sqlx::query_as::<_, StoredBucket>(&sql).bind(rollout);
+        for ((entry, metric, variant, bucket), _) in chunk {
+            q = q
+                .bind(entry.stage as i64)
+                .bind(entry.entered_at)
+                .bind(metric.as_str())
+                .bind(variant.as_str())
+                .bind(*bucket);
+        }
+        let mut stored: BTreeMap<BucketKey, MetricSummary> = BTreeMap::new();
+        for r in q.fetch_all(&mut *conn).await? {
+            let key = (
+                StageEntry {
+                    stage: r.stage.max(0) as usize,
+                    entered_at: r.stage_entered_at,
+                },
+                r.metric.clone(),
+                r.row.variant.clone(),
+                r.bucket_start,
+            );
+            stored.insert(key, r.row.summary()?);
+        }
+        let sql = multi_row_insert(
             "INSERT INTO metric_buckets (rollout, stage, stage_entered_at, metric, variant, bucket_start, \
-             n, nonzero, mean, m2, sketch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (rollout, stage, stage_entered_at, metric, variant, bucket_start) DO UPDATE SET \
+             n, nonzero, mean, m2, sketch) ",
+            chunk.len(),
+            11,
+            " ON CONFLICT (rollout, stage, stage_entered_at, metric, variant, bucket_start) DO UPDATE SET \
              n = excluded.n, nonzero = excluded.nonzero, mean = excluded.mean, m2 = excluded.m2, \
              sketch = excluded.sketch",
-        )
-        .bind(rollout)
-        .bind(stage)
-        .bind(entry.entered_at)
-        .bind(metric.as_str())
-        .bind(variant.as_str())
-        .bind(*bucket)
-        .bind(s.n() as i64)
-        .bind(s.nonzero as i64)
-        .bind(if s.n() == 0 { 0.0 } else { s.moments.mean() })
-        .bind(s.moments.m2())
-        .bind(s.sketch.encode())
-        .execute(&mut *conn)
-        .await?;
+        );
+        let mut q = sqlx::query(&sql);
+        for (key, added) in chunk {
+            let mut s = stored.remove(*key).unwrap_or_default();
+            s.merge(added);
+            let (entry, metric, variant, bucket) = key;
+            q = q
+                .bind(rollout)
+                .bind(entry.stage as i64)
+                .bind(entry.entered_at)
+                .bind(metric.as_str())
+                .bind(variant.as_str())
+                .bind(*bucket)
+                .bind(s.n() as i64)
+                .bind(s.nonzero as i64)
+                .bind(if s.n() == 0 { 0.0 } else { s.moments.mean() })
+                .bind(s.moments.m2())
+                .bind(s.sketch.encode());
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

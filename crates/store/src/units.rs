@@ -324,25 +324,37 @@ where
         q.execute(&mut *conn).await?;
     }
 
+    // The (locked) rows exist: one statement writes all four.
+    let sql = multi_row_insert(
+        "INSERT INTO unit_moments (rollout, stage, stage_entered_at, metric, variant, per_unit, \
+         units, observations, events, mean, m2) ",
+        acc.len(),
+        11,
+        " ON CONFLICT (rollout, stage, stage_entered_at, metric, variant, per_unit) DO UPDATE SET \
+         units = excluded.units, observations = excluded.observations, events = excluded.events, \
+         mean = excluded.mean, m2 = excluded.m2",
+    );
+    let mut q = sqlx::query(&sql);
     for ((variant, kind), a) in &acc {
-        sqlx::query(
-            "UPDATE unit_moments SET units = $7, observations = $8, events = $9, mean = $10, m2 = $11 \
-             WHERE rollout = $1 AND stage = $2 AND stage_entered_at = $3 AND metric = $4 \
-             AND variant = $5 AND per_unit = $6",
-        )
-        .bind(rollout)
-        .bind(stage)
-        .bind(entry.entered_at)
-        .bind(metric)
-        .bind(variant.as_str())
-        .bind(*kind)
-        .bind(a.moments.n() as i64)
-        .bind(a.observations)
-        .bind(a.events)
-        .bind(if a.moments.n() == 0 { 0.0 } else { a.moments.mean() })
-        .bind(a.moments.m2())
-        .execute(&mut *conn)
-        .await?;
+        q = q
+            .bind(rollout)
+            .bind(stage)
+            .bind(entry.entered_at)
+            .bind(metric)
+            .bind(variant.as_str())
+            .bind(*kind)
+            .bind(a.moments.n() as i64)
+            .bind(a.observations)
+            .bind(a.events)
+            .bind(if a.moments.n() == 0 {
+                0.0
+            } else {
+                a.moments.mean()
+            })
+            .bind(a.moments.m2());
+    }
+    if !acc.is_empty() {
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
