@@ -45,7 +45,7 @@ pub fn leader_judge(
             async move {
                 let Some(epoch) = role.epoch() else {
                     debug!("standby: the leader judges the new observations");
-                    crate::http::metrics::judgment("standby", Duration::ZERO);
+                    crate::telemetry::judgment("standby", Duration::ZERO);
                     return;
                 };
                 let writer = Writer {
@@ -57,7 +57,7 @@ pub fn leader_judge(
                 let result_label = match &result {
                     Ok(Outcome::Applied(a)) => {
                         // The engine logged the rollback, with its reason and actor.
-                        crate::http::metrics::transition(&rollout, a.transition.action.as_str());
+                        crate::telemetry::transition(&rollout, a.transition.action.as_str());
                         committed();
                         "applied"
                     }
@@ -73,7 +73,7 @@ pub fn leader_judge(
                         "failed"
                     }
                 };
-                crate::http::metrics::judgment(result_label, started.elapsed());
+                crate::telemetry::judgment(result_label, started.elapsed());
             }
             .instrument(span),
         )

@@ -13,6 +13,7 @@ pub mod http;
 pub mod judge;
 pub mod role;
 pub mod schedule;
+pub mod telemetry;
 
 pub use error::{Error, ExitCode};
 pub use rollout_app::{

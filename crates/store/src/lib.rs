@@ -26,6 +26,7 @@ mod rows;
 mod series;
 mod state;
 mod store;
+mod tables;
 #[cfg(test)]
 mod tests;
 mod traits;

@@ -11,7 +11,7 @@
 //!   the per-unit aggregates; it cannot change a rollout's state, flags or history.
 //! - `learning_collector` inserts into the learning schema's three tables, nothing else.
 
-use crate::backup::PG_TABLES;
+use crate::tables::PG_TABLES;
 use crate::{PgStore, StoreError};
 
 /// The role configured queries run as (`Backend::after_migrate` keeps it set up).

@@ -9,77 +9,7 @@ use rollout_core::backup::Line;
 
 use crate::StoreError;
 
-/// rollout's tables on PostgreSQL: everything its migrations create, and nothing else
-/// (`_sqlx_migrations` is the schema's, rebuilt by migrating). A test compares this list
-/// with the tables the migrations create.
-pub(crate) const PG_TABLES: &[&str] = &[
-    "rollout_flags",
-    "rollout_flags_version",
-    "rollout_state",
-    "rollout_events",
-    "rollout_leader",
-    "rollout_config",
-    "rollout_holds",
-    "rollout_outbox",
-    "observations",
-    "observation_sums",
-    "observation_units",
-    "observation_unit_counts",
-    "unit_values",
-    "unit_moments",
-    "unit_exposures",
-    "exposure_counts",
-    "analysis_memory",
-    "analysis_snapshots",
-    "metric_buckets",
-    "unit_value_anchors",
-    "unit_value_bins",
-    "observation_marks",
-    "aggregate_rebuilds",
-    "guardrail_status",
-    "guardrail_readings",
-    "rollout_service_errors",
-    "learning.discovery_decisions",
-    "learning.thesis_decisions",
-    "learning.trade_outcomes",
-    "learning.weights_history",
-    "learning.ingest_rejections",
-];
-
-/// rollout's tables on SQLite (the learning tables without a schema).
-pub(crate) const SQLITE_TABLES: &[&str] = &[
-    "rollout_flags",
-    "rollout_flags_version",
-    "rollout_state",
-    "rollout_events",
-    "rollout_leader",
-    "rollout_config",
-    "rollout_holds",
-    "rollout_outbox",
-    "observations",
-    "observation_sums",
-    "observation_units",
-    "observation_unit_counts",
-    "unit_values",
-    "unit_moments",
-    "unit_exposures",
-    "exposure_counts",
-    "analysis_memory",
-    "analysis_snapshots",
-    "metric_buckets",
-    "unit_value_anchors",
-    "unit_value_bins",
-    "observation_marks",
-    "aggregate_rebuilds",
-    "guardrail_status",
-    "guardrail_readings",
-    "rollout_service_errors",
-    "discovery_decisions",
-    "thesis_decisions",
-    "trade_outcomes",
-    "learning_weights_history",
-    "learning_ingest_rejections",
-];
+pub(crate) use crate::tables::{PG_TABLES, SQLITE_TABLES};
 
 /// Tables whose rows do not make a store "in use": the one-row tables every migrated store
 /// has (their rows are replaced), the recorded configuration (any command records it), and
