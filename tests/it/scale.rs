@@ -354,3 +354,74 @@ async fn read(store: &dyn Store, ab: StageEntry) -> String {
         .unwrap();
     format!("{a:?} {ranks:?} {e:?} {w:?}")
 }
+
+/// `retention:` works through the evaluation pass itself: once the A/B stage has ended and
+/// its rows are older than the retention, a tick drops them (a re-delivered one is then a
+/// duplicate); the pass after it, within the hour, does not scan again.
+async fn retention_compacts_in_the_evaluation_pass(db: TestDb) {
+    use rollout::controller::ManualAction;
+    use rollout::engine;
+    use rollout::experiment::{place_rows, ObservationInput};
+    use rollout::store::Writer;
+
+    let store = db.store().await;
+    let c = crate::walk::plan(
+        &RETAINED.replace("    guardrails:", "    retention: 1d\n    guardrails:"),
+    );
+    let r = c.rollout("k").unwrap();
+    assert!(r.retention.is_some());
+    let t0 = crate::walk::t0();
+    let writer = Writer::person("t@it");
+    engine::tick_all(&*store, &c, &writer, t0).await.unwrap();
+    let ab_at = t0 + Duration::days(1);
+    engine::tick_all(&*store, &c, &writer, ab_at).await.unwrap();
+    let at = ab_at + Duration::hours(1);
+    let inputs: Vec<ObservationInput> = (0..50)
+        .map(|i| ObservationInput {
+            line: i + 2,
+            unit: format!("s{i}"),
+            variant: None,
+            metric: "ret".into(),
+            value: i as f64,
+            observed_at: at,
+            event_id: Some(format!("e{i}")),
+        })
+        .collect();
+    let placed = place_rows(&*store, r, "test", inputs, at).await.unwrap();
+    assert_eq!(store.ingest("k", &placed, at).await.unwrap().inserted, 50);
+    engine::act(&*store, r, ManualAction::Promote, "done", &writer, || {
+        at + Duration::hours(1)
+    })
+    .await
+    .unwrap();
+
+    // Ended, but younger than the retention: kept.
+    let soon = at + Duration::hours(2);
+    engine::tick_all(&*store, &c, &writer, soon).await.unwrap();
+    assert_eq!(store.compacted_at("k").await.unwrap(), Some(soon));
+    // The watermark stays before the rows: a late row observed with them is still stored.
+    let mut late = placed[0].clone();
+    late.event_id = Some("late".into());
+    late.unit = "late-unit".into();
+    assert_eq!(store.ingest("k", &[late], soon).await.unwrap().inserted, 1);
+
+    // Two days on: the pass drops them; within the hour the next pass leaves it alone.
+    let later = at + Duration::days(2);
+    engine::tick_all(&*store, &c, &writer, later).await.unwrap();
+    assert_eq!(store.compacted_at("k").await.unwrap(), Some(later));
+    let (deleted_again, watermark) = store
+        .compact("k", later - Duration::days(1), None, later)
+        .await
+        .unwrap();
+    assert_eq!(deleted_again, 0, "the pass already dropped them");
+    assert!(watermark > at);
+    engine::tick_all(&*store, &c, &writer, later + Duration::minutes(30))
+        .await
+        .unwrap();
+    assert_eq!(store.compacted_at("k").await.unwrap(), Some(later));
+    // A re-delivered row of the dropped stage counts as a duplicate.
+    let again = store.ingest("k", &placed[..5], later).await.unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 5));
+}
+
+on_both_stores!(retention_compacts_in_the_evaluation_pass);
