@@ -123,7 +123,7 @@ mod tests {
             r#"{"table":"rollout_state","row":{"rollout":"r"}}"#,
         ];
         let mut lines = text.iter().map(|l| Ok(l.to_string()));
-        let mut b = super::Batches::new(&mut lines, super::PG_TABLES);
+        let mut b = super::Batches::new(&mut lines, &super::PG_TABLES);
         let (t, json, n) = b.next_batch().unwrap().unwrap();
         assert_eq!((t.as_str(), n), ("rollout_flags", 2));
         assert_eq!(json, r#"[{"key":"a"},{"key":"b"}]"#);
@@ -136,7 +136,7 @@ mod tests {
     fn foreign_tables_and_bad_lines_are_refused() {
         let text = [r#"{"table":"pg_authid","row":{}}"#];
         let mut lines = text.iter().map(|l| Ok(l.to_string()));
-        let e = super::Batches::new(&mut lines, super::PG_TABLES)
+        let e = super::Batches::new(&mut lines, &super::PG_TABLES)
             .next_batch()
             .unwrap_err();
         assert!(
@@ -146,7 +146,7 @@ mod tests {
         );
         let text = ["{not json"];
         let mut lines = text.iter().map(|l| Ok(l.to_string()));
-        let e = super::Batches::new(&mut lines, super::PG_TABLES)
+        let e = super::Batches::new(&mut lines, &super::PG_TABLES)
             .next_batch()
             .unwrap_err();
         assert!(e.to_string().contains("line 2: not a row"), "{e}");

@@ -36,7 +36,7 @@ impl AdminStore for PgStore {
             .fetch_one(&mut *tx)
             .await?;
         let mut tables = Vec::with_capacity(PG_TABLES.len());
-        for table in PG_TABLES {
+        for table in PG_TABLES.iter() {
             let sql = format!("SELECT row_to_json(x)::text FROM {table} x");
             let mut rows = sqlx::query_scalar::<_, String>(&sql).fetch(&mut *tx);
             let mut n = 0;
@@ -95,7 +95,7 @@ impl AdminStore for PgStore {
                     .await?;
             }
         }
-        let mut batches = Batches::new(lines, PG_TABLES);
+        let mut batches = Batches::new(lines, &PG_TABLES);
         let mut loaded = 0;
         while let Some((table, rows, n)) = batches.next_batch()? {
             sqlx::query(&format!(
@@ -107,7 +107,7 @@ impl AdminStore for PgStore {
             loaded += n;
         }
         // Later inserts must not collide with the loaded ids.
-        for table in PG_TABLES {
+        for table in PG_TABLES.iter() {
             let seq: Option<Option<String>> = sqlx::query_scalar(
                 "SELECT pg_get_serial_sequence($1, 'id') FROM pg_attribute \
                  WHERE attrelid = $1::regclass AND attname = 'id' AND NOT attisdropped",

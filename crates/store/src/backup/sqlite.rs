@@ -54,7 +54,7 @@ impl AdminStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         let mut tables = Vec::with_capacity(SQLITE_TABLES.len());
-        for table in SQLITE_TABLES {
+        for table in SQLITE_TABLES.iter() {
             let pairs: Vec<String> = columns(&mut tx, table)
                 .await?
                 .iter()
@@ -112,7 +112,7 @@ impl AdminStore for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            for table in SQLITE_TABLES {
+            for table in SQLITE_TABLES.iter() {
                 sqlx::query(&format!("DELETE FROM {table}"))
                     .execute(&mut *tx)
                     .await?;
@@ -137,7 +137,7 @@ impl AdminStore for SqliteStore {
             }
         }
         let mut inserts: HashMap<String, String> = HashMap::new();
-        let mut batches = Batches::new(lines, SQLITE_TABLES);
+        let mut batches = Batches::new(lines, &SQLITE_TABLES);
         let mut loaded = 0;
         while let Some((table, rows, n)) = batches.next_batch()? {
             if !inserts.contains_key(&table) {
