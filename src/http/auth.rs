@@ -105,9 +105,7 @@ pub(crate) fn authorize_admin(
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "too many failed admin-token attempts from this address; retry in {secs}s"
-            ),
+            format!("too many failed admin-token attempts from this address; retry in {secs}s"),
         );
         e.retry_after = Some(secs.max(1));
         return Err(e);

@@ -59,7 +59,9 @@ impl Limits {
             ("--http-idle-timeout", self.idle_timeout),
         ] {
             if d.is_zero() {
-                return Err(format!("{flag} 0 would cut off every client; give a duration such as 10s"));
+                return Err(format!(
+                    "{flag} 0 would cut off every client; give a duration such as 10s"
+                ));
             }
         }
         Ok(())

@@ -15,10 +15,10 @@ mod learning;
 mod limits;
 pub mod metrics;
 mod observations;
+mod reads;
 mod report;
 mod rollouts;
 mod series;
-mod reads;
 mod serve;
 mod stream;
 mod throttle;
@@ -112,9 +112,9 @@ impl AppState {
     /// Builds the state and starts the change feed (it needs a tokio runtime).
     pub fn new(opts: Options) -> AppState {
         let feed = Feed::start(opts.store.clone(), &opts.database_url);
-        let read_store = opts.read_store.unwrap_or_else(|| {
-            reads::open(&opts.database_url, &opts.store, &opts.limits)
-        });
+        let read_store = opts
+            .read_store
+            .unwrap_or_else(|| reads::open(&opts.database_url, &opts.store, &opts.limits));
         let reads = Service::new(read_store, opts.config.clone(), Arc::new(SystemClock));
         let service = Service::new(opts.store, opts.config, Arc::new(SystemClock));
         let judgments = opts.judgments.unwrap_or_else(|| {

@@ -52,9 +52,7 @@ pub async fn timeseries(
     let Query(q) = query?;
     let analyses = page(q.analysis_before, q.limit)?;
     let guardrails = page(q.guardrail_before, q.limit)?;
-    Ok(Json(
-        s.reads.timeseries(&name, analyses, guardrails).await?,
-    ))
+    Ok(Json(s.reads.timeseries(&name, analyses, guardrails).await?))
 }
 
 #[derive(Deserialize)]

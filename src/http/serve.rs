@@ -31,9 +31,7 @@ pub async fn run(
     let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(
-        limits.max_connections as usize,
-    ));
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections as usize));
     let (header, idle) = (limits.header_timeout, limits.idle_timeout);
     tokio::pin!(shutdown);
     loop {

@@ -284,7 +284,9 @@ impl Stream {
                 .unwrap()
                 .expect("the stream stays open");
             let mut events = Vec::new();
-            self.parser.feed(&chunk, &mut events).expect("lines under the cap");
+            self.parser
+                .feed(&chunk, &mut events)
+                .expect("lines under the cap");
             self.pending.extend(events);
         }
     }

@@ -133,7 +133,10 @@ async fn slow_bodies_and_idle_connections_are_cut_off() {
     let seen = read_until_closed(&mut slowloris, Duration::from_secs(20))
         .await
         .expect("the unfinished head is cut off");
-    assert!(seen.is_empty() || seen.starts_with("HTTP/1.1 408"), "{seen}");
+    assert!(
+        seen.is_empty() || seen.starts_with("HTTP/1.1 408"),
+        "{seen}"
+    );
 
     // An event stream outlives the idle timeout (its keepalives come every 15 s).
     let c = http_client();
@@ -210,7 +213,6 @@ async fn streams_over_the_cap_get_503() {
         Some(())
     })
     .await;
-
 }
 
 /// At `--http-max-connections`, one more connection gets 503 with `Retry-After` and is
@@ -220,7 +222,12 @@ async fn connections_over_the_cap_get_503() {
     let db = TestDb::sqlite();
     let (_d, addr) = daemon(
         &db,
-        &["--http-max-connections", "8", "--http-header-timeout", "60s"],
+        &[
+            "--http-max-connections",
+            "8",
+            "--http-header-timeout",
+            "60s",
+        ],
     )
     .await;
     let quick = reqwest::Client::builder()
@@ -245,10 +252,14 @@ async fn connections_over_the_cap_get_503() {
     assert!(refused.contains("Retry-After: 1"), "{refused}");
     assert!(refused.contains("too many connections"), "{refused}");
     drop(held);
-    eventually(Duration::from_secs(20), "a freed connection slot", || async {
-        let r = quick.get(&healthz).send().await.ok()?;
-        (r.status() == StatusCode::OK).then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "a freed connection slot",
+        || async {
+            let r = quick.get(&healthz).send().await.ok()?;
+            (r.status() == StatusCode::OK).then_some(())
+        },
+    )
     .await;
 }
 
@@ -307,7 +318,12 @@ async fn saturated_reads_do_not_block_the_controller(db: TestDb) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "{}",
+        resp.text().await.unwrap()
+    );
     rollout::engine::tick_all(&*store, &config, &w, t0() + chrono::Duration::minutes(5))
         .await
         .expect("a tick completes");
@@ -366,7 +382,11 @@ async fn failed_admin_attempts_are_rate_limited_per_peer() {
     for token in ["wrong", TOKEN] {
         let r = act(token, "pause", c.clone()).await;
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{token}");
-        let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        let wait: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!((1..=60).contains(&wait), "{wait}");
         let body: serde_json::Value = r.json().await.unwrap();
         assert!(
@@ -384,5 +404,40 @@ async fn failed_admin_attempts_are_rate_limited_per_peer() {
         .build()
         .unwrap();
     let r = act(TOKEN, "resume", other).await;
-    assert_eq!(r.status(), StatusCode::OK, "the last success above paused it");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the last success above paused it"
+    );
+}
+
+/// The bounds are daemon flags, documented by `rollout daemon --help` with their variables.
+#[test]
+fn the_bounds_are_in_the_daemon_help() {
+    let out = crate::support::bin()
+        .args(["daemon", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for (flag, var) in [
+        ("--http-header-timeout", "ROLLOUT_HTTP_HEADER_TIMEOUT"),
+        ("--http-body-timeout", "ROLLOUT_HTTP_BODY_TIMEOUT"),
+        ("--http-idle-timeout", "ROLLOUT_HTTP_IDLE_TIMEOUT"),
+        ("--http-max-connections", "ROLLOUT_HTTP_MAX_CONNECTIONS"),
+        ("--http-max-streams", "ROLLOUT_HTTP_MAX_STREAMS"),
+        ("--http-read-pool", "ROLLOUT_HTTP_READ_POOL"),
+    ] {
+        assert!(help.contains(flag) && help.contains(var), "{flag}: {help}");
+    }
+    let bad = crate::support::bin()
+        .args(["daemon", "--http-body-timeout", "0s"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("--http-body-timeout 0 would cut off every client"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }

@@ -205,12 +205,7 @@ async fn insights_are_the_latest_stored_run(db: TestDb) {
     // A discovery inside the analysis window: the answer does not move until the next run.
     let mut recent = discovery("GME");
     recent["discovery_timestamp"] = json!(chrono::Utc::now().to_rfc3339());
-    let (status, _) = post(
-        &api,
-        "/learning/collect/discovery-data",
-        recent.to_string(),
-    )
-    .await;
+    let (status, _) = post(&api, "/learning/collect/discovery-data", recent.to_string()).await;
     assert_eq!(status, StatusCode::OK);
     let (_, unchanged) = get().await;
     assert_eq!(unchanged, body, "nothing is computed per request");

@@ -197,8 +197,11 @@ mod tests {
             .expect("an error");
         assert_eq!(e.what, "an event");
         assert!(got.is_empty());
-        assert!(TooLong { what: "a line", limit: MAX_LINE }
-            .to_string()
-            .contains("1048576"));
+        assert!(TooLong {
+            what: "a line",
+            limit: MAX_LINE
+        }
+        .to_string()
+        .contains("1048576"));
     }
 }
