@@ -8,6 +8,7 @@
 //!
 //! The request body has its own deadline (`deadline.rs`).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -208,8 +209,6 @@ where
         })
     }
 }
-
-use std::future::Future;
 
 /// A response body that keeps its request in progress until it ends or is dropped.
 struct Guarded {
