@@ -77,6 +77,8 @@ async fn main() {
             ingest_token: None,
             ingest_slots: 4,
             judgments: None,
+            limits: Default::default(),
+            read_store: None,
         },
     )
     .await

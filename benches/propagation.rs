@@ -96,6 +96,8 @@ fn app_state(store: &Arc<dyn Store>, url: &str, config: &Config) -> AppState {
         ingest_token: None,
         ingest_slots: 1,
         judgments: None,
+        limits: Default::default(),
+        read_store: None,
     })
 }
 

@@ -28,6 +28,8 @@ pub struct DaemonOptions {
     pub lease: std::time::Duration,
     /// The least time between two stored looks of an unchanged verdict (`--snapshot-interval`).
     pub snapshot_interval: chrono::Duration,
+    /// The HTTP API's timeouts, caps and read pool (`--http-*`).
+    pub http: crate::http::Limits,
 }
 
 /// Records the configuration the daemon acts on, so that manual actions can use it when the
@@ -116,6 +118,8 @@ pub async fn run(
                     .map_err(crate::Error::invalid_input)?,
                 ingest_slots: 4,
                 judgments: None,
+                limits: opts.http.clone(),
+                read_store: None,
             };
             if api.admin_token.is_none() {
                 warn!("no ROLLOUT_ADMIN_TOKEN or ROLLOUT_ADMIN_TOKEN_FILE: the admin endpoints answer 503");

@@ -66,6 +66,9 @@ pub enum Command {
         /// changed (`<int><s|m|h|d|w>`; `0` keeps every change); the dashboard draws them.
         #[arg(long, env = "ROLLOUT_SNAPSHOT_INTERVAL", default_value = "1h", value_parser = parse_interval)]
         snapshot_interval: chrono::Duration,
+        /// The HTTP API's bounds on its clients.
+        #[command(flatten)]
+        http: crate::http::Limits,
     },
     /// Runs one evaluation pass, then exits.
     Tick {

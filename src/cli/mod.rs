@@ -98,7 +98,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             listen,
             lease,
             snapshot_interval,
+            http,
         } => {
+            http.check().map_err(Error::invalid_input)?;
             if lease.as_millis() < 300 {
                 return Err(Error::invalid_input(format!(
                     "--lease {} is too short; at least 300ms",
@@ -111,6 +113,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 listen_override: *listen,
                 lease: *lease,
                 snapshot_interval: *snapshot_interval,
+                http: http.clone(),
             };
             daemon::run(opts, shutdown_signal()).await
         }

@@ -1,16 +1,16 @@
 //! `POST /v1/rollouts/{name}/{pause|resume|promote|rollback|restart}`: manual actions
 //! behind a bearer token (`ROLLOUT_ADMIN_TOKEN` or the file `ROLLOUT_ADMIN_TOKEN_FILE`).
-//! No token configured: 503 (admin disabled); a missing or wrong token: 401 (see `auth`).
+//! No token configured: 503 (admin disabled); a missing or wrong token: 401; a peer with
+//! too many failed attempts lately: 429 (see `auth`).
 
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::Json;
 use rollout_app::usecases::act::ActionReport;
 use serde::Deserialize;
 use tracing::{info_span, Instrument};
 
-use super::auth::authorize_admin;
+use super::auth::Admin;
 use super::{ApiError, AppState};
 use crate::controller::ManualAction;
 
@@ -26,12 +26,10 @@ pub struct ActionBody {
 
 async fn act(
     s: AppState,
-    headers: HeaderMap,
     name: String,
     action: ManualAction,
     body: Result<Json<ActionBody>, JsonRejection>,
 ) -> Result<Json<ActionReport>, ApiError> {
-    authorize_admin(&s, &headers)?;
     let Json(body) = body?;
     let who = body
         .actor
@@ -58,11 +56,11 @@ macro_rules! action_handler {
         pub async fn $name(
             State(s): State<AppState>,
             name: Result<Path<String>, PathRejection>,
-            headers: HeaderMap,
+            _: Admin,
             body: Result<Json<ActionBody>, JsonRejection>,
         ) -> Result<Json<ActionReport>, ApiError> {
             let Path(name) = name?;
-            act(s, headers, name, $action, body).await
+            act(s, name, $action, body).await
         }
     };
 }

@@ -2,7 +2,9 @@
 //! `ROLLOUT_ADMIN_TOKEN_FILE`; none configured: 503). Ingest (`/v1/observations`,
 //! `/learning/collect/*`) needs the ingest token (`ROLLOUT_INGEST_TOKEN` or
 //! `ROLLOUT_INGEST_TOKEN_FILE`), a separate secret; with none configured, ingest is open to
-//! loopback peers only and refused (403) to everyone else.
+//! loopback peers only and refused (403) to everyone else. Failed admin-token attempts are
+//! rate-limited per peer (`throttle.rs`): 429 with `Retry-After` once a peer has failed
+//! too often, even with the right token, until its window ends.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -85,19 +87,60 @@ fn unauthorized(message: &str) -> ApiError {
     e
 }
 
-/// Admin endpoints: 503 without a configured token, 401 without the right one.
-pub(crate) fn authorize_admin(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Admin endpoints: 503 without a configured token, 429 for a peer that failed too often
+/// lately, 401 without the right token (counted against the peer).
+pub(crate) fn authorize_admin(
+    s: &AppState,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<(), ApiError> {
     let Some(token) = &s.admin_token else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the admin API is disabled: set ROLLOUT_ADMIN_TOKEN or ROLLOUT_ADMIN_TOKEN_FILE",
         ));
     };
+    let now = std::time::Instant::now();
+    if let Some(wait) = peer.and_then(|p| s.admin_failures.wait(p.ip(), now)) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many failed admin-token attempts from this address; retry in {secs}s"),
+        );
+        e.retry_after = Some(secs.max(1));
+        return Err(e);
+    }
     match bearer(headers) {
         Some(g) if token.verify(g) => Ok(()),
-        _ => Err(unauthorized(
-            "a valid `Authorization: Bearer TOKEN` header is required",
-        )),
+        _ => {
+            if let Some(p) = peer {
+                s.admin_failures.failed(p.ip(), now);
+            }
+            Err(unauthorized(
+                "a valid `Authorization: Bearer TOKEN` header is required",
+            ))
+        }
+    }
+}
+
+/// The caller's address, when the server runs with connection info (axum's
+/// `MockConnectInfo` counts too).
+async fn peer(parts: &mut Parts, s: &AppState) -> Option<SocketAddr> {
+    ConnectInfo::<SocketAddr>::from_request_parts(parts, s)
+        .await
+        .ok()
+        .map(|c| c.0)
+}
+
+/// Extracted by the admin handlers, before their body: the caller holds the admin token.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
+        let peer = peer(parts, s).await;
+        authorize_admin(s, &parts.headers, peer).map(|()| Admin)
     }
 }
 
@@ -142,11 +185,7 @@ impl FromRequestParts<AppState> for Ingestor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
-        // Also honours axum's `MockConnectInfo` when there is no real connection info.
-        let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, s)
-            .await
-            .ok()
-            .map(|c| c.0);
+        let peer = peer(parts, s).await;
         authorize_ingest(s.ingest_token.as_ref(), &parts.headers, peer).map(|()| Ingestor)
     }
 }

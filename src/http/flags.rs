@@ -26,12 +26,12 @@ fn matches(headers: &HeaderMap, etag: &str) -> bool {
 
 pub async fn all(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     if headers.contains_key(header::IF_NONE_MATCH) {
-        let tag = etag(s.service.flags_version().await?);
+        let tag = etag(s.reads.flags_version().await?);
         if matches(&headers, &tag) {
             return Ok(not_modified(&tag));
         }
     }
-    let table = s.service.flags().await?;
+    let table = s.reads.flags().await?;
     let tag = etag(table.version);
     if matches(&headers, &tag) {
         return Ok(not_modified(&tag));
@@ -60,7 +60,7 @@ pub async fn one(
     key: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(key) = key?;
-    let table = s.service.flags().await?;
+    let table = s.reads.flags().await?;
     match table.flags.into_iter().find(|f| f.key == key) {
         Some(row) => Ok(Json(row).into_response()),
         None => Err(ApiError::not_found(format!("no flag {key}"))),

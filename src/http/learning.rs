@@ -2,7 +2,7 @@
 //! an array of records, per request; checked by the same rules as `rollout learning
 //! ingest`, all or nothing, acknowledged after the commit; the ingest token, or a loopback
 //! peer when none is configured) and intelligence (the weights services should apply now,
-//! and the current analysis).
+//! and the latest stored analysis run; both are reads, on the HTTP read pool).
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -126,18 +126,20 @@ pub async fn discovery_parameters(
 ) -> Result<Json<DiscoveryParameters>, ApiError> {
     let Query(which) = which?;
     Ok(Json(
-        s.service
+        s.reads
             .discovery_parameters(which.rollout.as_deref())
             .await?,
     ))
 }
 
+/// The latest stored analysis run (404 with the reason before the first one): never
+/// computed per request.
 pub async fn market_insights(
     State(s): State<AppState>,
     which: Result<Query<Which>, QueryRejection>,
-) -> Result<Json<learning::Report>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(which) = which?;
     Ok(Json(
-        s.service.learning_analyze(which.rollout.as_deref()).await?,
+        s.reads.learning_insights(which.rollout.as_deref()).await?,
     ))
 }

@@ -89,13 +89,13 @@ pub async fn scrape(State(s): State<AppState>) -> Response {
         .into_response();
     };
     gauge!("rollout_leader").set(if s.role.epoch().is_some() { 1.0 } else { 0.0 });
-    if let Ok(v) = s.service.flags_version().await {
+    if let Ok(v) = s.reads.flags_version().await {
         gauge!("rollout_flags_version").set(v as f64);
     }
-    if let Ok(statuses) = s.service.statuses().await {
+    if let Ok(statuses) = s.reads.statuses().await {
         stage_gauges(&statuses);
     }
-    for r in s.service.gauges().await {
+    for r in s.reads.gauges().await {
         let name = r.rollout;
         for g in r.guardrails {
             if let Some(v) = g.value {

@@ -5,18 +5,23 @@
 mod admin;
 mod auth;
 mod body;
+mod conn;
 mod dashboard;
+mod deadline;
 mod error;
 mod feed;
 mod flags;
 mod learning;
+mod limits;
 pub mod metrics;
 mod observations;
+mod reads;
 mod report;
 mod rollouts;
 mod series;
 mod serve;
 mod stream;
+mod throttle;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,6 +40,7 @@ pub use auth::Token as AdminToken;
 pub use auth::{ingest_token_from_env, token_from_env, Token};
 pub use error::ApiError;
 pub use feed::Feed;
+pub use limits::Limits;
 pub use observations::MAX_ROWS;
 
 /// The largest request body accepted (bytes); larger ones get 413.
@@ -61,6 +67,11 @@ pub struct Options {
     /// Where ingest asks for judgments of the rows it committed. `None`: the leader's
     /// ([`crate::judge::leader`] with `role` and `actor`), which streams its rollbacks.
     pub judgments: Option<Judgments>,
+    /// Timeouts, caps and the size of the HTTP read pool.
+    pub limits: Limits,
+    /// The store HTTP reads use. `None`: a pool of its own on `database_url`
+    /// (`limits.read_pool` connections), so readers cannot starve the controller's pool.
+    pub read_store: Option<Arc<dyn Store>>,
 }
 
 /// The state every handler shares.
@@ -69,8 +80,16 @@ pub struct AppState(Arc<Inner>);
 
 /// The shared state behind [`AppState`].
 pub struct Inner {
-    /// The use cases; handlers parse, call one and render what it returns.
+    /// The use cases; handlers parse, call one and render what it returns. On the
+    /// controller's pool: admin actions, ingest, readiness.
     pub(crate) service: Service,
+    /// The same use cases on the small pool of HTTP reads (every `GET` of the API).
+    pub(crate) reads: Service,
+    pub(crate) limits: Limits,
+    /// One permit per open event stream.
+    pub(crate) streams: Arc<Semaphore>,
+    /// Failed admin-token attempts, per peer.
+    pub(crate) admin_failures: throttle::Throttle,
     pub(crate) role: Arc<Role>,
     pub(crate) admin_token: Option<Token>,
     pub(crate) ingest_token: Option<Token>,
@@ -93,6 +112,10 @@ impl AppState {
     /// Builds the state and starts the change feed (it needs a tokio runtime).
     pub fn new(opts: Options) -> AppState {
         let feed = Feed::start(opts.store.clone(), &opts.database_url);
+        let read_store = opts
+            .read_store
+            .unwrap_or_else(|| reads::open(&opts.database_url, &opts.store, &opts.limits));
+        let reads = Service::new(read_store, opts.config.clone(), Arc::new(SystemClock));
         let service = Service::new(opts.store, opts.config, Arc::new(SystemClock));
         let judgments = opts.judgments.unwrap_or_else(|| {
             crate::judge::leader(
@@ -104,6 +127,10 @@ impl AppState {
         });
         AppState(Arc::new(Inner {
             service,
+            reads,
+            streams: Arc::new(Semaphore::new(opts.limits.max_streams as usize)),
+            limits: opts.limits,
+            admin_failures: throttle::Throttle::default(),
             judgments,
             role: opts.role,
             admin_token: opts.admin_token,
@@ -201,6 +228,10 @@ pub fn router(state: AppState) -> Router {
     app.fallback(error::no_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            deadline::body_in_time,
+        ))
         .with_state(state)
 }
 
@@ -254,22 +285,24 @@ pub async fn start(addr: std::net::SocketAddr, opts: Options) -> std::io::Result
     })
 }
 
-/// How long a client may take to send a request's headers (slowloris connections are
-/// closed after it).
+/// How long a client may take to send a request's headers by default (slowloris
+/// connections are closed after it); `--http-header-timeout`.
 pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-/// Connections served at once; more are answered 503 with `Retry-After` and closed.
+/// Connections served at once by default; more are answered 503 with `Retry-After` and
+/// closed; `--http-max-connections`.
 pub const MAX_CONNECTIONS: usize = 1024;
 
 /// Serves the API on `listener` until `shutdown` completes; open event streams are closed
-/// then, so that shutdown does not wait for them. Each connection must send its headers
-/// within [`HEADER_TIMEOUT`]; at most [`MAX_CONNECTIONS`] are served at once.
+/// then, so that shutdown does not wait for them. The state's [`Limits`] bound each
+/// connection (header, body and idle timeouts) and their number.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.clone();
-    serve::run(listener, router(state), async move {
+    let limits = state.limits.clone();
+    serve::run(listener, router(state), &limits, async move {
         shutdown.await;
         closing.closing.send_replace(true);
     })

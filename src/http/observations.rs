@@ -202,6 +202,8 @@ mod tests {
             ingest_token: None,
             ingest_slots: 2,
             judgments: None,
+            limits: Default::default(),
+            read_store: None,
         });
         let body = || {
             || {

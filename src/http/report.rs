@@ -42,7 +42,7 @@ pub async fn report(
             )))
         }
     };
-    let r = s.service.report(&name).await?;
+    let r = s.reads.report(&name).await?;
     Ok(if md {
         (
             [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],

@@ -10,7 +10,7 @@ use super::{ApiError, AppState};
 use crate::status::{RolloutStatus, UnitAssignment};
 
 pub async fn list(State(s): State<AppState>) -> Result<Json<Vec<RolloutStatus>>, ApiError> {
-    Ok(Json(s.service.statuses().await?))
+    Ok(Json(s.reads.statuses().await?))
 }
 
 /// One rollout: its position, the A/B analysis (if it has an A/B stage) and the last
@@ -20,7 +20,7 @@ pub async fn one(
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<RolloutView>, ApiError> {
     let Path(name) = name?;
-    Ok(Json(s.service.rollout_view(&name).await?))
+    Ok(Json(s.reads.rollout_view(&name).await?))
 }
 
 #[derive(Deserialize)]
@@ -37,7 +37,7 @@ pub async fn assign(
 ) -> Result<Json<UnitAssignment>, ApiError> {
     let Query(q) = query?;
     let mut views = s
-        .service
+        .reads
         .assign(&q.rollout, std::slice::from_ref(&q.unit))
         .await?;
     Ok(Json(views.remove(0)))

@@ -31,7 +31,7 @@ pub async fn history(
     let Path(name) = name?;
     let Query(q) = query?;
     let page = page(q.before, q.limit)?;
-    Ok(Json(s.service.history_page(&name, page).await?))
+    Ok(Json(s.reads.history_page(&name, page).await?))
 }
 
 #[derive(Deserialize)]
@@ -52,9 +52,7 @@ pub async fn timeseries(
     let Query(q) = query?;
     let analyses = page(q.analysis_before, q.limit)?;
     let guardrails = page(q.guardrail_before, q.limit)?;
-    Ok(Json(
-        s.service.timeseries(&name, analyses, guardrails).await?,
-    ))
+    Ok(Json(s.reads.timeseries(&name, analyses, guardrails).await?))
 }
 
 #[derive(Deserialize)]
@@ -89,5 +87,5 @@ pub async fn preview(
     let Path(name) = name?;
     let Query(q) = query?;
     let action = action(&q.action)?;
-    Ok(Json(s.service.preview(&name, action, &q.reason).await?))
+    Ok(Json(s.reads.preview(&name, action, &q.reason).await?))
 }

@@ -2,9 +2,11 @@
 //! peer's address as `ConnectInfo`), header names written in title case (`Content-Type`:
 //! header names are case-insensitive, but some clients compare them as written). On
 //! shutdown: stop accepting, let each connection finish its request in flight, and wait for
-//! them. Each connection must send its headers within [`super::HEADER_TIMEOUT`]
-//! (slowloris connections are cut off); at most [`super::MAX_CONNECTIONS`] are served at
-//! once, and one more is answered 503 with `Retry-After` and closed.
+//! them. Each connection is watched (`conn.rs`): it must send a request's head within the
+//! header timeout and is closed once idle for the idle timeout (slowloris and idle
+//! keep-alive connections are cut off; an open event stream is a request in progress, never
+//! idle). At most `max_connections` are served at once, and one more is answered 503 with
+//! `Retry-After` and closed.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,15 +20,19 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::Service;
 
+use super::conn;
+
 pub async fn run(
     listener: tokio::net::TcpListener,
     app: Router,
+    limits: &super::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(super::MAX_CONNECTIONS));
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections as usize));
+    let (header, idle) = (limits.header_timeout, limits.idle_timeout);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -50,16 +56,23 @@ pub async fn run(
         let stopping = stopping.clone();
         connections.spawn(async move {
             let _permit = permit;
+            let activity = conn::Activity::new();
             let mut builder = http1::Builder::new();
+            // hyper's own header timeout would also run between keep-alive requests: the
+            // watchdog below times heads and idleness instead.
             builder
                 .title_case_headers(true)
                 .timer(TokioTimer::new())
-                .header_read_timeout(super::HEADER_TIMEOUT);
-            let conn =
-                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+                .header_read_timeout(None);
+            let io = TokioIo::new(conn::Watched::new(stream, activity.clone()));
+            let svc = TowerToHyperService::new(conn::Tracked::new(svc, activity.clone()));
+            let conn = builder.serve_connection(io, svc);
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => drop(r),
+                () = conn::expired(activity, header, idle) => {
+                    tracing::debug!(%peer, "connection closed: no request head in time, or idle");
+                }
                 () = stopped(stopping) => {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;

@@ -1,6 +1,7 @@
 //! `GET /v1/flags/stream`: Server-Sent Events. A `snapshot` first (or, with
 //! `Last-Event-ID: N`, a replay of every change after N), then one `change` per committed
-//! change, in order; `id` is the table version. `: keepalive` every 15 s.
+//! change, in order; `id` is the table version. `: keepalive` every 15 s. At most
+//! `--http-max-streams` are open at once; one more is answered 503 with `Retry-After`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,7 +25,22 @@ pub const KEEPALIVE: Duration = Duration::from_secs(15);
 /// A replay longer than this is replaced by a snapshot.
 const MAX_REPLAY: usize = 10_000;
 
+/// Seconds a stream refused for the cap is told to wait.
+const FULL_RETRY_AFTER: u64 = 2;
+
 pub async fn stream(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    // Held by the response body: released when the client goes (or the server stops).
+    let Ok(permit) = s.streams.clone().try_acquire_owned() else {
+        let mut e = super::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "too many open event streams (at most {}); retry later",
+                s.limits.max_streams
+            ),
+        );
+        e.retry_after = Some(FULL_RETRY_AFTER);
+        return e.into_response();
+    };
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -51,8 +67,10 @@ pub async fn stream(State(s): State<AppState>, headers: HeaderMap) -> Response {
             debug!(error = %e, "event stream ended by a store error; the client resumes");
         }
     });
-    let events = futures_util::stream::unfold(out, |mut out| async move {
-        out.recv().await.map(|e| (Ok::<_, Infallible>(e), out))
+    let events = futures_util::stream::unfold((out, permit), |(mut out, permit)| async move {
+        out.recv()
+            .await
+            .map(|e| (Ok::<_, Infallible>(e), (out, permit)))
     });
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEPALIVE).text("keepalive"))
@@ -68,7 +86,7 @@ async fn first_events(s: &AppState, last_id: Option<i64>) -> Result<(Vec<Event>,
             return Ok((changes.iter().map(change).collect(), sent));
         }
     }
-    let table = s.service.flags().await?;
+    let table = s.reads.flags().await?;
     Ok((vec![snapshot_event(&table)], table.version))
 }
 
@@ -99,7 +117,7 @@ async fn pump(
             Ok(c) if c.version <= sent => {
                 // Usually a change the client has already; but if the store's version went
                 // below what was sent (a restored database), only a snapshot is right.
-                if s.service.flags_version().await? < sent {
+                if s.reads.flags_version().await? < sent {
                     sent = snapshot(s, tx).await?;
                 }
                 continue;
@@ -130,14 +148,14 @@ async fn pump(
 /// Every change after version `n`, contiguous, or `None` if the history cannot show them
 /// all (too many, a gap, or `n` ahead of the store): then a snapshot is due.
 async fn replay(s: &AppState, n: i64) -> Result<Option<Vec<FlagChange>>, AppError> {
-    let current = s.service.flags_version().await?;
+    let current = s.reads.flags_version().await?;
     if n > current || n < 0 {
         return Ok(None);
     }
     let mut out: Vec<FlagChange> = Vec::new();
     let mut at = n;
     while at < current {
-        let page = s.service.flag_changes_since(at, PAGE).await?;
+        let page = s.reads.flag_changes_since(at, PAGE).await?;
         if page.is_empty() {
             break;
         }
@@ -156,7 +174,7 @@ async fn replay(s: &AppState, n: i64) -> Result<Option<Vec<FlagChange>>, AppErro
 }
 
 async fn snapshot(s: &AppState, tx: &mpsc::Sender<Event>) -> Result<i64, AppError> {
-    let table = s.service.flags().await?;
+    let table = s.reads.flags().await?;
     send(tx, snapshot_event(&table)).await;
     Ok(table.version)
 }
@@ -235,6 +253,8 @@ mod tests {
             ingest_token: None,
             ingest_slots: 1,
             judgments: None,
+            limits: Default::default(),
+            read_store: None,
         });
         // A broadcast of two slots, fed by hand: five changes make the subscriber lag.
         let (btx, brx) = broadcast::channel(2);

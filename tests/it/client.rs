@@ -234,6 +234,51 @@ async fn failures_over_http_serve_last_known_good_and_never_stop_the_calls() {
     assert!(stats.last_error.is_some());
 }
 
+/// A server whose event stream sends a line that never ends: the client drops the stream
+/// once the line passes the cap (1 MiB) with an error, keeps serving its table and
+/// reconnects (after a backoff, as from any failure), never buffering the line whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_stream_line_is_dropped_and_the_table_kept() {
+    let db = TestDb::sqlite();
+    let api = Api::start_with(&db, None, |r| {
+        r.layer(middleware::from_fn(|req: Request, next: Next| async move {
+            if req.uri().path() != "/v1/flags/stream" {
+                return next.run(req).await;
+            }
+            let chunk = axum::body::Bytes::from(vec![b'x'; 64 * 1024]);
+            let head = futures_util::stream::once(async {
+                Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"data: "))
+            });
+            let endless = futures_util::stream::repeat_with(move || Ok(chunk.clone()));
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(axum::body::Body::from_stream(
+                    futures_util::StreamExt::chain(head, endless),
+                ))
+                .unwrap()
+        }))
+    })
+    .await;
+    api.start_rollout().await;
+    let client = Client::connect(&api.url(""), Options::default())
+        .await
+        .unwrap();
+    let version = client.version().expect("loaded");
+    let error = eventually(WAIT, "the stream dropped for its line", || {
+        let e = client.stats().last_error;
+        async move { e.filter(|e| e.contains("longer than 1048576 bytes")) }
+    })
+    .await;
+    assert!(error.contains("a line"), "{error}");
+    assert_eq!(client.version(), Some(version), "the table is kept");
+    assert_eq!(client.flag("API_MODE").as_deref(), Some("shadow"));
+    eventually(WAIT, "a reconnect", || {
+        let n = client.stats().stream_connects;
+        async move { (n >= 2).then_some(()) }
+    })
+    .await;
+}
+
 /// The background refresher against a server that answers 503: it backs off (2, 4, 8 s
 /// after the second, third, fourth failure; jitter pinned) instead of calling in a loop,
 /// and does not probe (the server answers). A successful refresh by hand ends its wait.

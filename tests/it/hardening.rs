@@ -148,6 +148,8 @@ async fn unfinished_headers_are_cut_off() {
             ingest_token: None,
             ingest_slots: 2,
             judgments: None,
+            limits: Default::default(),
+            read_store: None,
         },
     )
     .await

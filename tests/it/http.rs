@@ -115,6 +115,8 @@ impl Api {
             ingest_token: ingest_token.and_then(Token::new),
             ingest_slots: 2,
             judgments,
+            limits: Default::default(),
+            read_store: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -281,7 +283,11 @@ impl Stream {
                 .expect("an event within 20 s")
                 .unwrap()
                 .expect("the stream stays open");
-            self.pending.extend(self.parser.feed(&chunk));
+            let mut events = Vec::new();
+            self.parser
+                .feed(&chunk, &mut events)
+                .expect("lines under the cap");
+            self.pending.extend(events);
         }
     }
 }
@@ -985,6 +991,11 @@ const STATUSES_USED: &[(&str, &str, u16)] = &[
     ("get", "/v1/flags/{key}", 400),
     ("get", "/v1/flags/{key}", 404),
     ("get", "/v1/flags/stream", 200),
+    ("get", "/v1/flags/stream", 503),
+    ("post", "/v1/rollouts/{name}/pause", 429),
+    ("post", "/v1/observations", 408),
+    ("get", "/learning/intelligence/market-insights", 200),
+    ("get", "/learning/intelligence/market-insights", 404),
     ("post", "/v1/rollouts/{name}/pause", 200),
     ("post", "/v1/rollouts/{name}/pause", 401),
     ("post", "/v1/rollouts/{name}/pause", 404),
@@ -1072,6 +1083,8 @@ async fn shutdown_ends_open_streams() {
         ingest_token: None,
         ingest_slots: 1,
         judgments: None,
+        limits: Default::default(),
+        read_store: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -1182,7 +1195,7 @@ async fn the_daemon_serves_the_api_on_port_0() {
 const WAIT_LONG: Duration = Duration::from_secs(60);
 
 /// The base URL a daemon started with `--listen 127.0.0.1:0` logs.
-async fn daemon_address(log: &std::path::Path) -> String {
+pub async fn daemon_address(log: &std::path::Path) -> String {
     eventually(WAIT_LONG, "the daemon to log its HTTP address", || {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         async move {
@@ -1379,6 +1392,8 @@ async fn a_stream_without_a_store_is_503_with_retry_after() {
             ingest_token: None,
             ingest_slots: 1,
             judgments: None,
+            limits: Default::default(),
+            read_store: None,
         },
     )
     .await

@@ -153,15 +153,69 @@ async fn intelligence_serves_what_the_stage_allows(db: TestDb) {
     );
     assert_eq!(body["optimized_weights"]["volume_momentum"], 0.25);
     assert_eq!(body["optimized_weights"]["squeeze"], 0.2);
-    let (status, body) = get("/learning/intelligence/market-insights").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["pairs"], 0);
-    assert_eq!(body["weights"]["fallback"], true, "{body}");
     let (status, _) = get("/learning/intelligence/discovery-parameters?rollout=nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// `market-insights` serves the latest stored analysis run, never one computed for the
+/// request: before the first run it says so (404), and rows collected after a run change
+/// nothing until the next run.
+async fn insights_are_the_latest_stored_run(db: TestDb) {
+    let api = Api::launch(&db, None, LEARNING, Arc::new(Role::default()), |r| r).await;
+    api.start_rollout().await;
+    let get = || {
+        let url = api.url("/learning/intelligence/market-insights");
+        async move {
+            let resp = http_client().get(url).send().await.unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = get().await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("no analysis of rollout \"learner\" has run yet")
+            && error.contains("analysis.schedule"),
+        "{error}"
+    );
+
+    let run = || async {
+        let r = api.config.rollouts[0].clone();
+        rollout::learning::run(
+            &*api.store,
+            &r,
+            &rollout::store::Writer::person("t@it"),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+    };
+    let first = run().await;
+    let (status, body) = get().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["pairs"], 0);
+    assert_eq!(body["weights"]["fallback"], true, "{body}");
+    assert_eq!(body["counts"]["discoveries"], 0, "{body}");
+    assert_eq!(
+        body,
+        serde_json::to_value(&first.report).unwrap(),
+        "the run's report, as computed"
+    );
+
+    // A discovery inside the analysis window: the answer does not move until the next run.
+    let mut recent = discovery("GME");
+    recent["discovery_timestamp"] = json!(chrono::Utc::now().to_rfc3339());
+    let (status, _) = post(&api, "/learning/collect/discovery-data", recent.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, unchanged) = get().await;
+    assert_eq!(unchanged, body, "nothing is computed per request");
+    run().await;
+    let (_, next) = get().await;
+    assert_eq!(next["counts"]["discoveries"], 1, "{next}");
+}
+
 on_both_stores!(
     collection_is_all_or_nothing,
-    intelligence_serves_what_the_stage_allows
+    intelligence_serves_what_the_stage_allows,
+    insights_are_the_latest_stored_run
 );

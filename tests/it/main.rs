@@ -14,6 +14,7 @@ mod guardrails;
 mod ha;
 mod hardening;
 mod http;
+mod http_bounds;
 mod judge;
 mod learning;
 mod learning_api;

@@ -289,8 +289,8 @@ class _CountingReader:
     def __init__(self, stream: EventStream) -> None:
         self._stream = stream
 
-    def readline(self) -> bytes:
-        line = self._stream._response.readline(65536 * 16)
+    def readline(self, size: int = -1) -> bytes:
+        line = self._stream._response.readline(size)
         if line:
             self._stream.lines_read += 1
             if self._stream.on_line is not None:

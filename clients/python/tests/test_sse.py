@@ -40,3 +40,44 @@ def test_incomplete_event_at_eof_is_dropped() -> None:
 def test_bom_and_retry() -> None:
     raw = "\ufeffretry: 1000\ndata: z\n\n".encode()
     assert parse(raw) == [Event("message", "z", None, 1000)]
+
+
+def test_a_line_over_the_cap_ends_the_stream_with_an_error() -> None:
+    import pytest
+    from rollout_client.sse import StreamTooLong
+
+    class Endless:
+        """A line that never ends; counts what the parser asked for."""
+
+        def __init__(self) -> None:
+            self.asked = 0
+
+        def readline(self, size: int = -1) -> bytes:
+            assert 0 < size < 2 * 1024 * 1024, "the parser never asks for an unbounded line"
+            self.asked += 1
+            return b"x" * size
+
+    events = iter_events(Endless())
+    with pytest.raises(StreamTooLong):
+        next(events)
+    # Complete events before the long line are delivered first.
+    got = []
+    with pytest.raises(StreamTooLong):
+        for e in iter_events(io.BytesIO(b"data: ok\n\ndata: " + b"y" * 40 + b"\n\n"), max_line=32):
+            got.append(e)
+    assert got == [Event("message", "ok", None)]
+    # A line of exactly the cap, with CRLF, is fine.
+    line = b"data: " + b"z" * 26
+    assert parse_capped(line + b"\r\n\r\n", 32) == [Event("message", "z" * 26, None)]
+
+
+def test_an_event_over_the_cap_ends_the_stream_with_an_error() -> None:
+    import pytest
+    from rollout_client.sse import StreamTooLong
+
+    with pytest.raises(StreamTooLong):
+        parse_capped(b"data: 0123456789\n" * 100 + b"\n", 16)
+
+
+def parse_capped(raw: bytes, max_line: int) -> list:
+    return list(iter_events(io.BytesIO(raw), max_line=max_line))

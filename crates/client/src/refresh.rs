@@ -287,13 +287,17 @@ async fn follow(
             return Ok(());
         };
         last_read = Instant::now();
-        for event in parser.feed(&bytes) {
+        let mut events = Vec::new();
+        let fed = parser.feed(&bytes, &mut events);
+        for event in events {
             apply(shared, &event).await?;
             if !*working {
                 *working = true;
                 log_success(shared, shared.succeeded());
             }
         }
+        // A line over the cap: drop the stream; the caller reconnects (the table kept).
+        fed.map_err(|e| ClientError::BadResponse(e.to_string()))?;
     }
 }
 

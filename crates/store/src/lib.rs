@@ -59,3 +59,11 @@ pub fn open_url(url: &DatabaseUrl) -> Result<Box<dyn Store>, StoreError> {
         DatabaseUrl::Postgres(_) => Box::new(PgStore::open_url(url)?),
     })
 }
+
+/// Opens the store `url` names with a pool of at most `max` connections; connects lazily.
+pub fn open_url_with_pool(url: &DatabaseUrl, max: u32) -> Result<Box<dyn Store>, StoreError> {
+    Ok(match url {
+        DatabaseUrl::Sqlite(_) => Box::new(SqliteStore::open_url_with_pool(url, max)?),
+        DatabaseUrl::Postgres(_) => Box::new(PgStore::open_url_with_pool(url, max)?),
+    })
+}

@@ -31,6 +31,16 @@ impl<B: Backend> SqlStore<B> {
         Ok(SqlStore { pool, backend })
     }
 
+    /// Opens the store `url` names with a pool of at most `max` connections (otherwise as
+    /// [`SqlStore::open_url`] configures it): a second, smaller pool on the same database,
+    /// e.g. for the HTTP API's reads.
+    pub fn open_url_with_pool(url: &DatabaseUrl, max: u32) -> Result<SqlStore<B>, StoreError> {
+        let (pool, backend) = B::connect(url)?;
+        let options = pool.options().clone().max_connections(max.max(1));
+        let pool = options.connect_lazy_with((*pool.connect_options()).clone());
+        Ok(SqlStore { pool, backend })
+    }
+
     pub fn pool(&self) -> &Pool<B::Db> {
         &self.pool
     }

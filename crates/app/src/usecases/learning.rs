@@ -87,6 +87,28 @@ impl Service {
         Ok(crate::learning::analyze(self.store(), &r, cfg, self.now()).await?)
     }
 
+    /// The analysis of the latest stored run (the scheduled pass, or `rollout learning
+    /// run`), as it was computed then: what `GET /learning/intelligence/market-insights`
+    /// serves. Nothing is computed here, so requests cost one read whatever the data.
+    pub async fn learning_insights(&self, name: Option<&str>) -> Result<serde_json::Value> {
+        let r = self.learning_rollout(name)?;
+        let latest = self.store().latest_weights(r.name.as_str()).await?;
+        let schedule = "the daemon runs it on the `analysis.schedule` of the configuration, or run `rollout learning run`";
+        match latest {
+            None => Err(Error::NotFound(format!(
+                "no analysis of rollout {:?} has run yet: {schedule}",
+                r.name.as_str()
+            ))),
+            Some(l) => l.inputs.get("report").cloned().ok_or_else(|| {
+                Error::NotFound(format!(
+                    "the latest analysis of rollout {:?} ({}) was stored without its report (by an older version); the next run stores one: {schedule}",
+                    r.name.as_str(),
+                    l.computed_at.to_rfc3339()
+                ))
+            }),
+        }
+    }
+
     /// The scheduled pass, now: analyse, record the weights history, publish if allowed.
     pub async fn learning_run(&self, name: Option<&str>, writer: &Writer) -> Result<RunReport> {
         let r = self.learning_rollout(name)?;

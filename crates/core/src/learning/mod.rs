@@ -187,6 +187,8 @@ impl Report {
                 "features": self.features.iter().map(|(f, a)| (f.clone(), serde_json::json!({
                     "status": a.status, "n": a.n, "spearman": a.spearman, "spearman_p": a.spearman_p,
                 }))).collect::<BTreeMap<_, _>>(),
+                // The whole analysis, which `market-insights` serves until the next run.
+                "report": serde_json::to_value(self).unwrap_or_default(),
             }),
         }
     }
