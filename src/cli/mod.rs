@@ -94,11 +94,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Validate { file } => validate(file.as_deref().unwrap_or(&cli.config)),
         Command::Plan { json } => plan(&load(&cli.config)?, *json),
-        Command::Daemon {
-            listen,
-            lease,
-            snapshot_interval,
-        } => {
+        Command::Daemon { listen, lease } => {
             if lease.as_millis() < 300 {
                 return Err(Error::invalid_input(format!(
                     "--lease {} is too short; at least 300ms",
@@ -110,7 +106,6 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 database_override: cli.database.clone(),
                 listen_override: *listen,
                 lease: *lease,
-                snapshot_interval: *snapshot_interval,
             };
             daemon::run(opts, shutdown_signal()).await
         }
@@ -521,10 +516,13 @@ async fn compact(
         print_json(&c);
     } else {
         println!(
-            "{}: dropped {} raw observations of ended stages observed before {} (their aggregates are kept)",
+            "{}: dropped {} raw observations of ended stages observed before {} (their aggregates are kept), \
+             {} guardrail readings (breaches are kept) and {} analysis snapshots (each stage's last is kept)",
             c.rollout,
             c.deleted,
-            c.compacted_before.to_rfc3339()
+            c.compacted_before.to_rfc3339(),
+            c.readings_deleted,
+            c.snapshots_deleted
         );
     }
     Ok(())

@@ -12,6 +12,7 @@ mod flags;
 mod learning;
 pub mod metrics;
 mod observations;
+mod panels;
 mod report;
 mod rollouts;
 mod series;
@@ -144,6 +145,8 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             get(series::timeseries),
         ),
         ("get", "/v1/rollouts/{name}/preview", get(series::preview)),
+        ("get", "/v1/rollouts/{name}/learning", get(panels::learning)),
+        ("get", "/v1/rollouts/{name}/webhooks", get(panels::webhooks)),
         ("get", "/v1/rollouts/{name}/report", get(report::report)),
         ("post", "/v1/rollouts/{name}/errors", post(report::errors)),
         ("get", "/v1/assign", get(rollouts::assign)),

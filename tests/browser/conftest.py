@@ -95,7 +95,7 @@ class Daemon:
         with open(self.log, "wb") as err:
             self.proc = subprocess.Popen(
                 [str(binary), "--config", str(self.cfg), "--database", f"sqlite://{self.db}", "daemon",
-                 "--listen", "127.0.0.1:0", "--snapshot-interval", "0"],
+                 "--listen", "127.0.0.1:0"],
                 stdout=subprocess.DEVNULL, stderr=err, env=self.env)
         found: list[str] = []
 

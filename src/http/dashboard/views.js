@@ -176,11 +176,13 @@ window.Dash = (function () {
       h("dt", {}, "Sample ratio"), h("dd", {}, srm.mismatch === true ? `⚠ mismatch (p=${num(srm.p_value)})` : srm.mismatch === false ? `ok (p=${num(srm.p_value)})` : "—"),
       h("dt", {}, "Multiple exposure"), h("dd", {}, dash(latest.multiple_exposure && (latest.multiple_exposure.units ?? latest.multiple_exposure))),
       h("dt", {}, "Alpha"), h("dd", {}, num(stage.alpha)),
-      h("dt", {}, "Looks stored"), h("dd", { id: "looks" }, String(looks.length))));
+      h("dt", {}, "Looks stored"), h("dd", { id: "looks" }, String(looks.length)),
+      h("dt", {}, "Analysis computed"), h("dd", { id: "computed-at" }, a && a.computed_at ? new Date(a.computed_at).toLocaleString() : "—")));
     for (const m of latest.metrics || []) {
       const pts = looks.map((l) => {
         const mm = ((l.analysis || {}).metrics || []).find((x) => x.metric === m.metric) || {};
-        return { t: Date.parse(l.taken_at), y: mm.lift, lo: mm.ci_low, hi: mm.ci_high, p: mm.sequential_p_value ?? mm.p_value };
+        return { t: Date.parse(l.taken_at), y: mm.lift, lo: mm.ci_low, hi: mm.ci_high, p: mm.sequential_p_value ?? mm.p_value,
+          z: mm.statistic, bound: mm.boundary };
       });
       const lines = [{ y: 0, label: "no effect", kind: "zero" }];
       if (C.finite(stage.min_effect) && stage.min_effect > 0) lines.push({ y: stage.min_effect, label: "min effect", kind: "bound" });
@@ -193,7 +195,11 @@ window.Dash = (function () {
           h("figcaption", {}, "Effect (treatment − control) with its interval, one point per look")),
         h("figure", { class: "ab-p" }, C.line({ points: pts.map((p) => ({ t: p.t, y: p.p })), lines: [{ y: stage.alpha, label: "alpha", kind: "bound" }], yMin: 0,
           label: `${m.metric}: sequential p-value at each look against alpha` }),
-        h("figcaption", {}, "Sequential p-value against alpha, one point per look"))));
+        h("figcaption", {}, "Sequential p-value against alpha, one point per look")),
+        pts.some((p) => C.finite(p.bound)) ? h("figure", { class: "ab-boundary" },
+          C.line({ points: pts.map((p) => ({ t: p.t, y: p.z, bound: p.bound })), lines: [{ y: 0, label: "no effect", kind: "zero" }],
+            label: `${m.metric}: test statistic at each look against the design's decision boundary` }),
+          h("figcaption", {}, "Test statistic at each look; dashed: the decision boundary (±), crossing it decides")) : ""));
     }
     return sec;
   }

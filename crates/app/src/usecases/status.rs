@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rollout_core::config::Rollout;
 use rollout_core::controller::RolloutState;
-use rollout_core::experiment::Analysis;
 use rollout_core::records::{EventRow, FlagTable, GuardrailReading, PendingHold};
 use rollout_core::status::{
     in_ab_stage, liveness, rollout_status, unit_assignment, Liveness, Observed, RolloutStatus,
@@ -16,13 +15,13 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::Service;
 
-/// One rollout: its position, the A/B analysis (if it has an A/B stage) and the last
-/// guardrail readings.
+/// One rollout: its position, the latest A/B analysis a judgment computed (with its
+/// `computed_at`; `None` before the first) and the last guardrail readings.
 #[derive(Debug, Serialize)]
 pub struct RolloutView {
     #[serde(flatten)]
     pub status: RolloutStatus,
-    pub analysis: Option<Analysis>,
+    pub analysis: Option<serde_json::Value>,
     pub guardrails: Vec<GuardrailReading>,
 }
 
@@ -62,12 +61,13 @@ impl Service {
         self.assemble(&r, state.as_ref(), &shared, now).await
     }
 
-    /// One rollout with its analysis and guardrail readings.
+    /// One rollout with its latest analysis and guardrail readings. Reads only what is
+    /// stored: the analysis is the latest judgment's, never computed here (an unauthenticated
+    /// read must not cost what a judgment costs).
     pub async fn rollout_view(&self, name: &str) -> Result<RolloutView> {
         let r = self.rollout(name)?;
         let state = self.store().state(name).await?;
-        let analysis =
-            crate::experiment::analyze(self.store(), &r, state.as_ref(), self.now()).await?;
+        let analysis = self.store().latest_analysis(name).await?.map(|l| l.shown());
         let guardrails = self.store().guardrail_status(name).await?;
         let now = self.now();
         let shared = self.shared_status(now).await?;
@@ -177,8 +177,8 @@ impl Service {
 pub struct RolloutGauges {
     pub rollout: String,
     pub guardrails: Vec<GuardrailReading>,
-    /// The A/B analysis, for a rollout in its A/B stage only.
-    pub analysis: Option<Analysis>,
+    /// The latest judgment's A/B analysis (as JSON), for a rollout in its A/B stage only.
+    pub analysis: Option<serde_json::Value>,
 }
 
 impl Service {
@@ -206,10 +206,12 @@ impl Service {
         Ok(self.store().ping().await?)
     }
 
-    /// Per rollout: the last guardrail readings and, in an A/B stage, the analysis. A
-    /// rollout whose store reads fail is left out (metrics are best effort).
+    /// Per rollout: the last guardrail readings and, in an A/B stage, the latest judgment's
+    /// analysis (never computed here). A rollout whose store reads fail is left out
+    /// (metrics are best effort).
     pub async fn gauges(&self) -> Vec<RolloutGauges> {
         let config = self.config();
+        let mut latest = self.store().latest_analyses().await.unwrap_or_default();
         let mut out = Vec::new();
         for r in &config.rollouts {
             let name = r.name.as_str();
@@ -227,14 +229,7 @@ impl Service {
                     Some(rollout_core::config::StageKind::AbTest { .. })
                 )
             });
-            let analysis = if in_ab {
-                crate::experiment::analyze(self.store(), r, state.as_ref(), self.now())
-                    .await
-                    .ok()
-                    .flatten()
-            } else {
-                None
-            };
+            let analysis = latest.remove(name).filter(|_| in_ab).map(|l| l.analysis);
             out.push(RolloutGauges {
                 rollout: name.to_owned(),
                 guardrails,
