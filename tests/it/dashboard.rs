@@ -516,7 +516,7 @@ async fn the_page_is_served_with_a_strict_policy(db: TestDb) {
             assets.push(path.to_owned());
         }
     }
-    assert_eq!(assets.len(), 5, "{assets:?}");
+    assert_eq!(assets.len(), 6, "{assets:?}");
     assets.push("/dashboard/live.js".into());
     for a in assets {
         let r = c.get(api.url(&a)).send().await.unwrap();

@@ -64,7 +64,7 @@ impl Delivery {
             at,
             status,
             attempts,
-            last_error: last_error.map(|e| e.replace(url, &shown)),
+            last_error: last_error.map(|e| redact_urls_in(&e)),
             next_attempt_at: delivered_at.is_none().then_some(next_attempt_at),
             delivered_at,
             url: shown,
@@ -118,6 +118,28 @@ pub fn redact_webhook_url(url: &str) -> String {
     out
 }
 
+/// `text` with every URL in it (`scheme://` up to a space, a quote, a bracket or `>`)
+/// shown as [`redact_webhook_url`] shows it: an error message may quote the receiver's URL
+/// in its own form.
+pub fn redact_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        // The scheme: the letters (and `+.-`) just before `://`.
+        let start = rest[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
+            .map_or(0, |j| j + 1);
+        let end = rest[i..]
+            .find(|c: char| c.is_whitespace() || "()<>\"'`".contains(c))
+            .map_or(rest.len(), |j| i + j);
+        out.push_str(&rest[..start]);
+        out.push_str(&redact_webhook_url(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn looks_secret(segment: &str) -> bool {
     segment.len() >= 16 && segment.chars().any(|c| c.is_ascii_digit())
 }
@@ -166,6 +188,13 @@ mod tests {
         assert_eq!(d.status, DeliveryStatus::Retrying);
         assert_eq!(d.next_attempt_at, Some(t));
         assert!(!d.last_error.unwrap().contains("pw"));
+        assert_eq!(
+            redact_urls_in(
+                "error sending request for url (http://u:pw@h:9/x?t=s) at \"https://a:b@c/\""
+            ),
+            "error sending request for url (http://***@h:9/x?t=***) at \"https://***@c/\""
+        );
+        assert_eq!(redact_urls_in("no url here"), "no url here");
         let pending = Delivery::shown(1, 2, None, None, url, 0, None, t, None);
         assert_eq!(pending.status, DeliveryStatus::Pending);
         let done = Delivery::shown(1, 2, None, None, url, 1, None, t, Some(t));

@@ -272,9 +272,12 @@ window.Dash = (function () {
 
   async function rollout(root, name, state) {
     const enc = encodeURIComponent(name);
-    const [view, ts, history, flags] = await Promise.all([
+    const [view, ts, history, flags, learning, webhooks] = await Promise.all([
       api(`/v1/rollouts/${enc}`), api(`/v1/rollouts/${enc}/timeseries?limit=1000`),
-      api(`/v1/rollouts/${enc}/history?limit=50`), api("/v1/flags")]);
+      api(`/v1/rollouts/${enc}/history?limit=50`), api("/v1/flags"),
+      api(`/v1/rollouts/${enc}/learning?limit=100`).catch(() => null),
+      api(`/v1/rollouts/${enc}/webhooks?limit=20`).catch(() => null)]);
+    const P = window.DashPanels;
     const now = Date.now();
     const st = view;
     root.replaceChildren(
@@ -285,7 +288,8 @@ window.Dash = (function () {
       liveness(st, now),
       window.DashActions.bar(st),
       h("section", { "aria-labelledby": "tl-h" }, h("h3", { id: "tl-h" }, "Stages"), timeline(st, ts, history, now)),
-      abPanel(st, view, ts), guardrailPanel(view, ts), flagsPanel(st, flags), historyPanel(name, history, state));
+      abPanel(st, view, ts), guardrailPanel(view, ts), flagsPanel(st, flags), P.learningPanel(name, learning),
+      historyPanel(name, history, state), P.webhookPanel(name, webhooks));
   }
 
   return { h, api, overview, rollout, dur, statusBadge };
