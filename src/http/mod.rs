@@ -137,6 +137,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/v1/flags/stream", get(stream::stream)),
         ("get", "/v1/flags/{key}", get(flags::one)),
         ("get", "/v1/rollouts", get(rollouts::list)),
+        ("get", "/v1/overview", get(rollouts::overview)),
         ("get", "/v1/rollouts/{name}", get(rollouts::one)),
         ("get", "/v1/rollouts/{name}/history", get(series::history)),
         (

@@ -400,6 +400,47 @@ async fn history_and_timeseries_pages(db: TestDb) {
     assert!(ts["guardrail_points"].is_array() && ts["analyses"].is_array());
 }
 
+/// `GET /v1/overview`: every rollout's status with its latest verdict, by page, in one
+/// request per page.
+async fn the_overview_pages_rollouts_with_their_latest_verdict(db: TestDb) {
+    let both = format!("{YAML}{}", LOOKS.trim_start_matches("\nrollouts:\n"));
+    let api = Api::launch(&db, Some(TOKEN), &both, Arc::new(Role::default()), |r| r).await;
+    engine::tick_all(&*api.store, &api.config, &writer(), t0())
+        .await
+        .unwrap();
+    let (s, first) = get(&api, "/v1/overview?limit=1").await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    assert_eq!(first["total"], 2);
+    let rows = first["rollouts"].as_array().unwrap();
+    assert_eq!((rows.len(), rows[0]["name"].as_str()), (1, Some("dash")));
+    assert!(rows[0]["verdict"].is_null(), "not judged yet: {first}");
+    assert_eq!(first["next_offset"], 1);
+    engine::tick_all(
+        &*api.store,
+        &api.config,
+        &writer(),
+        t0() + Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+    let (_, second) = get(&api, "/v1/overview?limit=1&offset=1").await;
+    let gs = &second["rollouts"][0];
+    assert_eq!(gs["name"], "gs");
+    assert_eq!(gs["status"], "running");
+    assert_eq!(gs["verdict"], "insufficient_data", "{second}");
+    assert_eq!(gs["srm_mismatch"], false);
+    assert!(gs["analysis_computed_at"].is_string());
+    assert!(second["next_offset"].is_null());
+    for bad in [
+        "/v1/overview?limit=0",
+        "/v1/overview?offset=-1",
+        "/v1/overview?x=1",
+    ] {
+        let (s, _) = get(&api, bad).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
 async fn a_preview_shows_the_flag_diff_and_writes_nothing(db: TestDb) {
     let api = api(&db).await;
     engine::tick_all(&*api.store, &api.config, &writer(), t0())
@@ -544,6 +585,7 @@ on_both_stores!(
     one_snapshot_per_look_of_the_design,
     the_rollout_read_serves_the_latest_judgment,
     retention_thins_the_series_of_ended_stages,
+    the_overview_pages_rollouts_with_their_latest_verdict,
     history_and_timeseries_pages,
     a_preview_shows_the_flag_diff_and_writes_nothing,
     stage_gauges_are_on_metrics,

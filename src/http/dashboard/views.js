@@ -103,9 +103,16 @@ window.Dash = (function () {
 
   async function overview(root, state) {
     const now = Date.now();
-    const statuses = await api("/v1/rollouts");
-    const views = await Promise.all(statuses.map((s) =>
-      api(`/v1/rollouts/${encodeURIComponent(s.name)}`).catch(() => null)));
+    // One request per page of rollouts (each with its latest verdict), not one per rollout.
+    const statuses = [];
+    let page = await api("/v1/overview?limit=100");
+    statuses.push(...page.rollouts);
+    while (page.next_offset !== null && page.next_offset !== undefined && statuses.length < 1000) {
+      page = await api(`/v1/overview?limit=100&offset=${page.next_offset}`);
+      statuses.push(...page.rollouts);
+    }
+    const views = statuses.map((st) => ({ analysis: st.analysis_computed_at
+      ? { verdict: st.verdict, srm: { mismatch: st.srm_mismatch } } : null }));
     const filter = state.filter || "attention";
     let rows = statuses.map((st, i) => ({ st, view: views[i], why: attention(st, views[i]) }));
     if (filter === "attention") rows.sort((a, b) => (b.why.length > 0) - (a.why.length > 0));

@@ -25,6 +25,27 @@ pub struct RolloutView {
     pub guardrails: Vec<GuardrailReading>,
 }
 
+/// One row of the dashboard's overview: a rollout's status and the latest judgment's
+/// verdict and sample-ratio state (stored; `None` before the first judgment).
+#[derive(Debug, Serialize)]
+pub struct OverviewRow {
+    #[serde(flatten)]
+    pub status: RolloutStatus,
+    pub verdict: Option<String>,
+    pub srm_mismatch: Option<bool>,
+    pub analysis_computed_at: Option<DateTime<Utc>>,
+}
+
+/// A page of the overview, in configuration order.
+#[derive(Debug, Serialize)]
+pub struct Overview {
+    pub rollouts: Vec<OverviewRow>,
+    /// How many rollouts are configured.
+    pub total: usize,
+    /// The `offset` of the next page; `None` at the end.
+    pub next_offset: Option<usize>,
+}
+
 /// What every rollout's status shares: the leader's liveness and the pending holds.
 struct Shared {
     liveness: Liveness,
@@ -34,6 +55,17 @@ struct Shared {
 impl Service {
     /// Every configured rollout's status, in configuration order.
     pub async fn statuses(&self) -> Result<Vec<RolloutStatus>> {
+        let all = self.config().rollouts.len();
+        Ok(self.statuses_of(0, all).await?.0)
+    }
+
+    /// The statuses of the rollouts `offset..offset + limit` of the configuration, and how
+    /// many there are. The states, the liveness and the holds are read once for all.
+    async fn statuses_of(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<RolloutStatus>, usize)> {
         let config = self.config();
         let states: BTreeMap<_, _> = self
             .store()
@@ -44,12 +76,40 @@ impl Service {
             .collect();
         let now = self.now();
         let shared = self.shared_status(now).await?;
-        let mut out = Vec::with_capacity(config.rollouts.len());
-        for r in &config.rollouts {
+        let mut out = Vec::with_capacity(limit.min(config.rollouts.len()));
+        for r in config.rollouts.iter().skip(offset).take(limit) {
             let state = states.get(r.name.as_str());
             out.push(self.assemble(r, state, &shared, now).await?);
         }
-        Ok(out)
+        Ok((out, config.rollouts.len()))
+    }
+
+    /// A page of the dashboard's overview: `limit` rollouts from `offset`, each with its
+    /// latest judgment's verdict, in a fixed number of reads per rollout (nothing is
+    /// computed; the analyses are read once for all).
+    pub async fn overview(&self, offset: usize, limit: usize) -> Result<Overview> {
+        let (statuses, total) = self.statuses_of(offset, limit).await?;
+        let mut latest = self.store().latest_analyses().await?;
+        let rollouts = statuses
+            .into_iter()
+            .map(|status| {
+                let a = latest.remove(&status.name);
+                OverviewRow {
+                    verdict: a.as_ref().map(|a| a.verdict.clone()),
+                    srm_mismatch: a
+                        .as_ref()
+                        .and_then(|a| a.analysis["srm"]["mismatch"].as_bool()),
+                    analysis_computed_at: a.map(|a| a.computed_at),
+                    status,
+                }
+            })
+            .collect();
+        let end = offset.saturating_add(limit);
+        Ok(Overview {
+            rollouts,
+            total,
+            next_offset: (end < total).then_some(end),
+        })
     }
 
     /// One rollout's status.
