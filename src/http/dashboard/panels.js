@@ -27,9 +27,11 @@ window.DashPanels = (function () {
       features.map((f) => `${f} ${C.fmt((p.published || {})[f])}`).join(" · ") || "—",
       " · conservative: ", features.map((f) => `${f} ${C.fmt(conservative[f])}`).join(" · ")));
     const writes = (p.publications || []).slice().reverse();
+    const grid = h("div", { class: "weights-grid" });
+    sec.append(grid);
     for (const f of features) {
       const pts = writes.map((w) => ({ t: Date.parse(w.at), y: w.weights ? w.weights[f] : undefined }));
-      sec.append(h("figure", { class: "weights", "data-feature": f },
+      grid.append(h("figure", { class: "weights", "data-feature": f },
         C.line({ points: pts, lines: [{ y: conservative[f], label: "conservative", kind: "bound" }], yMin: 0,
           label: `${f}: published weight at each write of ${p.flag} against the conservative weight` }),
         h("figcaption", {}, `${f}: the published weight at each write (${writes.length}) against the conservative one`)));

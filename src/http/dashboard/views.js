@@ -198,7 +198,7 @@ window.Dash = (function () {
         h("p", {}, `Effect ${num(m.lift)} [${num(m.ci_low)}, ${num(m.ci_high)}] · relative ${C.finite(m.relative_lift) ? pct(m.relative_lift * 100) : "—"} · `,
           `control n=${dash(m.control && m.control.n)} mean ${num(m.control && m.control.mean)} · treatment n=${dash(m.treatment && m.treatment.n)} mean ${num(m.treatment && m.treatment.mean)} · `,
           `P(T>C) ${num(m.prob_treatment_better)} · ${verdictWords(m.verdict)}`),
-        h("figure", { class: "ab-effect" }, C.line({ points: pts, lines, label: `${m.metric}: effect and its interval at each look` }),
+        h("figure", { class: "ab-effect" }, C.line({ points: pts.map((p) => ({ t: p.t, y: p.y, lo: p.lo, hi: p.hi })), lines, label: `${m.metric}: effect and its interval at each look` }),
           h("figcaption", {}, "Effect (treatment − control) with its interval, one point per look")),
         h("figure", { class: "ab-p" }, C.line({ points: pts.map((p) => ({ t: p.t, y: p.p })), lines: [{ y: stage.alpha, label: "alpha", kind: "bound" }], yMin: 0,
           label: `${m.metric}: sequential p-value at each look against alpha` }),
