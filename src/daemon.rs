@@ -26,8 +26,6 @@ pub struct DaemonOptions {
     /// How long a leadership lease lasts (`--lease`); renewed every third of it. A standby
     /// takes over within two leases of the leader freezing or losing the store.
     pub lease: std::time::Duration,
-    /// The least time between two stored looks of an unchanged verdict (`--snapshot-interval`).
-    pub snapshot_interval: chrono::Duration,
     /// The HTTP API's timeouts, caps and read pool (`--http-*`).
     pub http: crate::http::Limits,
 }
@@ -185,7 +183,6 @@ pub async fn run(
         last_rejection: None,
         standby: false,
         role,
-        snapshot_interval: opts.snapshot_interval,
     };
     // The first pass runs at once rather than at the first cron tick, after a first claim
     // of the lease.
@@ -276,7 +273,6 @@ struct Runner {
     standby: bool,
     /// Whether this process leads (read by the webhook sender and the HTTP API).
     role: Arc<Role>,
-    snapshot_interval: chrono::Duration,
 }
 
 impl Runner {
@@ -476,11 +472,6 @@ impl Runner {
                 self.store
                     .record_tick(epoch, now, interval.map(|i| i.as_secs()))
                     .await?;
-                // The dashboard's A/B series: this pass's judgements, as looks.
-                let service = rollout_app::Service::fixed(self.store.clone(), config.clone());
-                if let Err(e) = service.record_looks(self.snapshot_interval).await {
-                    warn!(error = %e, "storing the A/B analysis looks failed");
-                }
             }
             Ok::<_, StoreError>(outcomes)
         }

@@ -62,10 +62,6 @@ pub enum Command {
         /// over within two leases of the leader freezing or losing the database.
         #[arg(long, env = "ROLLOUT_LEASE", default_value = "10s", value_parser = humantime::parse_duration)]
         lease: std::time::Duration,
-        /// The least time between two stored looks of an A/B analysis whose verdict has not
-        /// changed (`<int><s|m|h|d|w>`; `0` keeps every change); the dashboard draws them.
-        #[arg(long, env = "ROLLOUT_SNAPSHOT_INTERVAL", default_value = "1h", value_parser = parse_interval)]
-        snapshot_interval: chrono::Duration,
         /// The HTTP API's bounds on its clients.
         #[command(flatten)]
         http: crate::http::Limits,
@@ -277,7 +273,7 @@ impl From<KindArg> for crate::learning::Kind {
     }
 }
 
-/// A snapshot interval: `0`, or a duration as the configuration writes one.
+/// A duration: `0`, or a duration as the configuration writes one.
 fn parse_interval(s: &str) -> Result<chrono::Duration, String> {
     if s.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic()) == "0" {
         return Ok(chrono::Duration::zero());

@@ -97,7 +97,6 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Daemon {
             listen,
             lease,
-            snapshot_interval,
             http,
         } => {
             http.check().map_err(Error::invalid_input)?;
@@ -112,7 +111,6 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 database_override: cli.database.clone(),
                 listen_override: *listen,
                 lease: *lease,
-                snapshot_interval: *snapshot_interval,
                 http: http.clone(),
             };
             daemon::run(opts, shutdown_signal()).await
@@ -524,10 +522,13 @@ async fn compact(
         print_json(&c);
     } else {
         println!(
-            "{}: dropped {} raw observations of ended stages observed before {} (their aggregates are kept)",
+            "{}: dropped {} raw observations of ended stages observed before {} (their aggregates are kept), \
+             {} guardrail readings (breaches are kept) and {} analysis snapshots (each stage's last is kept)",
             c.rollout,
             c.deleted,
-            c.compacted_before.to_rfc3339()
+            c.compacted_before.to_rfc3339(),
+            c.readings_deleted,
+            c.snapshots_deleted
         );
     }
     Ok(())

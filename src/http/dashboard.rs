@@ -16,6 +16,7 @@ const JS_APP: &str = include_str!("dashboard/app.js");
 const JS_CHARTS: &str = include_str!("dashboard/charts.js");
 const JS_VIEWS: &str = include_str!("dashboard/views.js");
 const JS_ACTIONS: &str = include_str!("dashboard/actions.js");
+const JS_PANELS: &str = include_str!("dashboard/panels.js");
 const JS_LIVE: &str = include_str!("dashboard/live.js");
 
 /// Only this origin; no inline script; images from data: URLs only (none today).
@@ -57,6 +58,10 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         (
             "/dashboard/actions.js",
             get(|| async { asset(JS_ACTIONS, JS) }),
+        ),
+        (
+            "/dashboard/panels.js",
+            get(|| async { asset(JS_PANELS, JS) }),
         ),
         ("/dashboard/live.js", get(|| async { asset(JS_LIVE, JS) })),
     ]

@@ -104,13 +104,14 @@ pub async fn scrape(State(s): State<AppState>) -> Response {
             }
         }
         let Some(a) = r.analysis else { continue };
-        for m in &a.metrics {
-            if let Some(p) = m.p_value {
-                gauge!("rollout_ab_p_value", "rollout" => name.clone(), "metric" => m.metric.clone())
+        for m in a["metrics"].as_array().into_iter().flatten() {
+            let metric = m["metric"].as_str().unwrap_or_default().to_owned();
+            if let Some(p) = m["p_value"].as_f64() {
+                gauge!("rollout_ab_p_value", "rollout" => name.clone(), "metric" => metric.clone())
                     .set(p);
             }
-            if let Some(p) = m.sequential_p_value {
-                gauge!("rollout_ab_sequential_p_value", "rollout" => name.clone(), "metric" => m.metric.clone())
+            if let Some(p) = m["sequential_p_value"].as_f64() {
+                gauge!("rollout_ab_sequential_p_value", "rollout" => name.clone(), "metric" => metric)
                     .set(p);
             }
         }

@@ -16,6 +16,7 @@ mod limits;
 pub mod metrics;
 mod observations;
 mod reads;
+mod panels;
 mod report;
 mod rollouts;
 mod series;
@@ -163,6 +164,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/v1/flags/stream", get(stream::stream)),
         ("get", "/v1/flags/{key}", get(flags::one)),
         ("get", "/v1/rollouts", get(rollouts::list)),
+        ("get", "/v1/overview", get(rollouts::overview)),
         ("get", "/v1/rollouts/{name}", get(rollouts::one)),
         ("get", "/v1/rollouts/{name}/history", get(series::history)),
         (
@@ -171,6 +173,8 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             get(series::timeseries),
         ),
         ("get", "/v1/rollouts/{name}/preview", get(series::preview)),
+        ("get", "/v1/rollouts/{name}/learning", get(panels::learning)),
+        ("get", "/v1/rollouts/{name}/webhooks", get(panels::webhooks)),
         ("get", "/v1/rollouts/{name}/report", get(report::report)),
         ("post", "/v1/rollouts/{name}/errors", post(report::errors)),
         ("get", "/v1/assign", get(rollouts::assign)),

@@ -1,9 +1,11 @@
-//! `GET /v1/rollouts`, `GET /v1/rollouts/{name}` and `GET /v1/assign`.
+//! `GET /v1/rollouts`, `GET /v1/overview` (the dashboard's, by page),
+//! `GET /v1/rollouts/{name}` and `GET /v1/assign`.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use rollout_app::usecases::status::RolloutView;
+use rollout_app::usecases::status::{Overview, RolloutView};
+use rollout_core::series::{DEFAULT_PAGE, MAX_PAGE};
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
@@ -13,7 +15,31 @@ pub async fn list(State(s): State<AppState>) -> Result<Json<Vec<RolloutStatus>>,
     Ok(Json(s.reads.statuses().await?))
 }
 
-/// One rollout: its position, the A/B analysis (if it has an A/B stage) and the last
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverviewQuery {
+    offset: Option<usize>,
+    limit: Option<u32>,
+}
+
+/// A page of every rollout's status with its latest verdict: what the overview draws, in
+/// one request.
+pub async fn overview(
+    State(s): State<AppState>,
+    query: Result<Query<OverviewQuery>, QueryRejection>,
+) -> Result<Json<Overview>, ApiError> {
+    let Query(q) = query?;
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "`limit` must be between 1 and {MAX_PAGE}, not {limit}"
+        )));
+    }
+    let offset = q.offset.unwrap_or(0);
+    Ok(Json(s.service.overview(offset, limit as usize).await?))
+}
+
+/// One rollout: its position, the latest A/B analysis a judgment computed and the last
 /// guardrail readings.
 pub async fn one(
     State(s): State<AppState>,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::{ApiError, AppState};
 use crate::controller::ManualAction;
 
-fn page(before: Option<i64>, limit: Option<u32>) -> Result<Page, ApiError> {
+pub(super) fn page(before: Option<i64>, limit: Option<u32>) -> Result<Page, ApiError> {
     Page::new(before, limit).map_err(ApiError::bad_request)
 }
 

@@ -37,12 +37,22 @@ rollouts:
       - ab_test:
           percentage: 50
           duration: 1h
+          expected_units_per_day: 2880   # 120 units in the hour: a look at 40, 80 and 120
+          looks: 3
           metrics:
             - { name: return_pct, test: welch_t, direction: increase }
       - canary: { percentage: 25, duration: 1h }
       - full: {}
     guardrails:
       - { name: drawdown, metric: return_pct, aggregate: mean, min: -50, window: 1h, min_samples: 5 }
+  - name: learner
+    flag_prefix: LEARNER_
+    seed: 7
+    notify: [ 'http://bot:s3cret@127.0.0.1:9/hook?token=t0psecret' ]
+    stages:
+      - shadow: { duration: 1h }
+      - full: {}
+    analysis: { schedule: "*/1 * * * * *" }
 """
 
 
@@ -95,7 +105,7 @@ class Daemon:
         with open(self.log, "wb") as err:
             self.proc = subprocess.Popen(
                 [str(binary), "--config", str(self.cfg), "--database", f"sqlite://{self.db}", "daemon",
-                 "--listen", "127.0.0.1:0", "--snapshot-interval", "0"],
+                 "--listen", "127.0.0.1:0"],
                 stdout=subprocess.DEVNULL, stderr=err, env=self.env)
         found: list[str] = []
 

@@ -1,7 +1,9 @@
 """The dashboard in a real headless Chromium against a real daemon: a rollout walked through
-its stages shows each change without a reload; the A/B and guardrail charts have one point
-per stored look and per stored evaluation; a rollback needs the token, shows the flag diff
-first and the flags table says rolled back afterwards; without the token nothing can be done.
+its stages shows each change without a reload; the A/B charts have one point per look of the
+design (with its decision boundary) and the guardrail chart one per stored evaluation; a
+rollback needs the token, shows the flag diff first and the flags table says rolled back
+afterwards; without the token nothing can be done; the learning panel shows each run and the
+published weights, the webhook panel each delivery without its credentials.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ def stage_text(page) -> str:
     return page.locator("#stage").inner_text()
 
 
-def ingest(d: Daemon, batch: int, n: int = 60) -> None:
+def ingest(d: Daemon, batch: int, n: int = 40) -> None:
     """`n` observations of `return_pct`, each labelled with the unit's assigned arm."""
     units = [f"b{batch}u{i}" for i in range(n)]
     arms = json.loads(d.cli("assign", NAME, "--json", "--", *units))
@@ -58,15 +60,18 @@ def test_walk_charts_and_a_rollback_through_the_dashboard(daemon: Daemon, browse
     # The walk: each stage change appears without a reload.
     d.cli("promote", NAME, "--reason", "to A/B")
     page.wait_for_function("() => document.querySelector('#stage').textContent.startsWith('2/4 ab_test')", timeout=20000)
-    wait_until(lambda: looks(d) and observed(looks(d)[0]) == 0, what="the first look, before any data")
     total = 0
     for batch in range(3):
         ingest(d, batch)
-        total += 60
+        total += 40
         wait_until(lambda: looks(d) and observed(looks(d)[0]) == total, what=f"the look after batch {batch}")
     stored = looks(d)
-    assert len(stored) == 4, [observed(s) for s in stored]  # the empty stage, then one per batch
-    page.wait_for_function("() => document.querySelector('#ab .ab-effect svg')?.dataset.points === '4'", timeout=20000)
+    # The design's three looks (at 40, 80 and 120 of 120 planned units): one snapshot each.
+    assert [s["analysis"]["look"] for s in stored] == [3, 2, 1], [observed(s) for s in stored]
+    page.wait_for_function("() => document.querySelector('#ab .ab-effect svg')?.dataset.points === '3'", timeout=20000)
+    boundary = page.locator("#ab .ab-boundary svg")
+    assert boundary.get_attribute("data-points") == "3"
+    assert boundary.locator(".boundary.tickmark").count() == 6  # ± the boundary at each look
     page.goto(d.url + "/#/")
     page.wait_for_selector("#overview")
     page.goto(d.url + PAGE)
@@ -112,7 +117,7 @@ def test_walk_charts_and_a_rollback_through_the_dashboard(daemon: Daemon, browse
     assert page.locator("#guardrails [data-guardrail=drawdown] svg").get_attribute("data-points") == str(points)
     assert page.locator("#guardrails [data-guardrail=drawdown] svg .pt").count() == points
     assert page.locator("#ab .ab-effect svg").get_attribute("data-points") == str(len(ts["analyses"]))
-    assert page.locator("#ab .ab-effect svg .pt").count() == len(ts["analyses"]) == 4
+    assert page.locator("#ab .ab-effect svg .pt").count() == len(ts["analyses"]) == 3
     assert not errors, errors
     assert not outside, outside
 
@@ -142,3 +147,38 @@ def test_without_a_token_nothing_can_be_done(daemon: Daemon, browser) -> None:
     page.goto(d.url + "/#/")
     page.wait_for_selector("#overview")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_learning_and_webhook_panels(daemon: Daemon, browser) -> None:
+    d = daemon
+    # The learner's analysis runs every second; its notify receiver refuses connections.
+    wait_until(lambda: len(d.get("/v1/rollouts/learner/learning")["computations"]) >= 2, what="two learning runs")
+    wait_until(lambda: any(w["attempts"] >= 1 for w in d.get("/v1/rollouts/learner/webhooks")["deliveries"]),
+               what="a failed delivery")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(d.url + "/#/r/learner")
+    page.wait_for_selector("#learning-runs")
+    panel = d.get("/v1/rollouts/learner/learning?limit=100")
+    # One row per run the page read (more may have run since: compare with what it drew).
+    rows = page.locator("#learning-runs tbody tr").count()
+    assert rows >= 2
+    features = sorted(panel["conservative"])
+    assert sorted(page.locator("#learning-features tbody tr").evaluate_all(
+        "rs => rs.map(r => r.dataset.feature)")) == features
+    for f in features:
+        chart = page.locator(f"#learning figure.weights[data-feature={f}] svg")
+        assert int(chart.get_attribute("data-points")) >= 1  # the start wrote the conservative weights
+    assert "fallback" in page.locator("#learning-latest").inner_text()  # no learning data: the safe weights
+    # The webhook panel: each delivery, newest first, the receiver without its credentials.
+    page.wait_for_selector("#webhooks-table")
+    deliveries = d.get("/v1/rollouts/learner/webhooks")["deliveries"]
+    table = page.locator("#webhooks-table tbody tr")
+    assert table.count() == len(deliveries) >= 1
+    text = page.locator("#webhooks").inner_text()
+    assert "s3cret" not in text and "t0psecret" not in text
+    assert "http://***@127.0.0.1:9/hook?token=***" in text
+    assert table.first.get_attribute("data-status") in ("pending", "retrying")
+    assert "start" in table.last.inner_text()
+    assert not errors, errors

@@ -21,6 +21,7 @@ mod learning_api;
 mod learning_once;
 mod oncall;
 mod ops;
+mod panels;
 mod scale;
 mod shadow;
 mod stats;

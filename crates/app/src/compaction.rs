@@ -1,7 +1,9 @@
 //! Retention: the raw observations of stages that have ended are needed only for audit and
 //! re-computation, so they can be dropped once older than the rollout's `retention` (and at
 //! least its longest guardrail window); every aggregate a judgment reads is kept, so every
-//! verdict stays reproducible.
+//! verdict stays reproducible. The dashboard's series of those stages are thinned with
+//! them: guardrail readings keep their breaches only (what a report counts and a chart
+//! marks), analysis snapshots the last of each stage (the verdict it ended with).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -17,6 +19,10 @@ pub struct Compaction {
     pub rollout: String,
     /// Raw observations deleted.
     pub deleted: u64,
+    /// Guardrail readings (other than breaches) and analysis snapshots (other than each
+    /// stage's last) of ended stages deleted.
+    pub readings_deleted: u64,
+    pub snapshots_deleted: u64,
     /// Rows observed before this are summarised only (a re-delivered one is skipped).
     pub compacted_before: DateTime<Utc>,
 }
@@ -46,9 +52,13 @@ pub async fn compact(
     let (deleted, compacted_before) = store
         .compact(name, now - keep, current_entry(state.as_ref()), now)
         .await?;
+    // Before the watermark everything belongs to an ended stage, as for the raw rows.
+    let (readings_deleted, snapshots_deleted) = store.thin_series(name, compacted_before).await?;
     Ok(Compaction {
         rollout: name.to_owned(),
         deleted,
+        readings_deleted,
+        snapshots_deleted,
         compacted_before,
     })
 }
@@ -75,11 +85,13 @@ pub async fn compact_if_due(store: &dyn Store, rollout: &Rollout, now: DateTime<
         return;
     }
     match compact(store, rollout, keep, now).await {
-        Ok(c) if c.deleted > 0 => tracing::info!(
+        Ok(c) if c.deleted + c.readings_deleted + c.snapshots_deleted > 0 => tracing::info!(
             rollout = %rollout.name,
             deleted = c.deleted,
+            readings_deleted = c.readings_deleted,
+            snapshots_deleted = c.snapshots_deleted,
             before = %c.compacted_before,
-            "compacted raw observations of ended stages (retention)"
+            "compacted raw observations and thinned the series of ended stages (retention)"
         ),
         Ok(_) => {}
         Err(e) => {

@@ -8,6 +8,7 @@ use rollout_core::controller::{RolloutState, Signals};
 use rollout_core::experiment::{
     self as core, AbPlan, Analysis, AnalysisMemory, Exposure, MetricData, StageClock, StageEntry,
 };
+use rollout_core::series::LatestAnalysis;
 use rollout_store::{Store, StoreError};
 
 /// What one analysis read and produced.
@@ -87,7 +88,8 @@ async fn run(
 
 /// Analyses the rollout's A/B stage from the stored statistics at `now`; `None` if it has
 /// none. Read-only: a look this analysis would take is shown, not recorded (only judging
-/// records looks, see [`signals`]).
+/// records looks, see [`signals`]). An explicit computation (`rollout analyze`); the
+/// reads serve the latest judgment's instead.
 pub async fn analyze(
     store: &dyn Store,
     rollout: &Rollout,
@@ -101,8 +103,12 @@ pub async fn analyze(
 }
 
 /// What the experiment tells the controller about a rollout in its A/B stage at `now`. The
-/// design's memory (the looks taken, the running minima of the p-values) is saved when the
-/// analysis changed it, so the next judgment continues the same design.
+/// judgment is kept ([`rollout_store::SeriesStore::record_judgment`]): its analysis as the
+/// rollout's latest, which the reads show; the design's memory (the looks taken, the
+/// running minima of the p-values) when the analysis changed it, so that the next judgment
+/// continues the same design; and when the design took a look
+/// ([`AnalysisMemory::took_look`]), the same analysis as that look's snapshot. One
+/// transaction.
 pub async fn signals(
     store: &dyn Store,
     rollout: &Rollout,
@@ -116,14 +122,33 @@ pub async fn signals(
         return Ok(Signals::default());
     };
     let judged = run(store, rollout, &plan, state, now).await?;
-    if let Some(e) = judged.entry {
-        if judged.after != judged.before {
-            let text = serde_json::to_string(&judged.after)
-                .map_err(|err| StoreError::Corrupt(format!("analysis memory: {err}")))?;
-            store
-                .save_analysis_memory(rollout.name.as_str(), e, &text, now)
-                .await?;
-        }
-    }
+    // The memory changes when the design takes a look, and also when it starts or the SRM
+    // test's running minimum moves: saved every time, a snapshot only for a look.
+    let memory = match judged.entry {
+        Some(e) if judged.after != judged.before => Some((
+            e,
+            serde_json::to_string(&judged.after)
+                .map_err(|err| StoreError::Corrupt(format!("analysis memory: {err}")))?,
+            judged.after.took_look(&judged.before),
+        )),
+        _ => None,
+    };
+    let analysis = serde_json::to_value(&judged.analysis)
+        .map_err(|err| StoreError::Corrupt(format!("analysis: {err}")))?;
+    let latest = LatestAnalysis {
+        stage_index: plan.index as i64,
+        verdict: analysis["verdict"].as_str().unwrap_or("unknown").to_owned(),
+        computed_at: now,
+        analysis,
+    };
+    store
+        .record_judgment(
+            rollout.name.as_str(),
+            &latest,
+            memory
+                .as_ref()
+                .map(|(e, text, look)| (*e, text.as_str(), *look)),
+        )
+        .await?;
     Ok(core::signals(&judged.analysis))
 }

@@ -2,7 +2,7 @@
 //!
 //! Layers, bottom up (a module uses only modules listed before it):
 //! `stats`, `assignment`, `weights`, `timestamp` → `config` → `controller` (with `controller::flags`)
-//! → `records` (with `series`, `preview`) → `experiment`, `guardrails`, `learning` → `shadow` →
+//! → `records` (with `series`, `preview`, `deliveries`) → `experiment`, `guardrails`, `learning` → `shadow` →
 //! `report`, `status`. `database_url` (parsing
 //! the store's URL) stands alone.
 //!
@@ -22,6 +22,8 @@ pub mod config;
 #[cfg(feature = "model")]
 pub mod controller;
 pub mod database_url;
+#[cfg(feature = "model")]
+pub mod deliveries;
 #[cfg(feature = "model")]
 pub mod error;
 #[cfg(feature = "stats")]

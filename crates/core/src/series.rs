@@ -1,20 +1,17 @@
-//! The dashboard's time series: analysis snapshots (one per look of the A/B test),
-//! guardrail points (one per evaluation), pages of them, and the rule that makes an
-//! analysis a new look.
+//! The dashboard's time series: analysis snapshots (one per look the A/B design takes),
+//! the latest analysis a judgment computed, guardrail points (one per evaluation), and
+//! pages of them.
 //!
-//! Until the A/B statistics define their looks (group-sequential designs), a look is taken
-//! when the engine judges and either the analysis changed and the last snapshot is at least
-//! the snapshot interval old (default 1 h), or the verdict changed, or the A/B stage is a
-//! different one, or there is no snapshot yet.
+//! A look is the design's: a judgment whose analysis changed the design's memory (a
+//! group-sequential or fixed-horizon look, a new running minimum of a p-value) stores that
+//! analysis as a snapshot, in the same transaction as the memory. Every judgment that
+//! computes an analysis also keeps it as the rollout's latest, which the reads show.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::{Bound, GuardrailSeverity, MetricSource, Rollout, WorseWhen};
-use crate::records::GuardrailReading;
-
-/// The default time between two snapshots of an analysis whose verdict has not changed.
-pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::hours(1);
+use crate::records::{GuardrailReading, WeightsRecord};
 
 /// One stored look: the engine's analysis as JSON (its shape grows with the statistics;
 /// readers must take missing fields as unknown).
@@ -29,6 +26,28 @@ pub struct AnalysisSnapshot {
     pub analysis: serde_json::Value,
 }
 
+/// The latest analysis a judgment computed for a rollout: what `GET /v1/rollouts/{name}`,
+/// the dashboard and `/metrics` show, so that no read runs the analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatestAnalysis {
+    pub stage_index: i64,
+    pub verdict: String,
+    pub computed_at: DateTime<Utc>,
+    pub analysis: serde_json::Value,
+}
+
+impl LatestAnalysis {
+    /// The analysis as JSON with `computed_at` added: the shape the reads answer.
+    pub fn shown(&self) -> serde_json::Value {
+        let mut a = self.analysis.clone();
+        if let Some(map) = a.as_object_mut() {
+            let at = serde_json::to_value(self.computed_at).unwrap_or_default();
+            map.insert("computed_at".into(), at);
+        }
+        a
+    }
+}
+
 /// One stored guardrail evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GuardrailPoint {
@@ -36,6 +55,27 @@ pub struct GuardrailPoint {
     pub id: i64,
     #[serde(flatten)]
     pub reading: GuardrailReading,
+}
+
+/// One stored computation of a rollout's learned weights (the learning panel's series).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightsPoint {
+    /// Assigned by the store; the pagination cursor.
+    pub id: i64,
+    #[serde(flatten)]
+    pub record: WeightsRecord,
+}
+
+/// A change of the published weights flag (`<prefix>WEIGHTS`), from the history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightsFlagChange {
+    /// The history row's id; the pagination cursor.
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// What wrote it: `publish`, a stage entry, a rollback, …
+    pub action: String,
+    /// The weights written (`None`: the flag was removed).
+    pub weights: Option<serde_json::Value>,
 }
 
 /// A guardrail's bound as a chart draws it: the lines its value must stay within.
@@ -82,23 +122,6 @@ pub fn guardrail_lines(rollout: &Rollout) -> Vec<GuardrailLine> {
         .collect()
 }
 
-/// Whether `analysis` (with `verdict`, of stage `stage_index`, at `now`) is a new look after
-/// `last`. See the module's documentation for the rule.
-pub fn snapshot_due(
-    last: Option<&AnalysisSnapshot>,
-    stage_index: i64,
-    verdict: &str,
-    analysis: &serde_json::Value,
-    now: DateTime<Utc>,
-    interval: Duration,
-) -> bool {
-    let Some(last) = last else { return true };
-    if last.verdict != verdict || last.stage_index != stage_index {
-        return true;
-    }
-    last.analysis != *analysis && now - last.taken_at >= interval
-}
-
 /// The largest page an endpoint returns.
 pub const MAX_PAGE: u32 = 1000;
 /// The page size when none is asked for.
@@ -138,64 +161,6 @@ impl Page {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    fn snap(verdict: &str, analysis: serde_json::Value, taken: &str) -> AnalysisSnapshot {
-        AnalysisSnapshot {
-            id: 1,
-            rollout: "r".into(),
-            stage_index: 1,
-            verdict: verdict.into(),
-            taken_at: at(taken),
-            analysis,
-        }
-    }
-
-    #[test]
-    fn a_look_is_taken_on_a_new_verdict_or_new_data_after_the_interval() {
-        let h = Duration::hours(1);
-        let a = json!({"n": 1});
-        let b = json!({"n": 2});
-        let now = at("2026-01-01T01:00:00Z");
-        assert!(
-            snapshot_due(None, 1, "inconclusive", &a, now, h),
-            "the first"
-        );
-        let last = snap("inconclusive", a.clone(), "2026-01-01T00:30:00Z");
-        assert!(
-            !snapshot_due(Some(&last), 1, "inconclusive", &b, now, h),
-            "too soon"
-        );
-        assert!(
-            snapshot_due(Some(&last), 1, "treatment_better", &a, now, h),
-            "verdict"
-        );
-        assert!(
-            snapshot_due(Some(&last), 2, "inconclusive", &a, now, h),
-            "another stage"
-        );
-        let later = at("2026-01-01T01:30:00Z");
-        assert!(
-            snapshot_due(Some(&last), 1, "inconclusive", &b, later, h),
-            "new data, old look"
-        );
-        assert!(
-            !snapshot_due(Some(&last), 1, "inconclusive", &a, later, h),
-            "same data"
-        );
-        assert!(snapshot_due(
-            Some(&last),
-            1,
-            "inconclusive",
-            &b,
-            now,
-            Duration::zero()
-        ));
-    }
 
     #[test]
     fn pages_are_bounded() {

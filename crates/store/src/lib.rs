@@ -19,6 +19,7 @@ mod learning;
 mod migrations;
 mod observations;
 mod outbox;
+mod panels;
 mod rebuild;
 mod report;
 pub mod roles;
@@ -44,7 +45,7 @@ pub use rollout_core::{BadUrl, DatabaseUrl};
 pub use store::{PgStore, SqlStore, SqliteStore};
 pub use traits::{
     AdminStore, ArrivalStore, Arrivals, Dumped, GuardrailStore, LearningStore, ObservationStore,
-    OutboxStore, ReportStore, SeriesStore, StateStore, Store,
+    OutboxStore, PanelStore, ReportStore, SeriesStore, StateStore, Store,
 };
 
 /// Opens the store `url` names (`sqlite:...` or `postgres://...`); connects lazily.

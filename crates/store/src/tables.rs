@@ -24,6 +24,7 @@ const COMMON: &[&str] = &[
     "exposure_counts",
     "analysis_memory",
     "analysis_snapshots",
+    "analysis_latest",
     "metric_buckets",
     "unit_value_anchors",
     "unit_value_bins",

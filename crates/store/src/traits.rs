@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use rollout_core::config::{Aggregate, PerUnit};
 use rollout_core::controller::{RolloutState, Transition};
+use rollout_core::deliveries::Delivery;
 use rollout_core::experiment::{
     ExposureCounts, IngestReport, Observation, StageEntry, UnitAggregate,
 };
@@ -20,7 +21,9 @@ use rollout_core::records::{
     WindowValue, Writer,
 };
 use rollout_core::report::Verdict;
-use rollout_core::series::{AnalysisSnapshot, GuardrailPoint};
+use rollout_core::series::{
+    AnalysisSnapshot, GuardrailPoint, LatestAnalysis, WeightsFlagChange, WeightsPoint,
+};
 use rollout_core::shadow::{AnalysisRun, DatedPair, Rejection, ServiceError};
 use rollout_core::stats::RankSums;
 
@@ -294,6 +297,56 @@ pub trait SeriesStore: Send + Sync {
     ) -> Result<Vec<AnalysisSnapshot>, StoreError>;
     /// Stores a look (its `id` is ignored) and returns its id.
     async fn record_snapshot(&self, snapshot: &AnalysisSnapshot) -> Result<i64, StoreError>;
+    /// Keeps what one judgment computed, in one transaction: `latest` as the rollout's
+    /// latest analysis; when the judgment changed the design's memory (`memory`: stage
+    /// entry, new memory, whether the design took a look), that memory, and for a look
+    /// `latest` as a snapshot. Returns the snapshot's id.
+    async fn record_judgment(
+        &self,
+        rollout: &str,
+        latest: &LatestAnalysis,
+        memory: Option<(StageEntry, &str, bool)>,
+    ) -> Result<Option<i64>, StoreError>;
+    /// The latest analysis a judgment computed for `rollout`.
+    async fn latest_analysis(&self, rollout: &str) -> Result<Option<LatestAnalysis>, StoreError>;
+    /// Every rollout's latest analysis, in one read.
+    async fn latest_analyses(&self) -> Result<BTreeMap<String, LatestAnalysis>, StoreError>;
+    /// Thins the series of ended stages before `before` (retention): guardrail readings
+    /// other than breaches, and analysis snapshots other than the last of each stage index.
+    /// Returns the readings and the snapshots deleted.
+    async fn thin_series(
+        &self,
+        rollout: &str,
+        before: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError>;
+}
+
+/// The dashboard's panels beside the series: webhook deliveries and the learned weights.
+/// Pages are newest first, as [`SeriesStore`]'s.
+#[async_trait]
+pub trait PanelStore: Send + Sync {
+    /// A page of `rollout`'s webhook deliveries.
+    async fn deliveries(
+        &self,
+        rollout: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// A page of `rollout`'s weights history (its learned weights' computations).
+    async fn weights_page(
+        &self,
+        rollout: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<WeightsPoint>, StoreError>;
+    /// A page of the history rows of `rollout` that wrote flag `key`.
+    async fn flag_writes(
+        &self,
+        rollout: &str,
+        key: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<WeightsFlagChange>, StoreError>;
 }
 
 /// Which rollouts got observations since the last look: how the leading daemon notices
@@ -431,6 +484,7 @@ pub trait Store:
     + OutboxStore
     + LearningStore
     + SeriesStore
+    + PanelStore
     + ReportStore
     + Send
     + Sync
@@ -446,6 +500,8 @@ impl<T> Store for T where
         + OutboxStore
         + LearningStore
         + SeriesStore
+        + PanelStore
+        + PanelStore
         + ReportStore
         + Send
         + Sync

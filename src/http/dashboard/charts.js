@@ -28,7 +28,9 @@ window.Charts = (function () {
     return d.toISOString().slice(11, 19);
   }
 
-  // points: [{t: ms, y, lo?, hi?, mark?: "breach"}]; lines: [{y, label, kind}]
+  // points: [{t: ms, y, lo?, hi?, bound?, mark?: "breach"}]; lines: [{y, label, kind}].
+  // `bound`: a boundary that moves from point to point (a group-sequential design's), drawn
+  // as a dashed line at +bound and at −bound.
   function line(opts) {
     const points = (opts.points || []).filter((p) => finite(p.t));
     const lines = (opts.lines || []).filter((l) => finite(l.y));
@@ -39,6 +41,7 @@ window.Charts = (function () {
     svg.appendChild(el("title", {}, opts.label || ""));
     const ys = [];
     for (const p of points) for (const k of ["y", "lo", "hi"]) if (finite(p[k])) ys.push(p[k]);
+    for (const p of points) if (finite(p.bound)) ys.push(p.bound, -p.bound);
     for (const l of lines) ys.push(l.y);
     if (opts.yMin !== undefined) ys.push(opts.yMin);
     if (opts.yMax !== undefined) ys.push(opts.yMax);
@@ -71,6 +74,17 @@ window.Charts = (function () {
     for (const p of points) {
       if (finite(p.lo) && finite(p.hi)) {
         svg.appendChild(el("line", { x1: x(p.t), x2: x(p.t), y1: y(p.lo), y2: y(p.hi), class: "interval" }));
+      }
+    }
+    const bounded = points.filter((p) => finite(p.bound));
+    for (const sign of bounded.length ? [1, -1] : []) {
+      const d = bounded.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(sign * p.bound).toFixed(1)}`).join(" ");
+      const b = el("path", { d: bounded.length > 1 ? d : `${d} h0.1`, class: "boundary" });
+      b.appendChild(el("title", {}, `decision boundary ${sign > 0 ? "+" : "−"}: ` +
+        bounded.map((p) => fmt(p.bound)).join(", ")));
+      svg.appendChild(b);
+      for (const p of bounded) {
+        svg.appendChild(el("line", { x1: x(p.t) - 6, x2: x(p.t) + 6, y1: y(sign * p.bound), y2: y(sign * p.bound), class: "boundary tickmark" }));
       }
     }
     if (drawn.length > 1) {

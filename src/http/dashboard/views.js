@@ -103,9 +103,16 @@ window.Dash = (function () {
 
   async function overview(root, state) {
     const now = Date.now();
-    const statuses = await api("/v1/rollouts");
-    const views = await Promise.all(statuses.map((s) =>
-      api(`/v1/rollouts/${encodeURIComponent(s.name)}`).catch(() => null)));
+    // One request per page of rollouts (each with its latest verdict), not one per rollout.
+    const statuses = [];
+    let page = await api("/v1/overview?limit=100");
+    statuses.push(...page.rollouts);
+    while (page.next_offset !== null && page.next_offset !== undefined && statuses.length < 1000) {
+      page = await api(`/v1/overview?limit=100&offset=${page.next_offset}`);
+      statuses.push(...page.rollouts);
+    }
+    const views = statuses.map((st) => ({ analysis: st.analysis_computed_at
+      ? { verdict: st.verdict, srm: { mismatch: st.srm_mismatch } } : null }));
     const filter = state.filter || "attention";
     let rows = statuses.map((st, i) => ({ st, view: views[i], why: attention(st, views[i]) }));
     if (filter === "attention") rows.sort((a, b) => (b.why.length > 0) - (a.why.length > 0));
@@ -176,11 +183,13 @@ window.Dash = (function () {
       h("dt", {}, "Sample ratio"), h("dd", {}, srm.mismatch === true ? `⚠ mismatch (p=${num(srm.p_value)})` : srm.mismatch === false ? `ok (p=${num(srm.p_value)})` : "—"),
       h("dt", {}, "Multiple exposure"), h("dd", {}, dash(latest.multiple_exposure && (latest.multiple_exposure.units ?? latest.multiple_exposure))),
       h("dt", {}, "Alpha"), h("dd", {}, num(stage.alpha)),
-      h("dt", {}, "Looks stored"), h("dd", { id: "looks" }, String(looks.length))));
+      h("dt", {}, "Looks stored"), h("dd", { id: "looks" }, String(looks.length)),
+      h("dt", {}, "Analysis computed"), h("dd", { id: "computed-at" }, a && a.computed_at ? new Date(a.computed_at).toLocaleString() : "—")));
     for (const m of latest.metrics || []) {
       const pts = looks.map((l) => {
         const mm = ((l.analysis || {}).metrics || []).find((x) => x.metric === m.metric) || {};
-        return { t: Date.parse(l.taken_at), y: mm.lift, lo: mm.ci_low, hi: mm.ci_high, p: mm.sequential_p_value ?? mm.p_value };
+        return { t: Date.parse(l.taken_at), y: mm.lift, lo: mm.ci_low, hi: mm.ci_high, p: mm.sequential_p_value ?? mm.p_value,
+          z: mm.statistic, bound: mm.boundary };
       });
       const lines = [{ y: 0, label: "no effect", kind: "zero" }];
       if (C.finite(stage.min_effect) && stage.min_effect > 0) lines.push({ y: stage.min_effect, label: "min effect", kind: "bound" });
@@ -189,11 +198,15 @@ window.Dash = (function () {
         h("p", {}, `Effect ${num(m.lift)} [${num(m.ci_low)}, ${num(m.ci_high)}] · relative ${C.finite(m.relative_lift) ? pct(m.relative_lift * 100) : "—"} · `,
           `control n=${dash(m.control && m.control.n)} mean ${num(m.control && m.control.mean)} · treatment n=${dash(m.treatment && m.treatment.n)} mean ${num(m.treatment && m.treatment.mean)} · `,
           `P(T>C) ${num(m.prob_treatment_better)} · ${verdictWords(m.verdict)}`),
-        h("figure", { class: "ab-effect" }, C.line({ points: pts, lines, label: `${m.metric}: effect and its interval at each look` }),
+        h("figure", { class: "ab-effect" }, C.line({ points: pts.map((p) => ({ t: p.t, y: p.y, lo: p.lo, hi: p.hi })), lines, label: `${m.metric}: effect and its interval at each look` }),
           h("figcaption", {}, "Effect (treatment − control) with its interval, one point per look")),
         h("figure", { class: "ab-p" }, C.line({ points: pts.map((p) => ({ t: p.t, y: p.p })), lines: [{ y: stage.alpha, label: "alpha", kind: "bound" }], yMin: 0,
           label: `${m.metric}: sequential p-value at each look against alpha` }),
-        h("figcaption", {}, "Sequential p-value against alpha, one point per look"))));
+        h("figcaption", {}, "Sequential p-value against alpha, one point per look")),
+        pts.some((p) => C.finite(p.bound)) ? h("figure", { class: "ab-boundary" },
+          C.line({ points: pts.map((p) => ({ t: p.t, y: p.z, bound: p.bound })), lines: [{ y: 0, label: "no effect", kind: "zero" }],
+            label: `${m.metric}: test statistic at each look against the design's decision boundary` }),
+          h("figcaption", {}, "Test statistic at each look; dashed: the decision boundary (±), crossing it decides")) : ""));
     }
     return sec;
   }
@@ -266,9 +279,12 @@ window.Dash = (function () {
 
   async function rollout(root, name, state) {
     const enc = encodeURIComponent(name);
-    const [view, ts, history, flags] = await Promise.all([
+    const [view, ts, history, flags, learning, webhooks] = await Promise.all([
       api(`/v1/rollouts/${enc}`), api(`/v1/rollouts/${enc}/timeseries?limit=1000`),
-      api(`/v1/rollouts/${enc}/history?limit=50`), api("/v1/flags")]);
+      api(`/v1/rollouts/${enc}/history?limit=50`), api("/v1/flags"),
+      api(`/v1/rollouts/${enc}/learning?limit=100`).catch(() => null),
+      api(`/v1/rollouts/${enc}/webhooks?limit=20`).catch(() => null)]);
+    const P = window.DashPanels;
     const now = Date.now();
     const st = view;
     root.replaceChildren(
@@ -279,7 +295,8 @@ window.Dash = (function () {
       liveness(st, now),
       window.DashActions.bar(st),
       h("section", { "aria-labelledby": "tl-h" }, h("h3", { id: "tl-h" }, "Stages"), timeline(st, ts, history, now)),
-      abPanel(st, view, ts), guardrailPanel(view, ts), flagsPanel(st, flags), historyPanel(name, history, state));
+      abPanel(st, view, ts), guardrailPanel(view, ts), flagsPanel(st, flags), P.learningPanel(name, learning),
+      historyPanel(name, history, state), P.webhookPanel(name, webhooks));
   }
 
   return { h, api, overview, rollout, dur, statusBadge };

@@ -1,14 +1,13 @@
-//! The dashboard's reads and its dry run: a rollout's history and time series by page, what
-//! a manual action would change, and the looks the engine's judgements are kept as.
+//! The dashboard's reads and its dry run: a rollout's history and time series by page, and
+//! what a manual action would change. Every read is of stored rows: the looks are kept by
+//! the judgments ([`crate::experiment::signals`]), never computed here.
 
-use chrono::Duration;
 use rollout_core::controller::ManualAction;
-use rollout_core::experiment::judged;
 use rollout_core::plan::{plan, PlanStep};
 use rollout_core::preview::{preview, ActionPreview};
 use rollout_core::records::EventRow;
 use rollout_core::series::{
-    guardrail_lines, snapshot_due, AnalysisSnapshot, GuardrailLine, GuardrailPoint, Page,
+    guardrail_lines, AnalysisSnapshot, GuardrailLine, GuardrailPoint, Page,
 };
 use serde::Serialize;
 
@@ -33,7 +32,7 @@ pub struct Timeseries {
     pub guardrails: Vec<GuardrailLine>,
     pub guardrail_points: Vec<GuardrailPoint>,
     pub guardrail_next_before: Option<i64>,
-    /// One stored analysis per look ([`rollout_core::series`] says when a look is taken).
+    /// One stored analysis per look the design took ([`rollout_core::series`]).
     pub analyses: Vec<AnalysisSnapshot>,
     pub analysis_next_before: Option<i64>,
 }
@@ -106,41 +105,5 @@ impl Service {
             reason,
             self.now(),
         ))
-    }
-
-    /// Keeps the engine's A/B judgement of every rollout it judges now as a look, when
-    /// [`snapshot_due`] says it is one. Returns how many looks were stored.
-    pub async fn record_looks(&self, interval: Duration) -> Result<usize> {
-        let now = self.now();
-        let mut stored = 0;
-        for r in &self.config().rollouts {
-            let name = r.name.as_str();
-            let state = self.store().state(name).await?;
-            if !judged(r, state.as_ref()) {
-                continue;
-            }
-            let Some(a) =
-                crate::experiment::analyze(self.store(), r, state.as_ref(), self.now()).await?
-            else {
-                continue;
-            };
-            let json = serde_json::to_value(&a).unwrap_or_default();
-            let verdict = json["verdict"].as_str().unwrap_or("unknown").to_owned();
-            let stage = state.as_ref().map_or(0, |s| s.stage_index as i64);
-            let last = self.store().analysis_snapshots(name, None, 1).await?;
-            if snapshot_due(last.first(), stage, &verdict, &json, now, interval) {
-                let snap = AnalysisSnapshot {
-                    id: 0,
-                    rollout: name.to_owned(),
-                    stage_index: stage,
-                    verdict,
-                    taken_at: now,
-                    analysis: json,
-                };
-                self.store().record_snapshot(&snap).await?;
-                stored += 1;
-            }
-        }
-        Ok(stored)
     }
 }

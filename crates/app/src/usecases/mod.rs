@@ -6,6 +6,7 @@ pub mod experiment;
 pub mod export;
 pub mod ingest;
 pub mod learning;
+pub mod panels;
 pub mod plan;
 pub mod report;
 pub mod status;

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rollout_core::config::Rollout;
 use rollout_core::controller::RolloutState;
-use rollout_core::experiment::Analysis;
 use rollout_core::records::{EventRow, FlagTable, GuardrailReading, PendingHold};
 use rollout_core::status::{
     in_ab_stage, liveness, rollout_status, unit_assignment, Liveness, Observed, RolloutStatus,
@@ -16,14 +15,35 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::Service;
 
-/// One rollout: its position, the A/B analysis (if it has an A/B stage) and the last
-/// guardrail readings.
+/// One rollout: its position, the latest A/B analysis a judgment computed (with its
+/// `computed_at`; `None` before the first) and the last guardrail readings.
 #[derive(Debug, Serialize)]
 pub struct RolloutView {
     #[serde(flatten)]
     pub status: RolloutStatus,
-    pub analysis: Option<Analysis>,
+    pub analysis: Option<serde_json::Value>,
     pub guardrails: Vec<GuardrailReading>,
+}
+
+/// One row of the dashboard's overview: a rollout's status and the latest judgment's
+/// verdict and sample-ratio state (stored; `None` before the first judgment).
+#[derive(Debug, Serialize)]
+pub struct OverviewRow {
+    #[serde(flatten)]
+    pub status: RolloutStatus,
+    pub verdict: Option<String>,
+    pub srm_mismatch: Option<bool>,
+    pub analysis_computed_at: Option<DateTime<Utc>>,
+}
+
+/// A page of the overview, in configuration order.
+#[derive(Debug, Serialize)]
+pub struct Overview {
+    pub rollouts: Vec<OverviewRow>,
+    /// How many rollouts are configured.
+    pub total: usize,
+    /// The `offset` of the next page; `None` at the end.
+    pub next_offset: Option<usize>,
 }
 
 /// What every rollout's status shares: the leader's liveness and the pending holds.
@@ -35,6 +55,17 @@ struct Shared {
 impl Service {
     /// Every configured rollout's status, in configuration order.
     pub async fn statuses(&self) -> Result<Vec<RolloutStatus>> {
+        let all = self.config().rollouts.len();
+        Ok(self.statuses_of(0, all).await?.0)
+    }
+
+    /// The statuses of the rollouts `offset..offset + limit` of the configuration, and how
+    /// many there are. The states, the liveness and the holds are read once for all.
+    async fn statuses_of(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<RolloutStatus>, usize)> {
         let config = self.config();
         let states: BTreeMap<_, _> = self
             .store()
@@ -45,12 +76,40 @@ impl Service {
             .collect();
         let now = self.now();
         let shared = self.shared_status(now).await?;
-        let mut out = Vec::with_capacity(config.rollouts.len());
-        for r in &config.rollouts {
+        let mut out = Vec::with_capacity(limit.min(config.rollouts.len()));
+        for r in config.rollouts.iter().skip(offset).take(limit) {
             let state = states.get(r.name.as_str());
             out.push(self.assemble(r, state, &shared, now).await?);
         }
-        Ok(out)
+        Ok((out, config.rollouts.len()))
+    }
+
+    /// A page of the dashboard's overview: `limit` rollouts from `offset`, each with its
+    /// latest judgment's verdict, in a fixed number of reads per rollout (nothing is
+    /// computed; the analyses are read once for all).
+    pub async fn overview(&self, offset: usize, limit: usize) -> Result<Overview> {
+        let (statuses, total) = self.statuses_of(offset, limit).await?;
+        let mut latest = self.store().latest_analyses().await?;
+        let rollouts = statuses
+            .into_iter()
+            .map(|status| {
+                let a = latest.remove(&status.name);
+                OverviewRow {
+                    verdict: a.as_ref().map(|a| a.verdict.clone()),
+                    srm_mismatch: a
+                        .as_ref()
+                        .and_then(|a| a.analysis["srm"]["mismatch"].as_bool()),
+                    analysis_computed_at: a.map(|a| a.computed_at),
+                    status,
+                }
+            })
+            .collect();
+        let end = offset.saturating_add(limit);
+        Ok(Overview {
+            rollouts,
+            total,
+            next_offset: (end < total).then_some(end),
+        })
     }
 
     /// One rollout's status.
@@ -62,12 +121,13 @@ impl Service {
         self.assemble(&r, state.as_ref(), &shared, now).await
     }
 
-    /// One rollout with its analysis and guardrail readings.
+    /// One rollout with its latest analysis and guardrail readings. Reads only what is
+    /// stored: the analysis is the latest judgment's, never computed here (an unauthenticated
+    /// read must not cost what a judgment costs).
     pub async fn rollout_view(&self, name: &str) -> Result<RolloutView> {
         let r = self.rollout(name)?;
         let state = self.store().state(name).await?;
-        let analysis =
-            crate::experiment::analyze(self.store(), &r, state.as_ref(), self.now()).await?;
+        let analysis = self.store().latest_analysis(name).await?.map(|l| l.shown());
         let guardrails = self.store().guardrail_status(name).await?;
         let now = self.now();
         let shared = self.shared_status(now).await?;
@@ -177,8 +237,8 @@ impl Service {
 pub struct RolloutGauges {
     pub rollout: String,
     pub guardrails: Vec<GuardrailReading>,
-    /// The A/B analysis, for a rollout in its A/B stage only.
-    pub analysis: Option<Analysis>,
+    /// The latest judgment's A/B analysis (as JSON), for a rollout in its A/B stage only.
+    pub analysis: Option<serde_json::Value>,
 }
 
 impl Service {
@@ -206,10 +266,12 @@ impl Service {
         Ok(self.store().ping().await?)
     }
 
-    /// Per rollout: the last guardrail readings and, in an A/B stage, the analysis. A
-    /// rollout whose store reads fail is left out (metrics are best effort).
+    /// Per rollout: the last guardrail readings and, in an A/B stage, the latest judgment's
+    /// analysis (never computed here). A rollout whose store reads fail is left out
+    /// (metrics are best effort).
     pub async fn gauges(&self) -> Vec<RolloutGauges> {
         let config = self.config();
+        let mut latest = self.store().latest_analyses().await.unwrap_or_default();
         let mut out = Vec::new();
         for r in &config.rollouts {
             let name = r.name.as_str();
@@ -227,14 +289,7 @@ impl Service {
                     Some(rollout_core::config::StageKind::AbTest { .. })
                 )
             });
-            let analysis = if in_ab {
-                crate::experiment::analyze(self.store(), r, state.as_ref(), self.now())
-                    .await
-                    .ok()
-                    .flatten()
-            } else {
-                None
-            };
+            let analysis = latest.remove(name).filter(|_| in_ab).map(|l| l.analysis);
             out.push(RolloutGauges {
                 rollout: name.to_owned(),
                 guardrails,

@@ -75,6 +75,28 @@ impl AnalysisMemory {
         self.looks.last()
     }
 
+    /// Whether going from `before` to this memory the design took a look: a new look of a
+    /// group-sequential or fixed-horizon design; for the always-valid design, which plans
+    /// no looks (it is valid however often it is read), a judgment that moved a metric's
+    /// running minimum p-value. Starting the memory or a new SRM minimum is not a look.
+    pub fn took_look(&self, before: &AnalysisMemory) -> bool {
+        match self.design {
+            Some(Design::AlwaysValid) => {
+                before.design == self.design && self.min_p != before.min_p
+                    || before.design != self.design && !self.min_p.is_empty()
+            }
+            Some(_) => {
+                let earlier = if before.design == self.design {
+                    before.looks.len()
+                } else {
+                    0
+                };
+                self.looks.len() > earlier
+            }
+            None => false,
+        }
+    }
+
     /// Records `p` as the metric's running minimum; returns the minimum.
     pub(crate) fn min_p(&mut self, metric: &str, p: Option<f64>) -> Option<f64> {
         let old = self.min_p.get(metric).copied();
@@ -100,6 +122,34 @@ mod tests {
         let m: AnalysisMemory =
             serde_json::from_str(r#"{"version":1,"srm_min_p":0.5,"future_field":3}"#).unwrap();
         assert_eq!(m.srm_min_p, Some(0.5));
+    }
+
+    #[test]
+    fn a_look_is_the_designs() {
+        let empty = AnalysisMemory::default();
+        let gs = empty.for_design(Design::GroupSequential);
+        assert!(!gs.took_look(&empty), "starting the memory");
+        let mut srm = gs.clone();
+        srm.srm_min_p = Some(0.2);
+        assert!(!srm.took_look(&gs), "a new SRM minimum");
+        let mut looked = srm.clone();
+        looked.looks.push(Look {
+            index: 1,
+            planned: 1,
+            information_fraction: 0.5,
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            final_look: false,
+            metrics: vec![],
+        });
+        looked.min_p.insert("m".into(), 0.3);
+        assert!(looked.took_look(&srm));
+        assert!(!looked.took_look(&looked), "nothing new");
+        let av = empty.for_design(Design::AlwaysValid);
+        assert!(!av.took_look(&empty));
+        let mut moved = av.clone();
+        moved.min_p.insert("m".into(), 0.4);
+        assert!(moved.took_look(&av));
+        assert!(!moved.took_look(&moved));
     }
 
     #[test]
