@@ -156,7 +156,7 @@ pub async fn run(
             || {},
         ),
     };
-    let listener = spawn_listener(&url, judgments.clone(), role.clone());
+    let listener = spawn_listener(&url, judgments.clone(), role.clone(), shared.clone());
     let poll = crate::judge::start_poll(
         store.clone(),
         judgments,
@@ -177,7 +177,7 @@ pub async fn run(
         lease_until: None,
         actor,
         epoch: None,
-        unparsable: None,
+        parsed: crate::parsed::ParsedConfig::default(),
         last_rejection: None,
         standby: false,
         role,
@@ -192,9 +192,23 @@ pub async fn run(
     runner.renew().await;
     let _ = tx.try_send(());
     let mut retry_at: Option<tokio::time::Instant> = None;
+    // While backing off after a store error, a cheap look every second: the passes resume
+    // within about a second of the store answering, whatever the backoff had grown to.
+    let mut probes = tokio::time::interval(STORE_PROBE);
+    probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            _ = probes.tick(), if retry_at.is_some() => {
+                let ping = tokio::time::timeout(STORE_PROBE, runner.store.ping());
+                if matches!(ping.await, Ok(Ok(()))) {
+                    info!("the store answers again; resuming");
+                    backoff.reset();
+                    retry_at = None;
+                    runner.renew().await;
+                    let _ = tx.try_send(());
+                }
+            }
             _ = renewals.tick() => {
                 if runner.renew().await && retry_at.is_some() {
                     // The store answers again: no need to wait out the backoff.
@@ -264,8 +278,9 @@ struct Runner {
     lease_until: Option<chrono::DateTime<Utc>>,
     actor: String,
     epoch: Option<i64>,
-    /// The config text that failed to parse, so that it is not parsed and logged every tick.
-    unparsable: Option<String>,
+    /// The config text last parsed, and what it parsed to: a text is parsed (and an
+    /// invalid one logged) once, off the tick path.
+    parsed: crate::parsed::ParsedConfig,
     /// The last incompatibility logged, so that it is logged once.
     last_rejection: Option<String>,
     /// Whether this process stands by (announced once, when it starts to).
@@ -284,7 +299,7 @@ impl Runner {
         scheduler: &mut JobScheduler,
         tx: &mpsc::Sender<()>,
     ) {
-        let text = match std::fs::read_to_string(path) {
+        let text = match tokio::fs::read_to_string(path).await {
             Ok(t) => t,
             Err(e) => {
                 error!(
@@ -294,19 +309,18 @@ impl Runner {
                 return;
             }
         };
-        if self.unparsable.as_deref() == Some(text.as_str()) {
-            return;
-        }
-        let loaded = match config::parse(&path.display().to_string(), &text) {
+        // Parsed once per text, on a blocking thread: never on the tick path.
+        let (parsed, fresh) = self.parsed.parse(&path.display().to_string(), &text).await;
+        let loaded = match parsed {
             Ok(l) => l,
             Err(errors) => {
-                error!("invalid configuration; keeping the last good one:\n{errors}");
-                self.unparsable = Some(text);
+                if fresh {
+                    error!("invalid configuration; keeping the last good one:\n{errors}");
+                }
                 return;
             }
         };
         let new = loaded.config;
-        self.unparsable = None;
         if new == *config {
             return;
         }
@@ -396,17 +410,29 @@ impl Runner {
     /// Claims or renews the leadership lease; true when the store answered.
     async fn renew(&mut self) -> bool {
         let now = Utc::now();
-        match self
+        // A connection cut off without a reset answers never: the claim is bounded, so that
+        // a leader that cannot reach the store still steps down when its lease runs out.
+        let claim = self
             .store
-            .claim_lease(&self.actor, now, self.lease, self.epoch.is_none())
-            .await
-        {
+            .claim_lease(&self.actor, now, self.lease, self.epoch.is_none());
+        let claimed = match tokio::time::timeout(self.claim_bound(), claim).await {
+            Ok(r) => r,
+            Err(_) => {
+                warn!(bound = ?self.claim_bound(), "the store did not answer the lease renewal in time");
+                self.lease_ran_out(now);
+                return false;
+            }
+        };
+        match claimed {
             Ok(Lease::Held {
                 epoch,
                 fresh,
                 until,
                 took_over_from,
             }) => {
+                if let Some(from) = took_over_from.as_deref() {
+                    self.end_sessions_of(from).await;
+                }
                 if fresh || self.epoch.is_none() {
                     match (&took_over_from, self.standby) {
                         (Some(from), _) => {
@@ -421,7 +447,10 @@ impl Runner {
                 // it meanwhile, the next write is fenced and this process steps down.
                 self.lease_until = Some(until);
                 self.standby = false;
-                self.role.set(self.epoch);
+                match self.epoch {
+                    Some(epoch) => self.role.lead_until(epoch, until),
+                    None => self.role.set(None),
+                }
                 true
             }
             Ok(Lease::Elsewhere { holder, until }) => {
@@ -437,13 +466,38 @@ impl Runner {
             }
             Err(e) => {
                 warn!(error = %e, "cannot renew the leadership lease");
-                if self.epoch.is_some() && self.lease_until.is_some_and(|t| t <= now) {
-                    warn!("lost the leadership: the lease expired without renewal; standing by");
-                    self.step_down().await;
-                    self.standby = true;
-                }
+                self.lease_ran_out(now);
                 false
             }
+        }
+    }
+
+    /// How long a lease claim may take: half a lease, at least a second.
+    fn claim_bound(&self) -> Duration {
+        (self.lease / 2).max(Duration::from_secs(1))
+    }
+
+    /// After a failed renewal: a leader whose lease has run out stands by.
+    fn lease_ran_out(&mut self, now: chrono::DateTime<Utc>) {
+        if self.epoch.is_some() && self.lease_until.is_some_and(|t| t <= now) {
+            warn!("lost the leadership: the lease expired without renewal; standing by");
+            self.epoch = None;
+            self.lease_until = None;
+            self.role.set(None);
+            self.standby = true;
+        }
+    }
+
+    /// Ends the database sessions of the leader this process took over from: a frozen or
+    /// cut-off process's sessions (and any lock it holds) go now, not when the server
+    /// notices. Best effort, bounded.
+    async fn end_sessions_of(&self, previous: &str) {
+        let ended = tokio::time::timeout(self.claim_bound(), self.store.end_sessions(previous));
+        match ended.await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => info!(previous, sessions = n, "ended the previous leader's database sessions"),
+            Ok(Err(e)) => warn!(previous, error = %e, "cannot end the previous leader's database sessions; the server's timeouts will"),
+            Err(_) => warn!(previous, "ending the previous leader's database sessions took too long; the server's timeouts will"),
         }
     }
 
@@ -464,7 +518,16 @@ impl Runner {
             actor: self.actor.clone(),
             epoch: self.epoch,
         };
-        let passed = async {
+        // The pass may not outlive the lease: past it another daemon may lead, and a pass
+        // stuck on a cut-off connection must not keep this one from noticing.
+        // (Its writes are fenced anyway, and the HTTP API and judgments stop acting as the
+        // leader when the lease ends, [`Role::epoch`]; the bound only keeps the loop alive.)
+        let remaining = self
+            .lease_until
+            .and_then(|t| (t - now).to_std().ok())
+            .unwrap_or_default()
+            + self.lease;
+        let pass = async {
             let outcomes = engine::tick_all(&*self.store, config, &writer, now).await?;
             // Liveness for `status`: this pass, and how often this daemon ticks.
             if let Some(epoch) = writer.epoch {
@@ -479,8 +542,13 @@ impl Runner {
                 }
             }
             Ok::<_, StoreError>(outcomes)
-        }
-        .await;
+        };
+        let Ok(passed) = tokio::time::timeout(remaining, pass).await else {
+            warn!(lease = ?self.lease, "the evaluation pass ran a lease past the end of the lease; abandoned, standing by");
+            self.step_down().await;
+            self.standby = true;
+            return Ok(());
+        };
         match passed {
             Ok(outcomes) => {
                 log_outcomes(&outcomes);
@@ -493,42 +561,55 @@ impl Runner {
 }
 
 /// The webhook sender: while this process leads, delivers the outbox every half second.
+/// Supervised: restarted if it panics.
 fn spawn_background(store: Arc<dyn Store>, role: Arc<Role>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let http = crate::guardrails::http_client();
-        let mut every = tokio::time::interval(Duration::from_millis(500));
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            if role.epoch().is_none() {
-                continue;
-            }
-            if let Err(e) = crate::webhooks::deliver_due(&*store, http, Utc::now()).await {
-                debug!(error = %e, "webhook delivery pass failed; retrying");
-            }
-        }
+    crate::supervise::supervise("webhook sender", move || {
+        send_webhooks(store.clone(), role.clone())
     })
+}
+
+async fn send_webhooks(store: Arc<dyn Store>, role: Arc<Role>) {
+    let http = crate::guardrails::http_client();
+    let mut every = tokio::time::interval(Duration::from_millis(500));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if role.epoch().is_none() {
+            continue;
+        }
+        if let Err(e) = crate::webhooks::deliver_due(&*store, http, Utc::now()).await {
+            debug!(error = %e, "webhook delivery pass failed; retrying");
+        }
+    }
 }
 
 /// On PostgreSQL, turns `NOTIFY rollout_observations` (sent by every ingest commit) into
 /// judgments while this process leads, so that new data is judged at once, whichever
-/// process ingested it. Reconnects by itself.
+/// process ingested it. Reconnects by itself. Anyone who may connect can send such a
+/// notification: a payload that names no configured rollout is dropped before it is
+/// scheduled, and judgments of one rollout are spaced ([`rollout_app::Judgments`]), so a
+/// flood costs at most one judgment per interval. Supervised: restarted if it panics.
 fn spawn_listener(
     url: &DatabaseUrl,
     judgments: rollout_app::Judgments,
     role: Arc<Role>,
+    config: Arc<arc_swap::ArcSwap<Config>>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     if !url.is_postgres() {
         return None;
     }
     let url = url.clone();
-    Some(tokio::spawn(async move {
-        let mut backoff = Backoff::default();
-        loop {
-            if let Err(e) = listen(url.expose(), &judgments, &role, &mut backoff).await {
-                let wait = backoff.next();
-                warn!(error = %e, retry_in = ?wait, "observation listener lost its connection; ticks still run");
-                tokio::time::sleep(wait).await;
+    Some(crate::supervise::supervise("observation listener", move || {
+        let (url, judgments, role, config) =
+            (url.clone(), judgments.clone(), role.clone(), config.clone());
+        async move {
+            let mut backoff = Backoff::default();
+            loop {
+                if let Err(e) = listen(url.expose(), &judgments, &role, &config, &mut backoff).await {
+                    let wait = backoff.next();
+                    warn!(error = %e, retry_in = ?wait, "observation listener lost its connection; ticks still run");
+                    tokio::time::sleep(wait).await;
+                }
             }
         }
     }))
@@ -538,6 +619,7 @@ async fn listen(
     url: &str,
     judgments: &rollout_app::Judgments,
     role: &Role,
+    config: &arc_swap::ArcSwap<Config>,
     backoff: &mut Backoff,
 ) -> Result<(), sqlx::Error> {
     let mut l = sqlx::postgres::PgListener::connect(url).await?;
@@ -546,7 +628,7 @@ async fn listen(
     info!("listening for new observations");
     loop {
         let n = l.recv().await?;
-        if role.epoch().is_some() {
+        if role.epoch().is_some() && config.load().rollout(n.payload()).is_some() {
             judgments.request(n.payload());
         }
     }
@@ -592,6 +674,9 @@ async fn new_scheduler(cron: &str, tx: mpsc::Sender<()>) -> Result<JobScheduler,
     scheduler.start().await.map_err(fail)?;
     Ok(scheduler)
 }
+
+/// How often a daemon backing off after a store error looks whether it answers again.
+const STORE_PROBE: Duration = Duration::from_secs(1);
 
 /// Exponential backoff from 1 s to 60 s.
 #[derive(Default)]

@@ -27,6 +27,7 @@ mod series;
 mod state;
 mod store;
 mod tables;
+mod test_hook;
 #[cfg(test)]
 mod tests;
 mod traits;

@@ -78,6 +78,15 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Lease, StoreError>;
     /// Gives the lease up, if `holder` has it: anyone may claim it at once.
     async fn release_lease(&self, holder: &str) -> Result<(), StoreError>;
+    /// Ends the database sessions of the process that held the lease as `holder` (a new
+    /// leader calls it after taking over an expired lease: a frozen or cut-off leader's
+    /// sessions, and whatever locks they hold, go at once). Returns how many were ended;
+    /// 0 on SQLite, which has no server sessions.
+    async fn end_sessions(&self, holder: &str) -> Result<u64, StoreError>;
+    /// What holds the locks a commit waits for: each other session with an open
+    /// transaction that wrote the state, the flags version or the leader row, described
+    /// (`rollout HOST:PID (backend N, idle in transaction for S s)`). Empty on SQLite.
+    async fn lock_holders(&self) -> Result<Vec<String>, StoreError>;
     /// Records the configuration acted on, unless the same text is recorded already;
     /// returns whether it wrote.
     async fn record_config(&self, config: &RecordedConfig) -> Result<bool, StoreError>;
