@@ -180,6 +180,7 @@ pub async fn run(
         parsed: crate::parsed::ParsedConfig::default(),
         last_rejection: None,
         standby: false,
+        unreachable: false,
         role,
         snapshot_interval: opts.snapshot_interval,
     };
@@ -199,7 +200,7 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = probes.tick(), if retry_at.is_some() => {
+            _ = probes.tick(), if retry_at.is_some() || runner.unreachable => {
                 let ping = tokio::time::timeout(STORE_PROBE, runner.store.ping());
                 if matches!(ping.await, Ok(Ok(()))) {
                     info!("the store answers again; resuming");
@@ -285,6 +286,8 @@ struct Runner {
     last_rejection: Option<String>,
     /// Whether this process stands by (announced once, when it starts to).
     standby: bool,
+    /// Whether the last lease renewal failed to reach the store.
+    unreachable: bool,
     /// Whether this process leads (read by the webhook sender and the HTTP API).
     role: Arc<Role>,
     snapshot_interval: chrono::Duration,
@@ -418,11 +421,13 @@ impl Runner {
         let claimed = match tokio::time::timeout(self.claim_bound(), claim).await {
             Ok(r) => r,
             Err(_) => {
+                self.unreachable = true;
                 warn!(bound = ?self.claim_bound(), "the store did not answer the lease renewal in time");
                 self.lease_ran_out(now);
                 return false;
             }
         };
+        self.unreachable = claimed.is_err();
         match claimed {
             Ok(Lease::Held {
                 epoch,
@@ -466,6 +471,7 @@ impl Runner {
             }
             Err(e) => {
                 warn!(error = %e, "cannot renew the leadership lease");
+                self.unreachable = true;
                 self.lease_ran_out(now);
                 false
             }
@@ -544,7 +550,7 @@ impl Runner {
             Ok::<_, StoreError>(outcomes)
         };
         let Ok(passed) = tokio::time::timeout(remaining, pass).await else {
-            warn!(lease = ?self.lease, "the evaluation pass ran a lease past the end of the lease; abandoned, standing by");
+            warn!(lease = ?self.lease, "lost the leadership: the evaluation pass ran a lease past the end of the lease; abandoned, standing by");
             self.step_down().await;
             self.standby = true;
             return Ok(());

@@ -1182,7 +1182,7 @@ async fn the_daemon_serves_the_api_on_port_0() {
 const WAIT_LONG: Duration = Duration::from_secs(60);
 
 /// The base URL a daemon started with `--listen 127.0.0.1:0` logs.
-async fn daemon_address(log: &std::path::Path) -> String {
+pub async fn daemon_address(log: &std::path::Path) -> String {
     eventually(WAIT_LONG, "the daemon to log its HTTP address", || {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         async move {
