@@ -100,9 +100,9 @@ pub async fn run(
     }
 
     let role = Arc::new(Role::default());
-    let background = spawn_background(store.clone(), role.clone());
     crate::http::metrics::install();
     let shared = Arc::new(arc_swap::ArcSwap::from_pointee(config.clone()));
+    let background = spawn_background(store.clone(), role.clone(), shared.clone());
     let http = match opts.listen_override.or(config.listen) {
         Some(addr) => {
             let api = crate::http::Options {
@@ -568,13 +568,21 @@ impl Runner {
 
 /// The webhook sender: while this process leads, delivers the outbox every half second.
 /// Supervised: restarted if it panics.
-fn spawn_background(store: Arc<dyn Store>, role: Arc<Role>) -> tokio::task::JoinHandle<()> {
+fn spawn_background(
+    store: Arc<dyn Store>,
+    role: Arc<Role>,
+    config: Arc<arc_swap::ArcSwap<Config>>,
+) -> tokio::task::JoinHandle<()> {
     crate::supervise::supervise("webhook sender", move || {
-        send_webhooks(store.clone(), role.clone())
+        send_webhooks(store.clone(), role.clone(), config.clone())
     })
 }
 
-async fn send_webhooks(store: Arc<dyn Store>, role: Arc<Role>) {
+async fn send_webhooks(
+    store: Arc<dyn Store>,
+    role: Arc<Role>,
+    config: Arc<arc_swap::ArcSwap<Config>>,
+) {
     let http = crate::guardrails::http_client();
     let mut every = tokio::time::interval(Duration::from_millis(500));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -583,7 +591,8 @@ async fn send_webhooks(store: Arc<dyn Store>, role: Arc<Role>) {
         if role.epoch().is_none() {
             continue;
         }
-        if let Err(e) = crate::webhooks::deliver_due(&*store, http, Utc::now()).await {
+        let config = config.load();
+        if let Err(e) = crate::webhooks::deliver_due(&*store, http, &config, Utc::now()).await {
             debug!(error = %e, "webhook delivery pass failed; retrying");
         }
     }

@@ -225,6 +225,16 @@ pub trait OutboxStore: Send + Sync {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Abandons the undelivered webhooks of `rollout` to `url` (the URL left the
+    /// rollout's `notify`, or the rollout left the config): they are never sent, and say
+    /// why in `last_error`. Returns how many.
+    async fn abandon_webhooks(
+        &self,
+        rollout: &str,
+        url: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
     /// Records a delivery attempt: delivered, or failed and retried at `retry_at`.
     async fn webhook_attempt(
         &self,
