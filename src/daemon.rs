@@ -614,20 +614,25 @@ fn spawn_listener(
         return None;
     }
     let url = url.clone();
-    Some(crate::supervise::supervise("observation listener", move || {
-        let (url, judgments, role, config) =
-            (url.clone(), judgments.clone(), role.clone(), config.clone());
-        async move {
-            let mut backoff = Backoff::default();
-            loop {
-                if let Err(e) = listen(url.expose(), &judgments, &role, &config, &mut backoff).await {
-                    let wait = backoff.next();
-                    warn!(error = %e, retry_in = ?wait, "observation listener lost its connection; ticks still run");
-                    tokio::time::sleep(wait).await;
+    Some(crate::supervise::supervise(
+        "observation listener",
+        move || {
+            let (url, judgments, role, config) =
+                (url.clone(), judgments.clone(), role.clone(), config.clone());
+            async move {
+                let mut backoff = Backoff::default();
+                loop {
+                    if let Err(e) =
+                        listen(url.expose(), &judgments, &role, &config, &mut backoff).await
+                    {
+                        let wait = backoff.next();
+                        warn!(error = %e, retry_in = ?wait, "observation listener lost its connection; ticks still run");
+                        tokio::time::sleep(wait).await;
+                    }
                 }
             }
-        }
-    }))
+        },
+    ))
 }
 
 async fn listen(

@@ -70,7 +70,10 @@ mod tests {
         let (bad, fresh) = p.parse_with("r.yaml", "rollouts: [", counting).await;
         assert!(bad.is_err() && fresh);
         let (bad, fresh) = p.parse_with("r.yaml", "rollouts: [", counting).await;
-        assert!(bad.is_err() && !fresh, "a bad text is not parsed again either");
+        assert!(
+            bad.is_err() && !fresh,
+            "a bad text is not parsed again either"
+        );
         assert_eq!(CALLS.load(Ordering::SeqCst), 2);
     }
 

@@ -69,7 +69,7 @@ mod tests {
             async move {
                 match n {
                     0 => panic!("the first run panics"),
-                    1 => {}                                   // the second ends
+                    1 => {}                                  // the second ends
                     _ => std::future::pending::<()>().await, // the third runs on
                 }
             }
@@ -81,7 +81,11 @@ mod tests {
         }
         handle.abort();
         let _ = handle.await;
-        assert_eq!(runs.load(Ordering::SeqCst), 3, "running, not restarted again");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            3,
+            "running, not restarted again"
+        );
     }
 
     #[tokio::test]
@@ -110,7 +114,10 @@ mod tests {
         let _ = handle.await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while dropped.load(Ordering::SeqCst) == 0 {
-            assert!(tokio::time::Instant::now() < deadline, "the task still runs");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the task still runs"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }

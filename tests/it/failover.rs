@@ -171,10 +171,12 @@ async fn a_notify_flood_costs_at_most_one_judgment_per_interval() {
         .unwrap();
 
     let before = settled_judgments(&base).await;
-    sqlx::query("SELECT pg_notify('rollout_observations', 'nope' || g) FROM generate_series(1, 10000) g")
-        .execute(&mut flood)
-        .await
-        .unwrap();
+    sqlx::query(
+        "SELECT pg_notify('rollout_observations', 'nope' || g) FROM generate_series(1, 10000) g",
+    )
+    .execute(&mut flood)
+    .await
+    .unwrap();
     sqlx::query("NOTIFY rollout_observations, 'ha'")
         .execute(&mut flood)
         .await
@@ -204,10 +206,7 @@ async fn a_notify_flood_costs_at_most_one_judgment_per_interval() {
     assert!(ran <= bound, "{ran} judgments for a {flood_took:?} flood");
 
     drop(flood);
-    for sql in [
-        format!("DROP OWNED BY {role}"),
-        format!("DROP ROLE {role}"),
-    ] {
+    for sql in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
         let _ = sqlx::query(&sql).execute(&mut admin).await;
     }
 }
@@ -282,9 +281,11 @@ async fn a_partitioned_leader_is_replaced_and_writes_nothing_when_it_heals() {
     let (epoch, _) = leader_row(&db).await;
 
     proxy.heal();
-    eventually(WAIT, "the old leader to reach the database again", || async {
-        (sessions_of(&db, a.pid()).await > 0).then_some(())
-    })
+    eventually(
+        WAIT,
+        "the old leader to reach the database again",
+        || async { (sessions_of(&db, a.pid()).await > 0).then_some(()) },
+    )
     .await;
     // Reconnected: its renewals find the lease taken; it wrote nothing since the
     // partition.
@@ -298,7 +299,11 @@ async fn a_partitioned_leader_is_replaced_and_writes_nothing_when_it_heals() {
         after.iter().all(|w| w.ends_with(&format!(":{}", b.pid()))),
         "only the new leader wrote after the partition: {after:?}"
     );
-    assert_eq!(leader_row(&db).await.0, epoch, "the lease stayed with the new leader");
+    assert_eq!(
+        leader_row(&db).await.0,
+        epoch,
+        "the lease stayed with the new leader"
+    );
     let a_log = a.log_text();
     assert!(
         !a_log[a_log.find("lost the leadership").unwrap()..].contains("became the leader"),
@@ -349,8 +354,10 @@ async fn a_rollback_completes_while_the_leader_is_frozen_inside_its_transaction(
     let cli = {
         let cfg = cfg.clone();
         tokio::task::spawn_blocking(move || {
-            let out =
-                crate::support::run(&cfg, &["rollback", "ha", "--reason", "drawdown on the desk"]);
+            let out = crate::support::run(
+                &cfg,
+                &["rollback", "ha", "--reason", "drawdown on the desk"],
+            );
             (out, frozen_at.elapsed())
         })
     };
@@ -402,7 +409,10 @@ async fn a_rollback_completes_while_the_leader_is_frozen_inside_its_transaction(
     .await;
     let s = store.state("ha").await.unwrap().unwrap();
     assert_eq!(s.status(), Status::RolledBack, "the rollback stands");
-    assert_eq!(store.rollout_flags("ha").await.unwrap()["HA_MODE"], "rolled_back");
+    assert_eq!(
+        store.rollout_flags("ha").await.unwrap()["HA_MODE"],
+        "rolled_back"
+    );
 }
 
 /// The store goes away (the proxy closes every connection and refuses new ones) long

@@ -166,7 +166,8 @@ rollouts:
         .unwrap();
     assert_eq!(sent, 0);
     let rows: Vec<(Option<String>, bool, i64)> = {
-        const SQL: &str = "SELECT last_error, abandoned_at IS NOT NULL, attempts FROM rollout_outbox ORDER BY id";
+        const SQL: &str =
+            "SELECT last_error, abandoned_at IS NOT NULL, attempts FROM rollout_outbox ORDER BY id";
         if db.is_postgres() {
             use sqlx::Connection;
             let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
@@ -183,7 +184,9 @@ rollouts:
         assert_eq!(attempts, 0, "never sent");
         assert_eq!(
             error.as_deref(),
-            Some("abandoned: http://127.0.0.1:9/gone is no longer in the `notify` of rollout hooked")
+            Some(
+                "abandoned: http://127.0.0.1:9/gone is no longer in the `notify` of rollout hooked"
+            )
         );
     }
     let later = now + Duration::days(1);

@@ -70,7 +70,9 @@ impl Coalescer {
     /// How long after `now` a judgment of a rollout whose last one started at `last` may
     /// start.
     fn wait(&self, last: Option<Instant>, now: Instant) -> Duration {
-        last.map_or(Duration::ZERO, |t| (t + self.spacing).saturating_duration_since(now))
+        last.map_or(Duration::ZERO, |t| {
+            (t + self.spacing).saturating_duration_since(now)
+        })
     }
 
     /// A commit of `rollout` asks for a judgment at `now`.
@@ -278,7 +280,11 @@ mod tests {
             now += step;
         }
         assert!(starts.len() <= 51, "{} judgments", starts.len());
-        assert!(starts.len() >= 49, "the flood is judged every interval: {}", starts.len());
+        assert!(
+            starts.len() >= 49,
+            "the flood is judged every interval: {}",
+            starts.len()
+        );
         for w in starts.windows(2) {
             assert!(w[1] - w[0] >= SPACING, "{:?}", w[1] - w[0]);
         }
