@@ -613,18 +613,27 @@ fn spawn_listener(
     if !url.is_postgres() {
         return None;
     }
-    let url = url.clone();
+    // Its connection is made as the store's are (named, with the server's keepalives).
+    let pool = match store::pg_listener_pool(url) {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(error = %e, "cannot listen for new observations; the poll and ticks still judge them");
+            return None;
+        }
+    };
     Some(crate::supervise::supervise(
         "observation listener",
         move || {
-            let (url, judgments, role, config) =
-                (url.clone(), judgments.clone(), role.clone(), config.clone());
+            let (pool, judgments, role, config) = (
+                pool.clone(),
+                judgments.clone(),
+                role.clone(),
+                config.clone(),
+            );
             async move {
                 let mut backoff = Backoff::default();
                 loop {
-                    if let Err(e) =
-                        listen(url.expose(), &judgments, &role, &config, &mut backoff).await
-                    {
+                    if let Err(e) = listen(&pool, &judgments, &role, &config, &mut backoff).await {
                         let wait = backoff.next();
                         warn!(error = %e, retry_in = ?wait, "observation listener lost its connection; ticks still run");
                         tokio::time::sleep(wait).await;
@@ -636,13 +645,13 @@ fn spawn_listener(
 }
 
 async fn listen(
-    url: &str,
+    pool: &sqlx::PgPool,
     judgments: &rollout_app::Judgments,
     role: &Role,
     config: &arc_swap::ArcSwap<Config>,
     backoff: &mut Backoff,
 ) -> Result<(), sqlx::Error> {
-    let mut l = sqlx::postgres::PgListener::connect(url).await?;
+    let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
     l.listen("rollout_observations").await?;
     backoff.reset();
     info!("listening for new observations");

@@ -21,7 +21,7 @@ use rollout_core::DatabaseUrl;
 use crate::StoreError;
 
 pub use postgres::PgBackend;
-pub use postgres::{session_name, QUERY_ROLE};
+pub use postgres::{listener_pool, session_name, QUERY_ROLE};
 
 pub use sqlite::SqliteBackend;
 

@@ -60,27 +60,7 @@ impl Backend for PgBackend {
         let DatabaseUrl::Postgres(_) = url else {
             return Err(BadUrl::driver(url, "expected a postgres:// URL").into());
         };
-        let options = PgConnectOptions::from_str(url.expose())
-            .map_err(|e| BadUrl::driver(url, e))?
-            // Names this process's sessions, so that a daemon taking over the lease can end
-            // those of the one it replaces ([`session_name`]).
-            .application_name(&own_session_name())
-            // A process frozen (or cut off) inside a transaction must not hold its locks
-            // for ever: the server ends such a transaction after 10 s, so a rollback or a
-            // new leader waits at most that long.
-            //
-            // sqlx cannot set keepalives on its own socket; the server can: it probes an
-            // idle client after 5 s, every 2 s, and drops it after 3 unanswered probes or
-            // 10 s of unacknowledged data, so a dead or cut-off peer's session (and its
-            // locks) goes in seconds. On the client side the daemon bounds every renewal
-            // and pass by its lease (src/daemon.rs).
-            .options([
-                ("idle_in_transaction_session_timeout", "10s"),
-                ("tcp_keepalives_idle", "5"),
-                ("tcp_keepalives_interval", "2"),
-                ("tcp_keepalives_count", "3"),
-                ("tcp_user_timeout", "10000"),
-            ]);
+        let options = connect_options(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
@@ -200,6 +180,44 @@ impl Backend for PgBackend {
     fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
         result.rows_affected()
     }
+}
+
+/// How every connection of this process to `url` is made: named `rollout HOST:PID`, with
+/// the server's idle-in-transaction timeout and keepalives.
+fn connect_options(url: &DatabaseUrl) -> Result<PgConnectOptions, StoreError> {
+    let options = PgConnectOptions::from_str(url.expose())
+        .map_err(|e| BadUrl::driver(url, e))?
+        // Names this process's sessions, so that a daemon taking over the lease can end
+        // those of the one it replaces ([`session_name`]).
+        .application_name(&own_session_name())
+        // A process frozen (or cut off) inside a transaction must not hold its locks
+        // for ever: the server ends such a transaction after 10 s, so a rollback or a
+        // new leader waits at most that long.
+        //
+        // sqlx cannot set keepalives on its own socket; the server can: it probes an
+        // idle client after 5 s, every 2 s, and drops it after 3 unanswered probes or
+        // 10 s of unacknowledged data, so a dead or cut-off peer's session (and its
+        // locks) goes in seconds. On the client side the daemon bounds every renewal
+        // and pass by its lease (src/daemon.rs).
+        .options([
+            ("idle_in_transaction_session_timeout", "10s"),
+            ("tcp_keepalives_idle", "5"),
+            ("tcp_keepalives_interval", "2"),
+            ("tcp_keepalives_count", "3"),
+            ("tcp_user_timeout", "10000"),
+        ]);
+    Ok(options)
+}
+
+/// A pool of one connection for a `LISTEN`er (`sqlx::postgres::PgListener::connect_with`),
+/// made as every other connection of this process is ([`connect_options`]); lazy.
+pub fn listener_pool(url: &DatabaseUrl) -> Result<PgPool, StoreError> {
+    let options = connect_options(url)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_lazy_with(options))
 }
 
 /// The `application_name` of the sessions of the process whose lease holder is `holder`
