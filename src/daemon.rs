@@ -471,6 +471,11 @@ impl Runner {
             }
             Err(e) => {
                 warn!(error = %e, "cannot renew the leadership lease");
+                if e.is_lock_timeout() {
+                    // A frozen process's transaction holds the leader row: end it if it has
+                    // sat idle (the server would, after its idle-in-transaction timeout).
+                    self.end_stalled().await;
+                }
                 self.unreachable = true;
                 self.lease_ran_out(now);
                 false
@@ -478,9 +483,10 @@ impl Runner {
         }
     }
 
-    /// How long a lease claim may take: half a lease, at least a second.
+    /// How long a lease claim may take: half a lease, at least 3 s (the claim itself waits
+    /// at most 2 s for a lock).
     fn claim_bound(&self) -> Duration {
-        (self.lease / 2).max(Duration::from_secs(1))
+        (self.lease / 2).max(Duration::from_secs(3))
     }
 
     /// After a failed renewal: a leader whose lease has run out stands by.
@@ -491,6 +497,23 @@ impl Runner {
             self.lease_until = None;
             self.role.set(None);
             self.standby = true;
+        }
+    }
+
+    /// Ends the transactions that hold the leader row and have sat idle for
+    /// [`engine::STALLED`] (a frozen process's). Best effort, bounded.
+    async fn end_stalled(&self) {
+        let ended = tokio::time::timeout(
+            self.claim_bound(),
+            self.store.end_stalled_lock_holders(engine::STALLED),
+        );
+        if let Ok(Ok(ended)) = ended.await {
+            if !ended.is_empty() {
+                warn!(
+                    "ended a stalled transaction holding the leader row (a frozen process): {}",
+                    ended.join("; ")
+                );
+            }
         }
     }
 

@@ -314,9 +314,9 @@ async fn a_partitioned_leader_is_replaced_and_writes_nothing_when_it_heals() {
 /// The leader is frozen (SIGSTOP) inside its write transaction, holding the locks a
 /// rollback needs (the test hook holds its `advance` commit open). A rollback through the
 /// CLI and one through the standby's HTTP admin endpoint both complete: each wait for a
-/// lock is bounded, logged with what holds it (the frozen daemon's session), and retried
-/// until the server ends the frozen transaction (idle-in-transaction timeout, 10 s). Woken,
-/// the old leader cannot undo it.
+/// lock is bounded, and the frozen daemon's session, idle in its transaction, is ended and
+/// named in the log (without the right to end it, the action would wait, saying so, for the
+/// server's 10 s idle-in-transaction timeout). Woken, the old leader cannot undo it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL at 127.0.0.1:5432 (scripts/test runs them)"]
 async fn a_rollback_completes_while_the_leader_is_frozen_inside_its_transaction() {
@@ -380,15 +380,21 @@ async fn a_rollback_completes_while_the_leader_is_frozen_inside_its_transaction(
     eprintln!("rollback with the leader frozen in its transaction: CLI {cli_took:?}, HTTP via the standby {http_took:?}");
     assert!(out.status.success(), "{stderr}");
     assert_eq!(status, 200, "{body}");
-    // What blocked it: the frozen daemon's session, named by its process.
+    // What blocked them, and what was done about it, said by whichever hit the lock first
+    // (the CLI on its stderr, the standby in its log; the other one's wait then ends): the
+    // frozen daemon's session, named by its process, ended once idle in its transaction for
+    // 2 s (or waited for).
+    let said = format!("{stderr}\n{}", std::fs::read_to_string(&b_log).unwrap());
     assert!(
-        stderr.contains("waiting for a lock held by rollout ")
-            && stderr.contains(&format!(":{} (backend", a.pid())),
-        "{stderr}"
+        said.contains(&format!(":{} (backend", a.pid()))
+            && (said.contains("ended a stalled transaction holding the locks")
+                || said.contains("waiting for a lock held by rollout ")),
+        "{said}"
     );
-    // Bounded: the server ends the frozen transaction after 10 s; each wait is 2 s.
+    // Bounded: each wait for a lock is 2 s; a stalled holder is ended (at the latest, the
+    // server ends it after 10 s).
     for took in [cli_took, http_took] {
-        assert!(took < Duration::from_secs(20), "{took:?}");
+        assert!(took < Duration::from_secs(15), "{took:?}");
     }
     let store = db.store().await;
     let s = store.state("ha").await.unwrap().unwrap();

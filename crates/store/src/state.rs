@@ -408,6 +408,20 @@ where
         Ok(sqlx::query_scalar(sql).fetch_all(&self.pool).await?)
     }
 
+    async fn end_stalled_lock_holders(
+        &self,
+        idle: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(sql) = B::END_STALLED_HOLDERS else {
+            return Ok(Vec::new());
+        };
+        let ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        Ok(sqlx::query_scalar(sql)
+            .bind(ms)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     async fn record_config(&self, c: &RecordedConfig) -> Result<bool, StoreError> {
         let written = sqlx::query(
             "INSERT INTO rollout_config (id, content, hash, source, recorded_at, recorded_by) \

@@ -87,6 +87,14 @@ pub trait StateStore: Send + Sync {
     /// transaction that wrote the state, the flags version or the leader row, described
     /// (`rollout HOST:PID (backend N, idle in transaction for S s)`). Empty on SQLite.
     async fn lock_holders(&self) -> Result<Vec<String>, StoreError>;
+    /// Ends the sessions among [`StateStore::lock_holders`] that have been idle in their
+    /// transaction for at least `idle` (a frozen process; the server would end them at its
+    /// idle-in-transaction timeout), so that a manual action need not wait for that; returns
+    /// them, described. Empty on SQLite, or when this login may not end them.
+    async fn end_stalled_lock_holders(
+        &self,
+        idle: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError>;
     /// Records the configuration acted on, unless the same text is recorded already;
     /// returns whether it wrote.
     async fn record_config(&self, config: &RecordedConfig) -> Result<bool, StoreError>;

@@ -47,6 +47,10 @@ pub trait Backend: sealed::Sealed + Send + Sync + Sized + 'static {
     /// (`rollout_state`, `rollout_flags_version`, `rollout_leader`): what a commit that
     /// timed out waiting for a lock waited for.
     const LOCK_HOLDERS: Option<&'static str>;
+    /// Ends those of [`Backend::LOCK_HOLDERS`] idle in their transaction for at least `$1`
+    /// milliseconds (a frozen process: a commit's statements follow each other at once),
+    /// and describes each.
+    const END_STALLED_HOLDERS: Option<&'static str>;
     /// Run first in a transaction that must exclude every ingest until it commits (SQLite's
     /// write transaction already does).
     const EXCLUDE_INGEST: Option<&'static str>;

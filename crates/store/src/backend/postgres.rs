@@ -33,6 +33,16 @@ impl Backend for PgBackend {
          AND pid <> pg_backend_pid()) \
          SELECT COUNT(*) FROM victims WHERE pg_terminate_backend(pid)",
     );
+    const END_STALLED_HOLDERS: Option<&'static str> = Some(
+        "WITH victims AS MATERIALIZED (SELECT a.pid, format('%s (backend %s, idle in transaction for %s s)', \
+         a.application_name, a.pid, EXTRACT(EPOCH FROM now() - a.state_change)::bigint) AS who \
+         FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
+         AND a.state = 'idle in transaction' AND now() - a.state_change >= $1 * INTERVAL '1 millisecond' \
+         AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted \
+         AND l.relation IN ('rollout_state'::regclass, 'rollout_flags_version'::regclass, \
+         'rollout_leader'::regclass) AND l.mode = 'RowExclusiveLock')) \
+         SELECT who FROM victims WHERE pg_terminate_backend(pid)",
+    );
     const LOCK_HOLDERS: Option<&'static str> = Some(
         "SELECT format('%s (backend %s, %s for %s s)', a.application_name, a.pid, a.state, \
          COALESCE(EXTRACT(EPOCH FROM now() - a.state_change)::bigint, 0)) \
