@@ -193,6 +193,9 @@ pub async fn run(
     runner.renew().await;
     let _ = tx.try_send(());
     let mut retry_at: Option<tokio::time::Instant> = None;
+    // Whether the last pass failed because the store did not answer (not for another
+    // reason, which a store that answers a ping does not cure).
+    let mut store_down = false;
     // While backing off after a store error, a cheap look every second: the passes resume
     // within about a second of the store answering, whatever the backoff had grown to.
     let mut probes = tokio::time::interval(STORE_PROBE);
@@ -200,7 +203,7 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = probes.tick(), if retry_at.is_some() || runner.unreachable => {
+            _ = probes.tick(), if (retry_at.is_some() && store_down) || runner.unreachable => {
                 let ping = tokio::time::timeout(STORE_PROBE, runner.store.ping());
                 if matches!(ping.await, Ok(Ok(()))) {
                     info!("the store answers again; resuming");
@@ -247,6 +250,7 @@ pub async fn run(
                     Ok(()) => { backoff.reset(); retry_at = None; }
                     Err(e) => {
                         let wait = backoff.next();
+                        store_down = matches!(e, StoreError::Unavailable(_));
                         warn!(error = %e, retry_in = ?wait, "tick failed; the store will be retried");
                         retry_at = Some(tokio::time::Instant::now() + wait);
                     }

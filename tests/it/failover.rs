@@ -8,7 +8,7 @@
 //! - a rollback (CLI, and HTTP on the standby) completes while the leader is frozen inside
 //!   its write transaction, saying what it waits for;
 //! - after an outage the passes resume within about a second of the store answering, and
-//!   `/readyz` says why it is not ready meanwhile.
+//!   `/readyz` says why it is not ready meanwhile, and while passes fail with the store up.
 
 use std::time::{Duration, Instant};
 
@@ -471,6 +471,50 @@ async fn passes_resume_within_seconds_of_the_store_answering_and_readyz_says_why
     let resumed = restored.elapsed();
     eprintln!("passes resumed {resumed:?} after the store answered");
     assert!(resumed < Duration::from_secs(4), "{resumed:?}");
+    eventually(WAIT, "/readyz to be ready again", || async {
+        let (status, _) = get_json(&base, "/readyz").await?;
+        (status == 200).then_some(())
+    })
+    .await;
+}
+
+/// The passes fail while the store still answers (a trigger refuses the pass's record of
+/// itself, as a broken table would): `/readyz` says not ready, and that the passes fail,
+/// with the store's words; once they succeed again it is ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL at 127.0.0.1:5432 (scripts/test runs them)"]
+async fn readyz_says_not_ready_while_the_passes_fail() {
+    let db = TestDb::postgres().await;
+    let cfg = db.config(LONG);
+    let log = db.dir.path().join("d.log");
+    let _d = Daemon::start_with(&cfg, log.clone(), &["--listen", "127.0.0.1:0"]);
+    let base = daemon_address(&log).await;
+    wait_leading(&base).await;
+    let mut admin = connect(&db).await;
+    for sql in [
+        "CREATE FUNCTION refuse_ticks() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         IF NEW.last_tick_at IS DISTINCT FROM OLD.last_tick_at THEN \
+         RAISE EXCEPTION 'passes refused by the test'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_ticks BEFORE UPDATE ON rollout_leader \
+         FOR EACH ROW EXECUTE FUNCTION refuse_ticks()",
+    ] {
+        sqlx::query(sql).execute(&mut admin).await.unwrap();
+    }
+    let unready = eventually(WAIT, "/readyz to say the passes fail", || async {
+        let (status, body) = get_json(&base, "/readyz").await?;
+        (status == 503).then_some(body)
+    })
+    .await;
+    let why = unready["error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("evaluation passes are failing") && why.contains("passes refused by the test"),
+        "{unready}"
+    );
+    assert_eq!(unready["role"], "leader", "{unready}");
+    sqlx::query("DROP TRIGGER refuse_ticks ON rollout_leader")
+        .execute(&mut admin)
+        .await
+        .unwrap();
     eventually(WAIT, "/readyz to be ready again", || async {
         let (status, _) = get_json(&base, "/readyz").await?;
         (status == 200).then_some(())
