@@ -107,6 +107,16 @@ async fn wait_leading(base: &str) {
     .await;
 }
 
+/// A daemon on `db` with the HTTP API, ticking `LONG`, once it leads; and its base URL.
+async fn leading_daemon(db: &TestDb) -> (Daemon, String) {
+    let cfg = db.config(LONG);
+    let log = db.dir.path().join("d.log");
+    let d = Daemon::start_with(&cfg, log.clone(), &["--listen", "127.0.0.1:0"]);
+    let base = daemon_address(&log).await;
+    wait_leading(&base).await;
+    (d, base)
+}
+
 /// The judgments the daemon at `base` ran (`rollout_judgments_total`, all results).
 async fn judgments(base: &str) -> u64 {
     let text = http_client()
@@ -148,11 +158,7 @@ async fn settled_judgments(base: &str) -> u64 {
 #[ignore = "needs PostgreSQL at 127.0.0.1:5432 (scripts/test runs them)"]
 async fn a_notify_flood_costs_at_most_one_judgment_per_interval() {
     let db = TestDb::postgres().await;
-    let cfg = db.config(LONG);
-    let log = db.dir.path().join("d.log");
-    let _d = Daemon::start_with(&cfg, log.clone(), &["--listen", "127.0.0.1:0"]);
-    let base = daemon_address(&log).await;
-    wait_leading(&base).await;
+    let (_d, base) = leading_daemon(&db).await;
 
     // The flooding role: it may connect and read the flags, nothing else.
     let role = format!("flood_{}", std::process::id());
@@ -485,11 +491,7 @@ async fn passes_resume_within_seconds_of_the_store_answering_and_readyz_says_why
 #[ignore = "needs PostgreSQL at 127.0.0.1:5432 (scripts/test runs them)"]
 async fn readyz_says_not_ready_while_the_passes_fail() {
     let db = TestDb::postgres().await;
-    let cfg = db.config(LONG);
-    let log = db.dir.path().join("d.log");
-    let _d = Daemon::start_with(&cfg, log.clone(), &["--listen", "127.0.0.1:0"]);
-    let base = daemon_address(&log).await;
-    wait_leading(&base).await;
+    let (_d, base) = leading_daemon(&db).await;
     let mut admin = connect(&db).await;
     for sql in [
         "CREATE FUNCTION refuse_ticks() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
