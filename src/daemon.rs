@@ -13,9 +13,14 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 use crate::config::{self, Config};
 use crate::controller::incompatibilities;
 use crate::engine::{self, Outcome};
-use crate::store::{self, DatabaseUrl, Lease, Store, StoreError, Writer};
+use crate::store::{self, DatabaseUrl, Store, StoreError, Writer};
 
 pub use crate::role::Role;
+
+mod background;
+mod lease;
+
+use background::{spawn_background, spawn_listener};
 
 pub struct DaemonOptions {
     pub config_path: PathBuf,
@@ -414,126 +419,6 @@ impl Runner {
         self.role.set(None);
     }
 
-    /// Claims or renews the leadership lease; true when the store answered.
-    async fn renew(&mut self) -> bool {
-        let now = Utc::now();
-        // A connection cut off without a reset answers never: the claim is bounded, so that
-        // a leader that cannot reach the store still steps down when its lease runs out.
-        let claim = self
-            .store
-            .claim_lease(&self.actor, now, self.lease, self.epoch.is_none());
-        let claimed = match tokio::time::timeout(self.claim_bound(), claim).await {
-            Ok(r) => r,
-            Err(_) => {
-                self.unreachable = true;
-                warn!(bound = ?self.claim_bound(), "the store did not answer the lease renewal in time");
-                self.lease_ran_out(now);
-                return false;
-            }
-        };
-        self.unreachable = claimed.is_err();
-        match claimed {
-            Ok(Lease::Held {
-                epoch,
-                fresh,
-                until,
-                took_over_from,
-            }) => {
-                if let Some(from) = took_over_from.as_deref() {
-                    self.end_sessions_of(from).await;
-                }
-                if fresh || self.epoch.is_none() {
-                    match (&took_over_from, self.standby) {
-                        (Some(from), _) => {
-                            info!(epoch, previous = %from, "became the leader (took over an expired lease)")
-                        }
-                        (None, true) => info!(epoch, "became the leader (was standing by)"),
-                        (None, false) => info!(epoch, "became the leader"),
-                    }
-                    self.epoch = Some(epoch);
-                }
-                // Not fresh: keep the epoch this process led with. If another writer moved
-                // it meanwhile, the next write is fenced and this process steps down.
-                self.lease_until = Some(until);
-                self.standby = false;
-                match self.epoch {
-                    Some(epoch) => self.role.lead_until(epoch, until),
-                    None => self.role.set(None),
-                }
-                true
-            }
-            Ok(Lease::Elsewhere { holder, until }) => {
-                if self.epoch.take().is_some() {
-                    warn!(holder = ?holder, "lost the leadership; standing by");
-                } else if !self.standby {
-                    info!(holder = ?holder, lease_until = %until, "standby: another daemon leads; this one takes over when its lease expires");
-                }
-                self.lease_until = None;
-                self.standby = true;
-                self.role.set(None);
-                true
-            }
-            Err(e) => {
-                warn!(error = %e, "cannot renew the leadership lease");
-                if e.is_lock_timeout() {
-                    // A frozen process's transaction holds the leader row: end it if it has
-                    // sat idle (the server would, after its idle-in-transaction timeout).
-                    self.end_stalled().await;
-                }
-                self.unreachable = true;
-                self.lease_ran_out(now);
-                false
-            }
-        }
-    }
-
-    /// How long a lease claim may take: half a lease, at least 3 s (the claim itself waits
-    /// at most 2 s for a lock).
-    fn claim_bound(&self) -> Duration {
-        (self.lease / 2).max(Duration::from_secs(3))
-    }
-
-    /// After a failed renewal: a leader whose lease has run out stands by.
-    fn lease_ran_out(&mut self, now: chrono::DateTime<Utc>) {
-        if self.epoch.is_some() && self.lease_until.is_some_and(|t| t <= now) {
-            warn!("lost the leadership: the lease expired without renewal; standing by");
-            self.epoch = None;
-            self.lease_until = None;
-            self.role.set(None);
-            self.standby = true;
-        }
-    }
-
-    /// Ends the transactions that hold the leader row and have sat idle for
-    /// [`engine::STALLED`] (a frozen process's). Best effort, bounded.
-    async fn end_stalled(&self) {
-        let ended = tokio::time::timeout(
-            self.claim_bound(),
-            self.store.end_stalled_lock_holders(engine::STALLED),
-        );
-        if let Ok(Ok(ended)) = ended.await {
-            if !ended.is_empty() {
-                warn!(
-                    "ended a stalled transaction holding the leader row (a frozen process): {}",
-                    ended.join("; ")
-                );
-            }
-        }
-    }
-
-    /// Ends the database sessions of the leader this process took over from: a frozen or
-    /// cut-off process's sessions (and any lock it holds) go now, not when the server
-    /// notices. Best effort, bounded.
-    async fn end_sessions_of(&self, previous: &str) {
-        let ended = tokio::time::timeout(self.claim_bound(), self.store.end_sessions(previous));
-        match ended.await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => info!(previous, sessions = n, "ended the previous leader's database sessions"),
-            Ok(Err(e)) => warn!(previous, error = %e, "cannot end the previous leader's database sessions; the server's timeouts will"),
-            Err(_) => warn!(previous, "ending the previous leader's database sessions took too long; the server's timeouts will"),
-        }
-    }
-
     async fn tick(&mut self, config: &Config) -> Result<(), StoreError> {
         let now = Utc::now();
         if self.epoch.is_some() && self.lease_until.is_none_or(|t| t <= now) {
@@ -589,103 +474,6 @@ impl Runner {
                 Ok(())
             }
             Err(e) => self.fenced_is_fine(e).await,
-        }
-    }
-}
-
-/// The webhook sender: while this process leads, delivers the outbox every half second.
-/// Supervised: restarted if it panics.
-fn spawn_background(
-    store: Arc<dyn Store>,
-    role: Arc<Role>,
-    config: Arc<arc_swap::ArcSwap<Config>>,
-) -> tokio::task::JoinHandle<()> {
-    crate::supervise::supervise("webhook sender", move || {
-        send_webhooks(store.clone(), role.clone(), config.clone())
-    })
-}
-
-async fn send_webhooks(
-    store: Arc<dyn Store>,
-    role: Arc<Role>,
-    config: Arc<arc_swap::ArcSwap<Config>>,
-) {
-    let http = crate::guardrails::http_client();
-    let mut every = tokio::time::interval(Duration::from_millis(500));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        if role.epoch().is_none() {
-            continue;
-        }
-        let config = config.load();
-        if let Err(e) = crate::webhooks::deliver_due(&*store, http, &config, Utc::now()).await {
-            debug!(error = %e, "webhook delivery pass failed; retrying");
-        }
-    }
-}
-
-/// On PostgreSQL, turns `NOTIFY rollout_observations` (sent by every ingest commit) into
-/// judgments while this process leads, so that new data is judged at once, whichever
-/// process ingested it. Reconnects by itself. Anyone who may connect can send such a
-/// notification: a payload that names no configured rollout is dropped before it is
-/// scheduled, and judgments of one rollout are spaced ([`rollout_app::Judgments`]), so a
-/// flood costs at most one judgment per interval. Supervised: restarted if it panics.
-fn spawn_listener(
-    url: &DatabaseUrl,
-    judgments: rollout_app::Judgments,
-    role: Arc<Role>,
-    config: Arc<arc_swap::ArcSwap<Config>>,
-) -> Option<tokio::task::JoinHandle<()>> {
-    if !url.is_postgres() {
-        return None;
-    }
-    // Its connection is made as the store's are (named, with the server's keepalives).
-    let pool = match store::pg_listener_pool(url) {
-        Ok(p) => p,
-        Err(e) => {
-            warn!(error = %e, "cannot listen for new observations; the poll and ticks still judge them");
-            return None;
-        }
-    };
-    Some(crate::supervise::supervise(
-        "observation listener",
-        move || {
-            let (pool, judgments, role, config) = (
-                pool.clone(),
-                judgments.clone(),
-                role.clone(),
-                config.clone(),
-            );
-            async move {
-                let mut backoff = Backoff::default();
-                loop {
-                    if let Err(e) = listen(&pool, &judgments, &role, &config, &mut backoff).await {
-                        let wait = backoff.next();
-                        warn!(error = %e, retry_in = ?wait, "observation listener lost its connection; ticks still run");
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-            }
-        },
-    ))
-}
-
-async fn listen(
-    pool: &sqlx::PgPool,
-    judgments: &rollout_app::Judgments,
-    role: &Role,
-    config: &arc_swap::ArcSwap<Config>,
-    backoff: &mut Backoff,
-) -> Result<(), sqlx::Error> {
-    let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
-    l.listen("rollout_observations").await?;
-    backoff.reset();
-    info!("listening for new observations");
-    loop {
-        let n = l.recv().await?;
-        if role.epoch().is_some() && config.load().rollout(n.payload()).is_some() {
-            judgments.request(n.payload());
         }
     }
 }
