@@ -13,9 +13,14 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 use crate::config::{self, Config};
 use crate::controller::incompatibilities;
 use crate::engine::{self, Outcome};
-use crate::store::{self, DatabaseUrl, Lease, Store, StoreError, Writer};
+use crate::store::{self, DatabaseUrl, Store, StoreError, Writer};
 
 pub use crate::role::Role;
+
+mod background;
+mod lease;
+
+use background::{spawn_background, spawn_listener};
 
 pub struct DaemonOptions {
     pub config_path: PathBuf,
@@ -100,9 +105,9 @@ pub async fn run(
     }
 
     let role = Arc::new(Role::default());
-    let background = spawn_background(store.clone(), role.clone());
     crate::http::metrics::install();
     let shared = Arc::new(arc_swap::ArcSwap::from_pointee(config.clone()));
+    let background = spawn_background(store.clone(), role.clone(), shared.clone());
     let http = match opts.listen_override.or(config.listen) {
         Some(addr) => {
             let api = crate::http::Options {
@@ -158,7 +163,7 @@ pub async fn run(
             || {},
         ),
     };
-    let listener = spawn_listener(&url, judgments.clone(), role.clone());
+    let listener = spawn_listener(&url, judgments.clone(), role.clone(), shared.clone());
     let poll = crate::judge::start_poll(
         store.clone(),
         judgments,
@@ -179,9 +184,10 @@ pub async fn run(
         lease_until: None,
         actor,
         epoch: None,
-        unparsable: None,
+        parsed: crate::parsed::ParsedConfig::default(),
         last_rejection: None,
         standby: false,
+        unreachable: false,
         role,
     };
     // The first pass runs at once rather than at the first cron tick, after a first claim
@@ -193,9 +199,26 @@ pub async fn run(
     runner.renew().await;
     let _ = tx.try_send(());
     let mut retry_at: Option<tokio::time::Instant> = None;
+    // Whether the last pass failed because the store did not answer (not for another
+    // reason, which a store that answers a ping does not cure).
+    let mut store_down = false;
+    // While backing off after a store error, a cheap look every second: the passes resume
+    // within about a second of the store answering, whatever the backoff had grown to.
+    let mut probes = tokio::time::interval(STORE_PROBE);
+    probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            _ = probes.tick(), if (retry_at.is_some() && store_down) || runner.unreachable => {
+                let ping = tokio::time::timeout(STORE_PROBE, runner.store.ping());
+                if matches!(ping.await, Ok(Ok(()))) {
+                    info!("the store answers again; resuming");
+                    backoff.reset();
+                    retry_at = None;
+                    runner.renew().await;
+                    let _ = tx.try_send(());
+                }
+            }
             _ = renewals.tick() => {
                 if runner.renew().await && retry_at.is_some() {
                     // The store answers again: no need to wait out the backoff.
@@ -233,6 +256,7 @@ pub async fn run(
                     Ok(()) => { backoff.reset(); retry_at = None; }
                     Err(e) => {
                         let wait = backoff.next();
+                        store_down = matches!(e, StoreError::Unavailable(_));
                         warn!(error = %e, retry_in = ?wait, "tick failed; the store will be retried");
                         retry_at = Some(tokio::time::Instant::now() + wait);
                     }
@@ -265,12 +289,15 @@ struct Runner {
     lease_until: Option<chrono::DateTime<Utc>>,
     actor: String,
     epoch: Option<i64>,
-    /// The config text that failed to parse, so that it is not parsed and logged every tick.
-    unparsable: Option<String>,
+    /// The config text last parsed, and what it parsed to: a text is parsed (and an
+    /// invalid one logged) once, off the tick path.
+    parsed: crate::parsed::ParsedConfig,
     /// The last incompatibility logged, so that it is logged once.
     last_rejection: Option<String>,
     /// Whether this process stands by (announced once, when it starts to).
     standby: bool,
+    /// Whether the last lease renewal failed to reach the store.
+    unreachable: bool,
     /// Whether this process leads (read by the webhook sender and the HTTP API).
     role: Arc<Role>,
 }
@@ -284,7 +311,7 @@ impl Runner {
         scheduler: &mut JobScheduler,
         tx: &mpsc::Sender<()>,
     ) {
-        let text = match std::fs::read_to_string(path) {
+        let text = match tokio::fs::read_to_string(path).await {
             Ok(t) => t,
             Err(e) => {
                 error!(
@@ -294,19 +321,18 @@ impl Runner {
                 return;
             }
         };
-        if self.unparsable.as_deref() == Some(text.as_str()) {
-            return;
-        }
-        let loaded = match config::parse(&path.display().to_string(), &text) {
+        // Parsed once per text, on a blocking thread: never on the tick path.
+        let (parsed, fresh) = self.parsed.parse(&path.display().to_string(), &text).await;
+        let loaded = match parsed {
             Ok(l) => l,
             Err(errors) => {
-                error!("invalid configuration; keeping the last good one:\n{errors}");
-                self.unparsable = Some(text);
+                if fresh {
+                    error!("invalid configuration; keeping the last good one:\n{errors}");
+                }
                 return;
             }
         };
         let new = loaded.config;
-        self.unparsable = None;
         if new == *config {
             return;
         }
@@ -393,60 +419,6 @@ impl Runner {
         self.role.set(None);
     }
 
-    /// Claims or renews the leadership lease; true when the store answered.
-    async fn renew(&mut self) -> bool {
-        let now = Utc::now();
-        match self
-            .store
-            .claim_lease(&self.actor, now, self.lease, self.epoch.is_none())
-            .await
-        {
-            Ok(Lease::Held {
-                epoch,
-                fresh,
-                until,
-                took_over_from,
-            }) => {
-                if fresh || self.epoch.is_none() {
-                    match (&took_over_from, self.standby) {
-                        (Some(from), _) => {
-                            info!(epoch, previous = %from, "became the leader (took over an expired lease)")
-                        }
-                        (None, true) => info!(epoch, "became the leader (was standing by)"),
-                        (None, false) => info!(epoch, "became the leader"),
-                    }
-                    self.epoch = Some(epoch);
-                }
-                // Not fresh: keep the epoch this process led with. If another writer moved
-                // it meanwhile, the next write is fenced and this process steps down.
-                self.lease_until = Some(until);
-                self.standby = false;
-                self.role.set(self.epoch);
-                true
-            }
-            Ok(Lease::Elsewhere { holder, until }) => {
-                if self.epoch.take().is_some() {
-                    warn!(holder = ?holder, "lost the leadership; standing by");
-                } else if !self.standby {
-                    info!(holder = ?holder, lease_until = %until, "standby: another daemon leads; this one takes over when its lease expires");
-                }
-                self.lease_until = None;
-                self.standby = true;
-                self.role.set(None);
-                true
-            }
-            Err(e) => {
-                warn!(error = %e, "cannot renew the leadership lease");
-                if self.epoch.is_some() && self.lease_until.is_some_and(|t| t <= now) {
-                    warn!("lost the leadership: the lease expired without renewal; standing by");
-                    self.step_down().await;
-                    self.standby = true;
-                }
-                false
-            }
-        }
-    }
-
     async fn tick(&mut self, config: &Config) -> Result<(), StoreError> {
         let now = Utc::now();
         if self.epoch.is_some() && self.lease_until.is_none_or(|t| t <= now) {
@@ -464,7 +436,16 @@ impl Runner {
             actor: self.actor.clone(),
             epoch: self.epoch,
         };
-        let passed = async {
+        // The pass may not outlive the lease: past it another daemon may lead, and a pass
+        // stuck on a cut-off connection must not keep this one from noticing.
+        // (Its writes are fenced anyway, and the HTTP API and judgments stop acting as the
+        // leader when the lease ends, [`Role::epoch`]; the bound only keeps the loop alive.)
+        let remaining = self
+            .lease_until
+            .and_then(|t| (t - now).to_std().ok())
+            .unwrap_or_default()
+            + self.lease;
+        let pass = async {
             let outcomes = engine::tick_all(&*self.store, config, &writer, now).await?;
             // Liveness for `status`: this pass, and how often this daemon ticks.
             if let Some(epoch) = writer.epoch {
@@ -474,8 +455,13 @@ impl Runner {
                     .await?;
             }
             Ok::<_, StoreError>(outcomes)
-        }
-        .await;
+        };
+        let Ok(passed) = tokio::time::timeout(remaining, pass).await else {
+            warn!(lease = ?self.lease, "lost the leadership: the evaluation pass ran a lease past the end of the lease; abandoned, standing by");
+            self.step_down().await;
+            self.standby = true;
+            return Ok(());
+        };
         match passed {
             Ok(outcomes) => {
                 log_outcomes(&outcomes);
@@ -483,66 +469,6 @@ impl Runner {
                 Ok(())
             }
             Err(e) => self.fenced_is_fine(e).await,
-        }
-    }
-}
-
-/// The webhook sender: while this process leads, delivers the outbox every half second.
-fn spawn_background(store: Arc<dyn Store>, role: Arc<Role>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let http = crate::guardrails::http_client();
-        let mut every = tokio::time::interval(Duration::from_millis(500));
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            if role.epoch().is_none() {
-                continue;
-            }
-            if let Err(e) = crate::webhooks::deliver_due(&*store, http, Utc::now()).await {
-                debug!(error = %e, "webhook delivery pass failed; retrying");
-            }
-        }
-    })
-}
-
-/// On PostgreSQL, turns `NOTIFY rollout_observations` (sent by every ingest commit) into
-/// judgments while this process leads, so that new data is judged at once, whichever
-/// process ingested it. Reconnects by itself.
-fn spawn_listener(
-    url: &DatabaseUrl,
-    judgments: rollout_app::Judgments,
-    role: Arc<Role>,
-) -> Option<tokio::task::JoinHandle<()>> {
-    if !url.is_postgres() {
-        return None;
-    }
-    let url = url.clone();
-    Some(tokio::spawn(async move {
-        let mut backoff = Backoff::default();
-        loop {
-            if let Err(e) = listen(url.expose(), &judgments, &role, &mut backoff).await {
-                let wait = backoff.next();
-                warn!(error = %e, retry_in = ?wait, "observation listener lost its connection; ticks still run");
-                tokio::time::sleep(wait).await;
-            }
-        }
-    }))
-}
-
-async fn listen(
-    url: &str,
-    judgments: &rollout_app::Judgments,
-    role: &Role,
-    backoff: &mut Backoff,
-) -> Result<(), sqlx::Error> {
-    let mut l = sqlx::postgres::PgListener::connect(url).await?;
-    l.listen("rollout_observations").await?;
-    backoff.reset();
-    info!("listening for new observations");
-    loop {
-        let n = l.recv().await?;
-        if role.epoch().is_some() {
-            judgments.request(n.payload());
         }
     }
 }
@@ -587,6 +513,9 @@ async fn new_scheduler(cron: &str, tx: mpsc::Sender<()>) -> Result<JobScheduler,
     scheduler.start().await.map_err(fail)?;
     Ok(scheduler)
 }
+
+/// How often a daemon backing off after a store error looks whether it answers again.
+const STORE_PROBE: Duration = Duration::from_secs(1);
 
 /// Exponential backoff from 1 s to 60 s.
 #[derive(Default)]

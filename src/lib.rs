@@ -11,8 +11,10 @@ pub mod daemon;
 pub mod error;
 pub mod http;
 pub mod judge;
+pub mod parsed;
 pub mod role;
 pub mod schedule;
+pub mod supervise;
 pub mod telemetry;
 
 pub use error::{Error, ExitCode};

@@ -38,9 +38,16 @@ impl Feed {
         } else {
             Duration::from_millis(200)
         };
-        let mut tasks = vec![tokio::spawn(run(store, tx.clone(), poke.clone(), poll))];
+        // Supervised: a task that panics is logged and started again.
+        let (t, p) = (tx.clone(), poke.clone());
+        let mut tasks = vec![crate::supervise::supervise("change feed", move || {
+            run(store.clone(), t.clone(), p.clone(), poll)
+        })];
         if postgres {
-            tasks.push(tokio::spawn(listen(database_url.to_owned(), poke.clone())));
+            let (url, p) = (database_url.to_owned(), poke.clone());
+            tasks.push(crate::supervise::supervise("flag listener", move || {
+                listen(url.clone(), p.clone())
+            }));
         }
         Feed { tx, poke, tasks }
     }

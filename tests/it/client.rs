@@ -19,6 +19,7 @@ use rollout::daemon::Role;
 
 use crate::http::Api;
 use crate::on_both_stores;
+use crate::proxy::Proxy;
 use crate::support::{eventually, Daemon, TestDb};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -444,67 +445,6 @@ async fn postgres_notify_wakes_the_direct_client() {
     .await;
 }
 
-/// A TCP proxy in front of PostgreSQL that can cut the database off: while down, it
-/// closes every forwarded connection and refuses new ones (after accepting them, which
-/// is how it counts connection attempts).
-struct Proxy {
-    addr: std::net::SocketAddr,
-    down: Arc<AtomicBool>,
-    accepted: Arc<AtomicUsize>,
-    conns: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(target: String) -> Proxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let down = Arc::new(AtomicBool::new(false));
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let conns = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (d, a, c) = (down.clone(), accepted.clone(), conns.clone());
-        let task = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                a.fetch_add(1, Ordering::SeqCst);
-                if d.load(Ordering::SeqCst) {
-                    continue; // dropped: the connection closes at once
-                }
-                let target = target.clone();
-                c.lock().unwrap().push(tokio::spawn(async move {
-                    if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                    }
-                }));
-            }
-        });
-        Proxy {
-            addr,
-            down,
-            accepted,
-            conns,
-            task,
-        }
-    }
-
-    fn cut(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        for c in self.conns.lock().unwrap().drain(..) {
-            c.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-        self.cut();
-    }
-}
-
 /// Reading PostgreSQL directly through a proxy that cuts it off: last-known-good, every
 /// call tries to connect (no breaker), and the first call after recovery reads the change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -513,10 +453,7 @@ async fn postgres_unreachable_serves_last_known_good() {
     let db = TestDb::postgres().await;
     let api = Api::start(&db, None).await;
     api.start_rollout().await;
-    let (head, rest) = db.url.split_once('@').expect("user@host in the URL");
-    let (hostport, path) = rest.split_once('/').expect("a database in the URL");
-    let proxy = Proxy::start(hostport.to_owned()).await;
-    let url = format!("{head}@{}/{path}", proxy.addr);
+    let (proxy, url) = Proxy::before(&db).await;
     let mut opts = Options::default().mode(Mode::Off);
     opts.timeout = Duration::from_secs(1);
     let client = Client::connect(&url, opts).await.unwrap();

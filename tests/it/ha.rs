@@ -106,6 +106,9 @@ async fn standby_takes_over_when_the_leader_dies() {
 /// the rollback stands. It never gets as far as a write, so it does not exercise the epoch
 /// fence: `a_frozen_leader_with_a_stale_epoch_is_fenced` below (a process that does try to
 /// write) and `store::deposed_leader_cannot_write` (the store refusing a stale epoch) do.
+/// A leader frozen *inside* its write transaction (holding the locks a rollback needs), with
+/// the rollback made through the CLI and the standby's HTTP endpoint, is
+/// `failover::a_rollback_completes_while_the_leader_is_frozen_inside_its_transaction`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL at 127.0.0.1:5432 (scripts/test runs them)"]
 async fn a_rollback_made_while_the_leader_is_frozen_stands() {

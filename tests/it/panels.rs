@@ -158,7 +158,7 @@ rollouts:
     }
     // The first attempt fails (the receiver is down): that delivery retries.
     let http = reqwest::Client::new();
-    rollout::webhooks::deliver_due(&*api.store, &http, t0() + Duration::minutes(5))
+    rollout::webhooks::deliver_due(&*api.store, &http, &api.config, t0() + Duration::minutes(5))
         .await
         .unwrap();
     let (s, p) = get(&api, "/v1/rollouts/hooked/webhooks?limit=2").await;
@@ -193,9 +193,14 @@ rollouts:
     assert!(older["next_before"].is_null());
     // Delivered later: no next attempt.
     for m in [10, 30, 60, 120] {
-        rollout::webhooks::deliver_due(&*api.store, &http, t0() + Duration::minutes(m))
-            .await
-            .unwrap();
+        rollout::webhooks::deliver_due(
+            &*api.store,
+            &http,
+            &api.config,
+            t0() + Duration::minutes(m),
+        )
+        .await
+        .unwrap();
     }
     let (_, all) = get(&api, "/v1/rollouts/hooked/webhooks").await;
     let start = all["deliveries"]

@@ -189,6 +189,11 @@ impl Daemon {
 
     /// `rollout daemon ARGS...`, e.g. `--listen 127.0.0.1:PORT`.
     pub fn start_with(config: &Path, log: PathBuf, args: &[&str]) -> Daemon {
+        Daemon::start_env(config, log, args, &[])
+    }
+
+    /// [`Daemon::start_with`] with environment variables set.
+    pub fn start_env(config: &Path, log: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -200,6 +205,7 @@ impl Daemon {
             .arg("daemon")
             .args(args)
             .env("ROLLOUT_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()

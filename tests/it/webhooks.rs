@@ -100,8 +100,8 @@ rollouts:
         // Two senders at once, as when two daemons both believe they lead: the claim
         // hands each row to one of them.
         let (a, b) = tokio::join!(
-            rollout::webhooks::deliver_due(&*store, &http, now),
-            rollout::webhooks::deliver_due(&*store, &http, now)
+            rollout::webhooks::deliver_due(&*store, &http, &c, now),
+            rollout::webhooks::deliver_due(&*store, &http, &c, now)
         );
         a.unwrap();
         b.unwrap();
@@ -136,3 +136,61 @@ rollouts:
 }
 
 on_both_stores!(every_event_once_in_order_across_an_outage);
+
+/// A webhook whose URL left the rollout's `notify` is not retried for ever: the next
+/// delivery pass abandons every undelivered row of that rollout and URL, with the reason in
+/// `last_error` and the time in `abandoned_at`, and never claims them again.
+async fn a_webhook_whose_url_left_notify_is_abandoned(db: TestDb) {
+    let yaml = "
+rollouts:
+  - name: hooked
+    flag_prefix: HOOK_
+    seed: 1
+    notify: [ 'http://127.0.0.1:9/gone' ]
+    stages:
+      - shadow: { duration: 1h }
+      - full: {}
+";
+    let with = plan(yaml);
+    let without = plan(&yaml.replace("    notify: [ 'http://127.0.0.1:9/gone' ]\n", ""));
+    let store = db.store().await;
+    let w = Writer::person("oncall@test");
+    engine::tick_all(&*store, &with, &w, t0()).await.unwrap();
+    engine::act(&*store, &with.rollouts[0], ManualAction::Pause, "x", &w, t0)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let now = t0() + Duration::minutes(1);
+    let sent = rollout::webhooks::deliver_due(&*store, &http, &without, now)
+        .await
+        .unwrap();
+    assert_eq!(sent, 0);
+    let rows: Vec<(Option<String>, bool, i64)> = {
+        const SQL: &str =
+            "SELECT last_error, abandoned_at IS NOT NULL, attempts FROM rollout_outbox ORDER BY id";
+        if db.is_postgres() {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query_as(SQL).fetch_all(&mut c).await.unwrap()
+        } else {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::query_as(SQL).fetch_all(&mut c).await.unwrap()
+        }
+    };
+    assert_eq!(rows.len(), 2, "start and pause");
+    for (error, abandoned, attempts) in rows {
+        assert!(abandoned);
+        assert_eq!(attempts, 0, "never sent");
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "abandoned: http://127.0.0.1:9/gone is no longer in the `notify` of rollout hooked"
+            )
+        );
+    }
+    let later = now + Duration::days(1);
+    assert!(store.claim_webhooks(later, later).await.unwrap().is_empty());
+}
+
+on_both_stores!(a_webhook_whose_url_left_notify_is_abandoned);

@@ -290,8 +290,22 @@ pub enum ActionError {
     Store(#[from] StoreError),
 }
 
+/// How long a manual action keeps retrying while another transaction holds the locks it
+/// needs: longer than the server's idle-in-transaction timeout (10 s), which ends a frozen
+/// leader's transaction.
+pub const ACTION_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a transaction holding the locks a manual action needs may sit idle before the
+/// action ends it: a commit's statements follow each other at once, so a transaction idle
+/// this long belongs to a frozen (or cut-off) process.
+pub const STALLED: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Applies a manual action, retrying on a concurrent change so that it is not lost to a
-/// daemon tick that committed in between. `Ok(None)`: already in the requested state.
+/// daemon tick that committed in between, and, for up to [`ACTION_LOCK_PATIENCE`], while
+/// another transaction (a frozen leader's) holds the locks the commit needs: each wait for
+/// a lock is bounded (PostgreSQL's `lock_timeout`) and logged with what holds it, and a
+/// holder idle in its transaction for [`STALLED`] is ended (when this login may).
+/// `Ok(None)`: already in the requested state.
 pub async fn act(
     store: &dyn Store,
     rollout: &Rollout,
@@ -301,8 +315,10 @@ pub async fn act(
     now: impl Fn() -> DateTime<Utc>,
 ) -> Result<Option<Applied>, ActionError> {
     const ATTEMPTS: usize = 20;
+    let started = std::time::Instant::now();
+    let mut conflicts = 0;
     let mut last = None;
-    for _ in 0..ATTEMPTS {
+    while conflicts < ATTEMPTS {
         let at = now();
         let state = store.state(rollout.name.as_str()).await?;
         let Some(t) = controller::manual(rollout, state.as_ref(), action, reason, at)? else {
@@ -316,7 +332,39 @@ pub async fn act(
                     committed,
                 }));
             }
-            Err(e @ StoreError::Conflict { .. }) => last = Some(e),
+            Err(e @ StoreError::Conflict { .. }) => {
+                conflicts += 1;
+                last = Some(e);
+            }
+            Err(e) if e.is_lock_timeout() && started.elapsed() < ACTION_LOCK_PATIENCE => {
+                // A transaction that holds the locks and has been idle this long belongs
+                // to a frozen process: end it now rather than at the server's timeout.
+                match store.end_stalled_lock_holders(STALLED).await {
+                    Ok(ended) if !ended.is_empty() => {
+                        tracing::warn!(
+                            rollout = %rollout.name,
+                            action = action.as_str(),
+                            "ended a stalled transaction holding the locks this action needs (a frozen process): {}; retrying",
+                            ended.join("; ")
+                        );
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "cannot end stalled transactions"),
+                }
+                let holders = store.lock_holders().await.unwrap_or_default();
+                let who = if holders.is_empty() {
+                    "another transaction".to_owned()
+                } else {
+                    holders.join("; ")
+                };
+                tracing::warn!(
+                    rollout = %rollout.name,
+                    action = action.as_str(),
+                    waited_s = started.elapsed().as_secs(),
+                    "waiting for a lock held by {who}; retrying"
+                );
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tracing::{debug, warn};
 
+use rollout_core::config::Config;
 use rollout_store::{OutboxRow, Store, StoreError};
 
 /// Each POST must answer within this.
@@ -20,15 +21,25 @@ pub fn backoff(attempts: i64) -> chrono::Duration {
     chrono::Duration::seconds(1i64 << attempts.clamp(0, 9)).min(chrono::Duration::minutes(5))
 }
 
-/// Delivers what is due at `now`; returns how many were delivered.
+/// Delivers what is due at `now`; returns how many were delivered. A row whose URL is no
+/// longer in its rollout's `notify` in `config` (or whose rollout is no longer configured)
+/// is abandoned instead, with every undelivered row of that rollout and URL, saying why.
 pub async fn deliver_due(
     store: &dyn Store,
     http: &reqwest::Client,
+    config: &Config,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     let mut delivered = 0;
     let lease = chrono::Duration::from_std(POST_TIMEOUT * 2).unwrap_or_default();
     for row in store.claim_webhooks(now, now + lease).await? {
+        if let Some(reason) = unwanted(config, &row) {
+            let n = store
+                .abandon_webhooks(&row.rollout, &row.url, &reason, now)
+                .await?;
+            warn!(url = %row.url, rollout = %row.rollout, rows = n, "webhooks abandoned: {reason}");
+            continue;
+        }
         let outcome = post(http, &row).await;
         match &outcome {
             Ok(()) => {
@@ -44,6 +55,21 @@ pub async fn deliver_due(
             .await?;
     }
     Ok(delivered)
+}
+
+/// Why `row` is no longer to be sent, if it is not.
+fn unwanted(config: &Config, row: &OutboxRow) -> Option<String> {
+    match config.rollout(&row.rollout) {
+        None => Some(format!(
+            "abandoned: rollout {} is no longer in the configuration",
+            row.rollout
+        )),
+        Some(r) if !r.notify.contains(&row.url) => Some(format!(
+            "abandoned: {} is no longer in the `notify` of rollout {}",
+            row.url, row.rollout
+        )),
+        Some(_) => None,
+    }
 }
 
 async fn post(http: &reqwest::Client, row: &OutboxRow) -> Result<(), String> {

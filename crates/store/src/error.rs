@@ -92,6 +92,12 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
+    /// Whether a statement gave up waiting for a lock (PostgreSQL's `lock_timeout`,
+    /// `lock_not_available`, 55P03): another transaction holds it; worth a retry.
+    pub fn is_lock_timeout(&self) -> bool {
+        matches!(self, StoreError::Query(sqlx::Error::Database(db)) if db.code().as_deref() == Some("55P03"))
+    }
+
     /// A configured query's failure: the configuration's problem unless the connection to
     /// the store failed. Whatever the database answered (a syntax error, a refused
     /// statement, SQLite's "database is locked" from a `PRAGMA` the query should not run)

@@ -28,12 +28,15 @@ mod series;
 mod state;
 mod store;
 mod tables;
+mod test_hook;
 #[cfg(test)]
 mod tests;
 mod traits;
 mod units;
 
-pub use backend::{Backend, CellKind, LearningSql, PgBackend, SqliteBackend};
+pub use backend::{
+    listener_pool as pg_listener_pool, Backend, CellKind, LearningSql, PgBackend, SqliteBackend,
+};
 pub use error::{QueryError, Result, StoreError};
 pub use rollout_core::records::{
     Committed, EventRow, FlagChange, FlagRow, FlagTable, GuardrailReading, LeaderRecord,

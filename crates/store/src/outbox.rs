@@ -33,8 +33,9 @@ where
         // no longer due.
         let mut rows: Vec<OutboxClaimRow> = sqlx::query_as(
             "UPDATE rollout_outbox SET next_attempt_at = $2 \
-             WHERE id IN (SELECT MIN(id) FROM rollout_outbox WHERE delivered_at IS NULL GROUP BY url) \
-             AND next_attempt_at <= $1 AND delivered_at IS NULL \
+             WHERE id IN (SELECT MIN(id) FROM rollout_outbox WHERE delivered_at IS NULL \
+             AND abandoned_at IS NULL GROUP BY url) \
+             AND next_attempt_at <= $1 AND delivered_at IS NULL AND abandoned_at IS NULL \
              RETURNING id, event_id, rollout, url, payload, attempts",
         )
         .bind(now)
@@ -43,6 +44,26 @@ where
         .await?;
         rows.sort_by_key(|r| r.id);
         Ok(rows.into_iter().map(OutboxRow::from).collect())
+    }
+
+    async fn abandon_webhooks(
+        &self,
+        rollout: &str,
+        url: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE rollout_outbox SET abandoned_at = $3, last_error = $4 \
+             WHERE rollout = $1 AND url = $2 AND delivered_at IS NULL AND abandoned_at IS NULL",
+        )
+        .bind(rollout)
+        .bind(url)
+        .bind(now)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(B::rows_affected(&done))
     }
 
     async fn webhook_attempt(

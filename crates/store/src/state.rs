@@ -85,6 +85,13 @@ where
     ) -> Result<Committed, StoreError> {
         let s = &t.to;
         let mut tx = self.pool.begin_with(B::BEGIN_WRITE).await?;
+        if writer.epoch.is_none() {
+            // A person's action (a rollback) does not queue behind a frozen transaction
+            // for long: it fails fast and the caller retries, saying what blocks it.
+            if let Some(sql) = B::SHORT_LOCK_WAIT {
+                sqlx::query(sql).execute(&mut *tx).await?;
+            }
+        }
         // Compare-and-set first: it is a write, so SQLite takes its lock here.
         let cas = match t.expected_version() {
             None => sqlx::query(
@@ -216,6 +223,7 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
+        crate::test_hook::hold_commit(&s.rollout, t.action.as_str()).await;
         tx.commit().await?;
         Ok(Committed {
             state_version: s.version,
@@ -379,6 +387,39 @@ where
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn end_sessions(&self, holder: &str) -> Result<u64, StoreError> {
+        let (Some(sql), Some(name)) = (B::END_SESSIONS, crate::backend::session_name(holder))
+        else {
+            return Ok(0);
+        };
+        let ended: i64 = sqlx::query_scalar(sql)
+            .bind(name.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(ended).unwrap_or(0))
+    }
+
+    async fn lock_holders(&self) -> Result<Vec<String>, StoreError> {
+        let Some(sql) = B::LOCK_HOLDERS else {
+            return Ok(Vec::new());
+        };
+        Ok(sqlx::query_scalar(sql).fetch_all(&self.pool).await?)
+    }
+
+    async fn end_stalled_lock_holders(
+        &self,
+        idle: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(sql) = B::END_STALLED_HOLDERS else {
+            return Ok(Vec::new());
+        };
+        let ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        Ok(sqlx::query_scalar(sql)
+            .bind(ms)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn record_config(&self, c: &RecordedConfig) -> Result<bool, StoreError> {

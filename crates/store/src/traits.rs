@@ -81,6 +81,23 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Lease, StoreError>;
     /// Gives the lease up, if `holder` has it: anyone may claim it at once.
     async fn release_lease(&self, holder: &str) -> Result<(), StoreError>;
+    /// Ends the database sessions of the process that held the lease as `holder` (a new
+    /// leader calls it after taking over an expired lease: a frozen or cut-off leader's
+    /// sessions, and whatever locks they hold, go at once). Returns how many were ended;
+    /// 0 on SQLite, which has no server sessions.
+    async fn end_sessions(&self, holder: &str) -> Result<u64, StoreError>;
+    /// What holds the locks a commit waits for: each other session with an open
+    /// transaction that wrote the state, the flags version or the leader row, described
+    /// (`rollout HOST:PID (backend N, idle in transaction for S s)`). Empty on SQLite.
+    async fn lock_holders(&self) -> Result<Vec<String>, StoreError>;
+    /// Ends the sessions among [`StateStore::lock_holders`] that have been idle in their
+    /// transaction for at least `idle` (a frozen process; the server would end them at its
+    /// idle-in-transaction timeout), so that a manual action need not wait for that; returns
+    /// them, described. Empty on SQLite, or when this login may not end them.
+    async fn end_stalled_lock_holders(
+        &self,
+        idle: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError>;
     /// Records the configuration acted on, unless the same text is recorded already;
     /// returns whether it wrote.
     async fn record_config(&self, config: &RecordedConfig) -> Result<bool, StoreError>;
@@ -219,6 +236,16 @@ pub trait OutboxStore: Send + Sync {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Abandons the undelivered webhooks of `rollout` to `url` (the URL left the
+    /// rollout's `notify`, or the rollout left the config): they are never sent, and say
+    /// why in `last_error`. Returns how many.
+    async fn abandon_webhooks(
+        &self,
+        rollout: &str,
+        url: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
     /// Records a delivery attempt: delivered, or failed and retried at `retry_at`.
     async fn webhook_attempt(
         &self,

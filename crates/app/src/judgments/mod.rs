@@ -1,7 +1,9 @@
 //! Judgments of new observations, off the request path: a commit asks for one
 //! ([`Judgments::request`], which never waits) and a task runs it, coalesced by
 //! [`coalesce::Coalescer`]: per rollout at most one running and one pending, the pending
-//! one starting after the running one ends, so that it sees every commit before it starts.
+//! one starting after the running one ends, so that it sees every commit before it starts,
+//! and starts spaced by [`coalesce::MIN_SPACING`], so that a flood of requests costs at most
+//! one judgment per interval and rollout (the first request after a quiet spell runs at once).
 //! What a judgment does (as which writer, what it logs and counts) is the caller's
 //! `judge`: the daemon's judges as the leader, with its epoch, while it leads.
 
@@ -10,6 +12,7 @@ pub mod coalesce;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use coalesce::{Coalescer, Requested};
 
@@ -30,9 +33,17 @@ struct Inner {
 impl Judgments {
     /// Judgments that run `judge(rollout)`, each on a task of its own.
     pub fn new(judge: impl Fn(String) -> JudgeFuture + Send + Sync + 'static) -> Judgments {
+        Judgments::with_spacing(coalesce::MIN_SPACING, judge)
+    }
+
+    /// Judgments whose starts, per rollout, are at least `spacing` apart.
+    pub fn with_spacing(
+        spacing: Duration,
+        judge: impl Fn(String) -> JudgeFuture + Send + Sync + 'static,
+    ) -> Judgments {
         Judgments {
             inner: Arc::new(Inner {
-                coalescer: Mutex::new(Coalescer::default()),
+                coalescer: Mutex::new(Coalescer::new(spacing)),
                 judge: Box::new(judge),
             }),
         }
@@ -41,9 +52,9 @@ impl Judgments {
     /// New observations of `rollout` are committed: judge them soon. Returns at once (it
     /// needs a tokio runtime to start the task on).
     pub fn request(&self, rollout: &str) -> Requested {
-        let requested = self.inner.lock().request(rollout);
-        if requested == Requested::Start {
-            tokio::spawn(run(self.inner.clone(), rollout.to_owned()));
+        let requested = self.inner.lock().request(rollout, Instant::now());
+        if let Requested::Start { after } = requested {
+            tokio::spawn(run(self.inner.clone(), rollout.to_owned(), after));
         }
         requested
     }
@@ -67,16 +78,20 @@ impl Inner {
     }
 }
 
-/// Runs the judgment of `rollout`, then the pending one while there is one.
-async fn run(inner: Arc<Inner>, rollout: String) {
+/// Runs the judgment of `rollout` after `wait`, then the pending one while there is one.
+async fn run(inner: Arc<Inner>, rollout: String, mut wait: Duration) {
     loop {
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         // On a task of its own, so that a panicking judgment does not leave the rollout
         // marked running (and never judged again).
         if let Err(e) = tokio::spawn((inner.judge)(rollout.clone())).await {
             tracing::error!(rollout = %rollout, error = %e, "a judgment of new observations panicked");
         }
-        if !inner.lock().finished(&rollout) {
-            return;
+        match inner.lock().finished(&rollout, Instant::now()) {
+            Some(next) => wait = next,
+            None => return,
         }
     }
 }
@@ -117,7 +132,7 @@ mod tests {
     #[tokio::test]
     async fn requests_while_one_runs_coalesce_into_one_more_judgment() {
         let (j, started, gate) = gated();
-        assert_eq!(j.request("a"), Requested::Start);
+        assert!(j.request("a").starts());
         eventually("the first judgment starts", || {
             started.load(Ordering::SeqCst) == 1
         })
@@ -155,7 +170,7 @@ mod tests {
         });
         j.request("a");
         eventually("the failed judgment ends", || j.running() == 0).await;
-        assert_eq!(j.request("a"), Requested::Start);
+        assert!(j.request("a").starts());
         eventually("the next one ran", || calls.load(Ordering::SeqCst) == 2).await;
     }
 }

@@ -21,7 +21,7 @@ use rollout_core::DatabaseUrl;
 use crate::StoreError;
 
 pub use postgres::PgBackend;
-pub use postgres::QUERY_ROLE;
+pub use postgres::{listener_pool, session_name, QUERY_ROLE};
 
 pub use sqlite::SqliteBackend;
 
@@ -40,6 +40,17 @@ pub trait Backend: sealed::Sealed + Send + Sync + Sized + 'static {
     /// Run first in a transaction that must not wait long for a lock (PostgreSQL's
     /// `lock_timeout`; SQLite waits `busy_timeout`).
     const SHORT_LOCK_WAIT: Option<&'static str>;
+    /// Ends the sessions whose `application_name` is `$1`, other than the caller's, and
+    /// counts them (PostgreSQL; SQLite has no server sessions).
+    const END_SESSIONS: Option<&'static str>;
+    /// Describes each other session whose open transaction wrote a table a commit locks
+    /// (`rollout_state`, `rollout_flags_version`, `rollout_leader`): what a commit that
+    /// timed out waiting for a lock waited for.
+    const LOCK_HOLDERS: Option<&'static str>;
+    /// Ends those of [`Backend::LOCK_HOLDERS`] idle in their transaction for at least `$1`
+    /// milliseconds (a frozen process: a commit's statements follow each other at once),
+    /// and describes each.
+    const END_STALLED_HOLDERS: Option<&'static str>;
     /// Run first in a transaction that must exclude every ingest until it commits (SQLite's
     /// write transaction already does).
     const EXCLUDE_INGEST: Option<&'static str>;

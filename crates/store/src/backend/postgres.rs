@@ -27,6 +27,30 @@ impl Backend for PgBackend {
     const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SHORT_LOCK_WAIT: Option<&'static str> = Some("SET LOCAL lock_timeout = '2s'");
+    const END_SESSIONS: Option<&'static str> = Some(
+        "WITH victims AS MATERIALIZED (SELECT pid FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = left($1, 63) \
+         AND pid <> pg_backend_pid()) \
+         SELECT COUNT(*) FROM victims WHERE pg_terminate_backend(pid)",
+    );
+    const END_STALLED_HOLDERS: Option<&'static str> = Some(
+        "WITH victims AS MATERIALIZED (SELECT a.pid, format('%s (backend %s, idle in transaction for %s s)', \
+         a.application_name, a.pid, EXTRACT(EPOCH FROM now() - a.state_change)::bigint) AS who \
+         FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
+         AND a.state = 'idle in transaction' AND now() - a.state_change >= $1 * INTERVAL '1 millisecond' \
+         AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted \
+         AND l.relation IN ('rollout_state'::regclass, 'rollout_flags_version'::regclass, \
+         'rollout_leader'::regclass) AND l.mode = 'RowExclusiveLock')) \
+         SELECT who FROM victims WHERE pg_terminate_backend(pid)",
+    );
+    const LOCK_HOLDERS: Option<&'static str> = Some(
+        "SELECT format('%s (backend %s, %s for %s s)', a.application_name, a.pid, a.state, \
+         COALESCE(EXTRACT(EPOCH FROM now() - a.state_change)::bigint, 0)) \
+         FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
+         AND a.xact_start IS NOT NULL AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid \
+         AND l.granted AND l.relation IN ('rollout_state'::regclass, 'rollout_flags_version'::regclass, \
+         'rollout_leader'::regclass) AND l.mode = 'RowExclusiveLock') ORDER BY a.xact_start",
+    );
     const EXCLUDE_INGEST: Option<&'static str> =
         Some("LOCK TABLE observations IN SHARE ROW EXCLUSIVE MODE");
     const NOTIFY: bool = true;
@@ -46,13 +70,7 @@ impl Backend for PgBackend {
         let DatabaseUrl::Postgres(_) = url else {
             return Err(BadUrl::driver(url, "expected a postgres:// URL").into());
         };
-        let options = PgConnectOptions::from_str(url.expose())
-            .map_err(|e| BadUrl::driver(url, e))?
-            .application_name("rollout")
-            // A process frozen (or cut off) inside a transaction must not hold its locks
-            // for ever: the server ends such a transaction after 10 s, so a rollback or a
-            // new leader waits at most that long.
-            .options([("idle_in_transaction_session_timeout", "10s")]);
+        let options = connect_options(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
@@ -172,6 +190,67 @@ impl Backend for PgBackend {
     fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
         result.rows_affected()
     }
+}
+
+/// How every connection of this process to `url` is made: named `rollout HOST:PID`, with
+/// the server's idle-in-transaction timeout and keepalives.
+fn connect_options(url: &DatabaseUrl) -> Result<PgConnectOptions, StoreError> {
+    let options = PgConnectOptions::from_str(url.expose())
+        .map_err(|e| BadUrl::driver(url, e))?
+        // Names this process's sessions, so that a daemon taking over the lease can end
+        // those of the one it replaces ([`session_name`]).
+        .application_name(&own_session_name())
+        // A process frozen (or cut off) inside a transaction must not hold its locks
+        // for ever: the server ends such a transaction after 10 s, so a rollback or a
+        // new leader waits at most that long.
+        //
+        // sqlx cannot set keepalives on its own socket; the server can: it probes an
+        // idle client after 5 s, every 2 s, and drops it after 3 unanswered probes or
+        // 10 s of unacknowledged data, so a dead or cut-off peer's session (and its
+        // locks) goes in seconds. On the client side the daemon bounds every renewal
+        // and pass by its lease (src/daemon.rs).
+        .options([
+            ("idle_in_transaction_session_timeout", "10s"),
+            ("tcp_keepalives_idle", "5"),
+            ("tcp_keepalives_interval", "2"),
+            ("tcp_keepalives_count", "3"),
+            ("tcp_user_timeout", "10000"),
+        ]);
+    Ok(options)
+}
+
+/// A pool of one connection for a `LISTEN`er (`sqlx::postgres::PgListener::connect_with`),
+/// made as every other connection of this process is ([`connect_options`]); lazy.
+pub fn listener_pool(url: &DatabaseUrl) -> Result<PgPool, StoreError> {
+    let options = connect_options(url)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_lazy_with(options))
+}
+
+/// The `application_name` of the sessions of the process whose lease holder is `holder`
+/// (`daemon@HOST:PID`), or `None` for a holder that names no process (a one-off `tick`).
+pub fn session_name(holder: &str) -> Option<String> {
+    holder
+        .strip_prefix("daemon@")
+        .map(|process| format!("rollout {process}"))
+}
+
+/// This process's `application_name`: `rollout HOST:PID`, as [`session_name`] derives it
+/// from the daemon's lease holder.
+fn own_session_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer it is given.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    let host = if ok {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        "unknown".to_owned()
+    };
+    format!("rollout {host}:{}", std::process::id())
 }
 
 /// The role configured queries (guardrail and safety-check `sql:`) run as.

@@ -37,6 +37,9 @@ impl Backend for SqliteBackend {
     const BEGIN_READ: &'static str = "BEGIN";
     const FOR_UPDATE: &'static str = "";
     const SHORT_LOCK_WAIT: Option<&'static str> = None;
+    const END_SESSIONS: Option<&'static str> = None;
+    const LOCK_HOLDERS: Option<&'static str> = None;
+    const END_STALLED_HOLDERS: Option<&'static str> = None;
     const EXCLUDE_INGEST: Option<&'static str> = None;
     const NOTIFY: bool = false;
     const UNREADABLE_HINT: &'static str = ", which a guardrail cannot read";

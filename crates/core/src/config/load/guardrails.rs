@@ -262,23 +262,63 @@ impl Checker {
     }
 }
 
-/// The highest `$N` in a query (0 when there is none).
+/// The highest `$N` in a query (0 when there is none). What sits inside a string literal
+/// (`'...'`, `E'...'`, a dollar-quoted `$tag$...$tag$`), a quoted identifier (`"..."`) or a
+/// comment (`-- ...`, `/* ... */`, nested as PostgreSQL allows) is not a parameter.
 fn placeholders(query: &str) -> usize {
-    let bytes = query.as_bytes();
+    let b = query.as_bytes();
     let mut highest = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'$' {
-            let digits: String = query[i + 1..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            if let Ok(n) = digits.parse::<usize>() {
-                highest = highest.max(n);
+    // The end of what starts at `i` and ends at `close` (an unterminated one runs to the end).
+    let skip_to = |from: usize, close: &[u8]| -> usize {
+        b[from..]
+            .windows(close.len())
+            .position(|w| w == close)
+            .map_or(b.len(), |p| from + p + close.len())
+    };
+    while i < b.len() {
+        match b[i] {
+            // '' inside a literal is an escaped quote: two literals back to back, same skip.
+            b'\'' => i = skip_to(i + 1, b"'"),
+            b'"' => i = skip_to(i + 1, b"\""),
+            b'-' if b.get(i + 1) == Some(&b'-') => i = skip_to(i + 2, b"\n"),
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut depth = 1;
+                i += 2;
+                while i < b.len() && depth > 0 {
+                    if b[i..].starts_with(b"/*") {
+                        depth += 1;
+                        i += 2;
+                    } else if b[i..].starts_with(b"*/") {
+                        depth -= 1;
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
+                }
             }
-            i += 1 + digits.len();
-        } else {
-            i += 1;
+            b'$' => {
+                let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                if digits > 0 {
+                    if let Ok(n) = query[i + 1..i + 1 + digits].parse::<usize>() {
+                        highest = highest.max(n);
+                    }
+                    i += 1 + digits;
+                    continue;
+                }
+                // A dollar quote: `$$` or `$tag$`, a tag being an identifier.
+                let tag_len = b[i + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                    .count();
+                if b.get(i + 1 + tag_len) == Some(&b'$') {
+                    let tag = &b[i..i + 2 + tag_len];
+                    i = skip_to(i + tag.len(), tag);
+                } else {
+                    i += 1;
+                }
+            }
+            _ => i += 1,
         }
     }
     highest
@@ -294,5 +334,17 @@ mod tests {
         assert_eq!(placeholders("SELECT $2 > $1"), 2);
         assert_eq!(placeholders("SELECT '$' || $1"), 1);
         assert_eq!(placeholders("SELECT $10"), 10);
+    }
+
+    #[test]
+    fn a_dollar_inside_a_literal_or_a_comment_is_not_a_parameter() {
+        assert_eq!(placeholders("SELECT '$2' || $1"), 1);
+        assert_eq!(placeholders("SELECT 'it''s $3' || $1"), 1);
+        assert_eq!(placeholders("SELECT \"col$4\" FROM t WHERE x = $1"), 1);
+        assert_eq!(placeholders("SELECT $1 -- was $5\n"), 1);
+        assert_eq!(placeholders("SELECT /* $6 /* $7 */ $8 */ $1"), 1);
+        assert_eq!(placeholders("SELECT $$ costs $9 $$, $tag$ $9 $tag$, $2"), 2);
+        assert_eq!(placeholders("SELECT 'unterminated $3"), 0);
+        assert_eq!(placeholders("SELECT price$ FROM t"), 0);
     }
 }
