@@ -15,7 +15,7 @@ use rollout::engine;
 use rollout::store::Writer;
 
 use crate::on_both_stores;
-use crate::support::TestDb;
+use crate::support::{eventually, Daemon, TestDb};
 use crate::walk::{plan, t0};
 
 #[derive(Default)]
@@ -194,3 +194,41 @@ rollouts:
 }
 
 on_both_stores!(a_webhook_whose_url_left_notify_is_abandoned);
+
+/// The daemon's log never shows a receiver's secrets: a failed delivery names its URL
+/// without the user info, the query values or a token-like path segment, also inside the
+/// error text (which quotes the URL).
+#[tokio::test]
+async fn the_daemon_log_hides_webhook_credentials() {
+    let db = TestDb::sqlite();
+    let cfg = db.config(
+        "
+tick: '* * * * * *'
+rollouts:
+  - name: hooked
+    flag_prefix: HOOK_
+    seed: 1
+    notify: [ 'http://ops:s3cret@127.0.0.1:9/hook/T0KEN0123456789abcdef?token=t0psecret' ]
+    stages:
+      - shadow: { duration: 1h }
+      - full: {}
+",
+    );
+    let d = Daemon::start(&cfg, db.dir.path().join("daemon.log"));
+    let log = eventually(
+        std::time::Duration::from_secs(60),
+        "a failed delivery in the log",
+        || async {
+            let log = d.log_text();
+            log.contains("webhook failed").then_some(log)
+        },
+    )
+    .await;
+    for secret in ["s3cret", "t0psecret", "T0KEN0123456789abcdef"] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+    assert!(
+        log.contains("http://***@127.0.0.1:9/hook/***?token=***"),
+        "the receiver is still named:\n{log}"
+    );
+}

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use tracing::{debug, warn};
 
 use rollout_core::config::Config;
+use rollout_core::deliveries::{redact_urls_in, redact_webhook_url};
 use rollout_store::{OutboxRow, Store, StoreError};
 
 /// Each POST must answer within this.
@@ -37,17 +38,17 @@ pub async fn deliver_due(
             let n = store
                 .abandon_webhooks(&row.rollout, &row.url, &reason, now)
                 .await?;
-            warn!(url = %row.url, rollout = %row.rollout, rows = n, "webhooks abandoned: {reason}");
+            warn!(url = %redact_webhook_url(&row.url), rollout = %row.rollout, rows = n, "webhooks abandoned: {}", redact_urls_in(&reason));
             continue;
         }
         let outcome = post(http, &row).await;
         match &outcome {
             Ok(()) => {
                 delivered += 1;
-                debug!(url = %row.url, event = row.event_id, "webhook delivered");
+                debug!(url = %redact_webhook_url(&row.url), event = row.event_id, "webhook delivered");
             }
             Err(e) => {
-                warn!(url = %row.url, event = row.event_id, attempts = row.attempts + 1, "webhook failed: {e}")
+                warn!(url = %redact_webhook_url(&row.url), event = row.event_id, attempts = row.attempts + 1, "webhook failed: {}", redact_urls_in(e))
             }
         }
         store
