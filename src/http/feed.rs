@@ -31,8 +31,13 @@ impl Feed {
     pub fn start(store: Arc<dyn Store>, database_url: &str) -> Feed {
         let (tx, _) = broadcast::channel(1024);
         let poke = Arc::new(Notify::new());
-        let postgres =
-            crate::store::DatabaseUrl::parse(database_url).is_ok_and(|u| u.is_postgres());
+        // On PostgreSQL, the listener's connection is made as the store's are (named, with
+        // the server's keepalives).
+        let listener = crate::store::DatabaseUrl::parse(database_url)
+            .ok()
+            .filter(|u| u.is_postgres())
+            .map(|u| crate::store::pg_listener_pool(&u));
+        let postgres = listener.is_some();
         let poll = if postgres {
             Duration::from_secs(5)
         } else {
@@ -43,11 +48,17 @@ impl Feed {
         let mut tasks = vec![crate::supervise::supervise("change feed", move || {
             run(store.clone(), t.clone(), p.clone(), poll)
         })];
-        if postgres {
-            let (url, p) = (database_url.to_owned(), poke.clone());
-            tasks.push(crate::supervise::supervise("flag listener", move || {
-                listen(url.clone(), p.clone())
-            }));
+        match listener {
+            Some(Ok(pool)) => {
+                let p = poke.clone();
+                tasks.push(crate::supervise::supervise("flag listener", move || {
+                    listen(pool.clone(), p.clone())
+                }));
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "cannot listen for flag changes; the poll still finds them")
+            }
+            None => {}
         }
         Feed { tx, poke, tasks }
     }
@@ -136,11 +147,11 @@ async fn run(
 
 /// `LISTEN rollout_flags`, poking the feed on every notification and after each
 /// (re)connection, so that nothing committed while disconnected is missed.
-async fn listen(url: String, poke: Arc<Notify>) {
+async fn listen(pool: sqlx::PgPool, poke: Arc<Notify>) {
     const FIRST: Duration = Duration::from_millis(500);
     let mut wait = FIRST;
     loop {
-        match listen_once(&url, &poke, &mut wait).await {
+        match listen_once(&pool, &poke, &mut wait).await {
             Ok(()) => {}
             Err(e) => debug!(error = %e, retry_in = ?wait, "flag listener lost its connection"),
         }
@@ -151,8 +162,12 @@ async fn listen(url: String, poke: Arc<Notify>) {
 
 /// Listens until the connection fails; `wait` (the reconnect backoff) starts again once a
 /// connection is up.
-async fn listen_once(url: &str, poke: &Notify, wait: &mut Duration) -> Result<(), sqlx::Error> {
-    let mut l = sqlx::postgres::PgListener::connect(url).await?;
+async fn listen_once(
+    pool: &sqlx::PgPool,
+    poke: &Notify,
+    wait: &mut Duration,
+) -> Result<(), sqlx::Error> {
+    let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
     l.listen("rollout_flags").await?;
     *wait = Duration::from_millis(500);
     info!("listening for flag changes");
