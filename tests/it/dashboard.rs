@@ -11,7 +11,7 @@ use rollout::controller::ManualAction;
 use rollout::daemon::Role;
 use rollout::engine;
 use rollout::experiment::{place_rows, ObservationInput};
-use rollout::store::{Store, Writer};
+use rollout::store::{Store, StoreError, Writer};
 use serde_json::Value;
 
 use crate::http::{http_client, Api, TOKEN};
@@ -580,8 +580,74 @@ async fn the_page_is_served_with_a_strict_policy(db: TestDb) {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
+/// A deposed leader's pass keeps nothing: neither its judgment (the latest analysis, the
+/// design's memory, a look) nor its guardrail readings, which `consecutive` counts. Only
+/// the current leader's do.
+async fn a_deposed_leaders_judgment_keeps_nothing(db: TestDb) {
+    let store: Arc<dyn Store> = Arc::from(db.store().await);
+    let old = store.new_epoch("daemon@old", t0()).await.unwrap();
+    let new = store.new_epoch("daemon@new", t0()).await.unwrap();
+    let stale = Writer {
+        actor: "daemon@old".into(),
+        epoch: Some(old),
+    };
+    let current = Writer {
+        actor: "daemon@new".into(),
+        epoch: Some(new),
+    };
+    // 120 of 200 planned units: a judgment takes look 1.
+    let looks = plan(LOOKS);
+    let gs = looks.rollout("gs").unwrap();
+    engine::tick_all(&*store, &looks, &current, t0())
+        .await
+        .unwrap();
+    let at = t0() + Duration::hours(1);
+    observe_in(&*store, LOOKS, "gs", "a", 120, at).await;
+    let err = engine::on_new_data(&*store, gs, &stale, at)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Fenced { .. }), "{err}");
+    assert!(store.latest_analysis("gs").await.unwrap().is_none());
+    assert_eq!(design_looks(&*store).await, 0);
+    assert!(store
+        .analysis_snapshots("gs", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // A tick's guardrail readings.
+    let guarded = plan(YAML);
+    engine::tick_all(&*store, &guarded, &current, t0())
+        .await
+        .unwrap();
+    observe_in(&*store, YAML, "dash", "a", 10, at).await;
+    let err = engine::tick_all(&*store, &guarded, &stale, at)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Fenced { .. }), "{err}");
+    assert!(store.guardrail_status("dash").await.unwrap().is_empty());
+    assert!(store
+        .guardrail_points("dash", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // The leader's keep theirs.
+    engine::on_new_data(&*store, gs, &current, at)
+        .await
+        .unwrap();
+    assert_eq!(design_looks(&*store).await, 1);
+    engine::tick_all(&*store, &guarded, &current, at)
+        .await
+        .unwrap();
+    assert!(!store
+        .guardrail_points("dash", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 on_both_stores!(
     guardrail_points_are_kept_per_tick_and_paged,
+    a_deposed_leaders_judgment_keeps_nothing,
     one_snapshot_per_look_of_the_design,
     the_rollout_read_serves_the_latest_judgment,
     retention_thins_the_series_of_ended_stages,

@@ -117,7 +117,7 @@ async fn tick_once(
     readings: Readings,
 ) -> Result<Outcome, StoreError> {
     let state = store.state(rollout.name.as_str()).await?;
-    let mut signals = signals(store, rollout, state.as_ref(), now, readings).await?;
+    let mut signals = signals(store, rollout, state.as_ref(), now, readings, writer).await?;
     let mut decision = controller::decide(rollout, state.as_ref(), now, &signals);
     if controller::enters_stage(&decision) && !rollout.safety_checks.is_empty() {
         let checks = guardrails::run_checks(store, guardrails::http_client(), rollout, now).await?;
@@ -159,17 +159,21 @@ pub enum Readings {
 }
 
 /// Everything the controller needs to know about a rollout at `now`: the A/B verdict,
-/// SRM, guardrails and silence, and a shadow stage's unmet exit criteria.
+/// SRM, guardrails and silence, and a shadow stage's unmet exit criteria. What it stores
+/// (the judgment, the readings) is fenced by `writer`'s epoch.
 pub async fn signals(
     store: &dyn Store,
     rollout: &Rollout,
     state: Option<&RolloutState>,
     now: DateTime<Utc>,
     readings: Readings,
+    writer: &Writer,
 ) -> Result<Signals, StoreError> {
-    let mut signals = experiment::signals(store, rollout, state, now).await?;
+    let mut signals = experiment::signals(store, rollout, state, now, writer.epoch).await?;
     let pass = match readings {
-        Readings::Record => guardrails::evaluate_and_record(store, rollout, state, now).await?,
+        Readings::Record => {
+            guardrails::evaluate_and_record(store, rollout, state, now, writer.epoch).await?
+        }
         Readings::JudgeOnly => guardrails::evaluate(store, rollout, state, now).await?,
     };
     signals.critical.extend(pass.critical);
@@ -194,7 +198,15 @@ pub async fn on_new_data(
         if !rollout_core::guardrails::watched(state.as_ref()) {
             return Ok(Outcome::Unchanged { state });
         }
-        let signals = signals(store, rollout, state.as_ref(), now, Readings::JudgeOnly).await?;
+        let signals = signals(
+            store,
+            rollout,
+            state.as_ref(),
+            now,
+            Readings::JudgeOnly,
+            writer,
+        )
+        .await?;
         let decision = controller::decide(rollout, state.as_ref(), now, &signals);
         if !matches!(decision, Decision::RollBack { .. }) {
             return Ok(Outcome::Unchanged { state });

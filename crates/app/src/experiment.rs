@@ -108,12 +108,13 @@ pub async fn analyze(
 /// running minima of the p-values) when the analysis changed it, so that the next judgment
 /// continues the same design; and when the design took a look
 /// ([`AnalysisMemory::took_look`]), the same analysis as that look's snapshot. One
-/// transaction.
+/// transaction, fenced by `epoch` (a deposed leader keeps nothing).
 pub async fn signals(
     store: &dyn Store,
     rollout: &Rollout,
     state: Option<&RolloutState>,
     now: DateTime<Utc>,
+    epoch: Option<i64>,
 ) -> Result<Signals, StoreError> {
     if !core::judged(rollout, state) {
         return Ok(Signals::default());
@@ -148,6 +149,7 @@ pub async fn signals(
             memory
                 .as_ref()
                 .map(|(e, text, look)| (*e, text.as_str(), *look)),
+            epoch,
         )
         .await?;
     Ok(core::signals(&judged.analysis))

@@ -58,8 +58,12 @@ where
         &self,
         rollout: &str,
         readings: &[GuardrailReading],
+        epoch: Option<i64>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with(B::BEGIN_WRITE).await?;
+        if let Some(epoch) = epoch {
+            crate::state::fence::<B>(&mut tx, epoch).await?;
+        }
         for r in readings {
             sqlx::query(
                 "INSERT INTO guardrail_status (rollout, guardrail, status, consecutive, value, control_value, n, detail, \

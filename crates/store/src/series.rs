@@ -162,8 +162,12 @@ where
         rollout: &str,
         latest: &LatestAnalysis,
         memory: Option<(StageEntry, &str, bool)>,
+        epoch: Option<i64>,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.pool.begin_with(B::BEGIN_WRITE).await?;
+        if let Some(epoch) = epoch {
+            crate::state::fence::<B>(&mut tx, epoch).await?;
+        }
         sqlx::query(
             "INSERT INTO analysis_latest (rollout, stage_index, verdict, computed_at, analysis) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rollout) DO UPDATE SET \

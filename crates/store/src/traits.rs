@@ -218,10 +218,12 @@ pub trait GuardrailStore: Send + Sync {
     async fn guardrail_status(&self, rollout: &str) -> Result<Vec<GuardrailReading>, StoreError>;
     /// Replaces the readings of the guardrails named in `readings`, and appends them to the
     /// series of every evaluation ([`SeriesStore::guardrail_points`]).
+    /// With `epoch`, fenced: a deposed leader's readings are refused ([`StoreError::Fenced`]).
     async fn record_guardrails(
         &self,
         rollout: &str,
         readings: &[GuardrailReading],
+        epoch: Option<i64>,
     ) -> Result<(), StoreError>;
 }
 
@@ -327,12 +329,14 @@ pub trait SeriesStore: Send + Sync {
     /// Keeps what one judgment computed, in one transaction: `latest` as the rollout's
     /// latest analysis; when the judgment changed the design's memory (`memory`: stage
     /// entry, new memory, whether the design took a look), that memory, and for a look
-    /// `latest` as a snapshot. Returns the snapshot's id.
+    /// `latest` as a snapshot. Returns the snapshot's id. With `epoch`, fenced: a deposed
+    /// leader's judgment is refused ([`StoreError::Fenced`]).
     async fn record_judgment(
         &self,
         rollout: &str,
         latest: &LatestAnalysis,
         memory: Option<(StageEntry, &str, bool)>,
+        epoch: Option<i64>,
     ) -> Result<Option<i64>, StoreError>;
     /// The latest analysis a judgment computed for `rollout`.
     async fn latest_analysis(&self, rollout: &str) -> Result<Option<LatestAnalysis>, StoreError>;

@@ -47,17 +47,19 @@ pub async fn evaluate(
     Ok(pass)
 }
 
-/// [`evaluate`], then stores the readings so that `consecutive` counts across passes.
+/// [`evaluate`], then stores the readings so that `consecutive` counts across passes;
+/// fenced by `epoch` (a deposed leader's readings are not stored).
 pub async fn evaluate_and_record(
     store: &dyn Store,
     rollout: &Rollout,
     state: Option<&RolloutState>,
     now: DateTime<Utc>,
+    epoch: Option<i64>,
 ) -> Result<GuardrailPass, StoreError> {
     let pass = evaluate(store, rollout, state, now).await?;
     if !pass.readings.is_empty() {
         store
-            .record_guardrails(rollout.name.as_str(), &pass.readings)
+            .record_guardrails(rollout.name.as_str(), &pass.readings, epoch)
             .await?;
     }
     Ok(pass)
