@@ -181,4 +181,6 @@ def test_learning_and_webhook_panels(daemon: Daemon, browser) -> None:
     assert "http://***@127.0.0.1:9/hook?token=***" in text
     assert table.first.get_attribute("data-status") in ("pending", "retrying")
     assert "start" in table.last.inner_text()
+    # The whole rollout page fits 1280 pixels: long flag values (the weights) wrap.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     assert not errors, errors

@@ -266,7 +266,7 @@ window.Dash = (function () {
     const addRows = (events) => tbody.append(...events.map((e) => h("tr", {},
       h("td", {}, new Date(e.at).toLocaleString()), h("td", {}, e.actor), h("td", {}, e.action),
       h("td", {}, `${e.from_status || "pending"} → ${e.to_status} (stage ${e.to_stage + 1})`), h("td", {}, e.reason),
-      h("td", {}, Object.entries(e.flags || {}).map(([k, v]) => `${k}=${v === null ? "(removed)" : v}`).join(", ")))));
+      h("td", { class: "flags-written" }, Object.entries(e.flags || {}).map(([k, v]) => `${k}=${v === null ? "(removed)" : v}`).join(", ")))));
     addRows(history.events);
     let next = history.next_before;
     const more = h("button", { type: "button", hidden: !next, onclick: async () => {
