@@ -137,6 +137,59 @@ async fn the_bulk_path_stores_what_the_row_path_stores(db: TestDb) {
 
 on_both_stores!(the_bulk_path_stores_what_the_row_path_stores);
 
+/// The rank sums a judgment keeps (`unit_rank_cache`) are never stale: read after every
+/// batch (each read keeps the sums of the histogram at that point), they end equal to the
+/// sums of a rollout given the same rows and read only at the end; a read with no new data
+/// (or only re-delivered rows) gives the same sums again.
+async fn kept_rank_sums_follow_every_batch(db: TestDb) {
+    let store = db.store().await;
+    let rows = rows(3);
+    let now = entry().entered_at + Duration::hours(1);
+    let sums = |rollout: &'static str, metric: &'static str, kind: PerUnit| {
+        let store = &store;
+        async move {
+            store
+                .unit_rank_sums(rollout, entry(), metric, kind)
+                .await
+                .unwrap()
+        }
+    };
+    let mut seen = Vec::new();
+    for chunk in rows.chunks(100) {
+        store.ingest("steps", chunk, now).await.unwrap();
+        for kind in [PerUnit::Mean, PerUnit::Sum] {
+            let first = sums("steps", "ret", kind).await;
+            assert_eq!(
+                sums("steps", "ret", kind).await,
+                first,
+                "read again: the same"
+            );
+            seen.push(first);
+        }
+    }
+    assert!(
+        seen.windows(4).any(|w| w[0] != w[2]),
+        "the sums moved with the batches"
+    );
+    store.ingest("once", &rows[..100], now).await.unwrap();
+    store.ingest("once", &rows[100..], now).await.unwrap();
+    for metric in ["ret", "lat"] {
+        for kind in [PerUnit::Mean, PerUnit::Sum] {
+            assert_eq!(
+                sums("steps", metric, kind).await,
+                sums("once", metric, kind).await,
+                "{metric} {kind:?}"
+            );
+        }
+    }
+    let before = sums("steps", "ret", PerUnit::Mean).await;
+    let again = store.ingest("steps", &rows[..300], now).await.unwrap();
+    assert_eq!(again.inserted, 0);
+    assert_eq!(sums("steps", "ret", PerUnit::Mean).await, before);
+}
+
+on_both_stores!(kept_rank_sums_follow_every_batch);
+
 /// The nearest-rank quantile of `v`.
 fn nearest_rank(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(f64::total_cmp);

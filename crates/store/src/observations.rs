@@ -185,6 +185,42 @@ where
         metric: &str,
         per_unit: PerUnit,
     ) -> Result<RankSums, StoreError> {
+        let kind = kind_str(per_unit);
+        // The state of the bins, told by the observation count of the metric's moments:
+        // every batch that moves a bin adds observations in the same transaction.
+        let observations: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(observations), 0) AS BIGINT) FROM unit_moments WHERE rollout = $1 \
+             AND stage = $2 AND stage_entered_at = $3 AND metric = $4 AND per_unit = $5",
+        )
+        .bind(rollout)
+        .bind(entry.stage as i64)
+        .bind(entry.entered_at)
+        .bind(metric)
+        .bind(kind)
+        .fetch_one(&self.pool)
+        .await?;
+        let cached: Option<(i64, i64, i64, f64, f64)> = sqlx::query_as(
+            "SELECT observations, n_a, n_b, rank_sum_a, tie_term FROM unit_rank_cache \
+             WHERE rollout = $1 AND stage = $2 AND stage_entered_at = $3 AND metric = $4 \
+             AND per_unit = $5",
+        )
+        .bind(rollout)
+        .bind(entry.stage as i64)
+        .bind(entry.entered_at)
+        .bind(metric)
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some((seen, n_a, n_b, rank_sum_a, tie_term)) = cached {
+            if seen == observations {
+                return Ok(RankSums {
+                    n_a: n_a.max(0) as u64,
+                    n_b: n_b.max(0) as u64,
+                    rank_sum_a,
+                    tie_term,
+                });
+            }
+        }
         // The histogram of unit values (`unit_value_bins`: O(bins), never the units or the
         // rows), in bin order; each bin is a tie group.
         let bins: Vec<(i64, i64)> = sqlx::query_as(
@@ -196,13 +232,39 @@ where
         .bind(entry.stage as i64)
         .bind(entry.entered_at)
         .bind(metric)
-        .bind(kind_str(per_unit))
+        .bind(kind)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rank_sums_of_bins(
+        let sums = rank_sums_of_bins(
             bins.into_iter()
                 .map(|(c, t)| (c.max(0) as u64, t.max(0) as u64)),
-        ))
+        );
+        // Kept for the count read above. Bins read after a newer commit are kept under the
+        // older count, which never comes back (counts only grow): at worst a recomputation.
+        // Only a cache: a failure to keep it (a read-only login) changes nothing.
+        if let Err(e) = sqlx::query(
+            "INSERT INTO unit_rank_cache (rollout, stage, stage_entered_at, metric, per_unit, \
+             observations, n_a, n_b, rank_sum_a, tie_term) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (rollout, stage, stage_entered_at, metric, per_unit) DO UPDATE SET \
+             observations = excluded.observations, n_a = excluded.n_a, n_b = excluded.n_b, \
+             rank_sum_a = excluded.rank_sum_a, tie_term = excluded.tie_term",
+        )
+        .bind(rollout)
+        .bind(entry.stage as i64)
+        .bind(entry.entered_at)
+        .bind(metric)
+        .bind(kind)
+        .bind(observations)
+        .bind(sums.n_a as i64)
+        .bind(sums.n_b as i64)
+        .bind(sums.rank_sum_a)
+        .bind(sums.tie_term)
+        .execute(&self.pool)
+        .await
+        {
+            tracing::debug!(error = %e, "rank sums not cached");
+        }
+        Ok(sums)
     }
 
     async fn exposure(

@@ -28,6 +28,7 @@ const COMMON: &[&str] = &[
     "metric_buckets",
     "unit_value_anchors",
     "unit_value_bins",
+    "unit_rank_cache",
     "observation_marks",
     "aggregate_rebuilds",
     "guardrail_status",
