@@ -1408,3 +1408,53 @@ async fn a_stream_without_a_store_is_503_with_retry_after() {
     assert_eq!(resp.headers()["retry-after"], "5");
     running.stop().await;
 }
+
+/// A store error reaches the client in words with an id, never as driver text or the
+/// database URL: `GET /v1/flags` and an admin action while the database is unreachable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_errors_say_what_failed_with_an_id_and_no_driver_text() {
+    let url = "postgres://rollout:hunter2@127.0.0.1:1/none";
+    let store: Arc<dyn Store> = Arc::from(rollout::store::open(url).unwrap());
+    let running = http::start(
+        "127.0.0.1:0".parse().unwrap(),
+        Options {
+            store,
+            database_url: url.into(),
+            config: Arc::new(ArcSwap::from_pointee(plan(CONFIG))),
+            role: Arc::new(Role::default()),
+            actor: "test".into(),
+            admin_token: Token::new(TOKEN),
+            ingest_token: None,
+            ingest_slots: 1,
+            judgments: None,
+            limits: Default::default(),
+            read_store: None,
+        },
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", running.address);
+    let c = http_client();
+    for req in [
+        c.get(format!("{base}/v1/flags")),
+        c.post(format!("{base}/v1/rollouts/api/pause"))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "reason": "test" })),
+    ] {
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = resp.text().await.unwrap();
+        assert!(body.contains("error id "), "{body}");
+        for leak in [
+            "hunter2",
+            "127.0.0.1:1",
+            "refused",
+            "os error",
+            "sqlx",
+            "pool",
+        ] {
+            assert!(!body.contains(leak), "{leak:?} in {body}");
+        }
+    }
+    running.stop().await;
+}
