@@ -308,28 +308,6 @@ where
         .await?)
     }
 
-    async fn save_analysis_memory(
-        &self,
-        rollout: &str,
-        entry: StageEntry,
-        memory: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO analysis_memory (rollout, stage, stage_entered_at, memory, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rollout, stage, stage_entered_at) \
-             DO UPDATE SET memory = excluded.memory, updated_at = excluded.updated_at",
-        )
-        .bind(rollout)
-        .bind(entry.stage as i64)
-        .bind(entry.entered_at)
-        .bind(memory)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     async fn window_aggregate(
         &self,
         rollout: &str,

@@ -166,14 +166,6 @@ pub trait ObservationStore: Send + Sync {
         rollout: &str,
         entry: StageEntry,
     ) -> Result<Option<String>, StoreError>;
-    /// Replaces the A/B design's memory of a stage entry.
-    async fn save_analysis_memory(
-        &self,
-        rollout: &str,
-        entry: StageEntry,
-        memory: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
     /// A metric's observations of stage entry `entry` observed in [`since`, `until`],
     /// aggregated per variant from the time buckets: the bucket of `since` counts whole.
     async fn window_aggregate(
