@@ -13,6 +13,7 @@ use chrono::Duration;
 use rollout::controller::ManualAction;
 use rollout::engine;
 use rollout::store::Writer;
+use rollout_core::deliveries::DeliveryStatus;
 
 use crate::on_both_stores;
 use crate::support::{eventually, Daemon, TestDb};
@@ -191,6 +192,13 @@ rollouts:
     }
     let later = now + Duration::days(1);
     assert!(store.claim_webhooks(later, later).await.unwrap().is_empty());
+    // The dashboard's panel says so: abandoned, when, and nothing more to try.
+    let shown = store.deliveries("hooked", None, 10).await.unwrap();
+    assert_eq!(shown.len(), 2);
+    for d in shown {
+        assert_eq!(d.status, DeliveryStatus::Abandoned, "{d:?}");
+        assert_eq!((d.abandoned_at, d.next_attempt_at), (Some(now), None));
+    }
 }
 
 on_both_stores!(a_webhook_whose_url_left_notify_is_abandoned);

@@ -14,6 +14,9 @@ pub enum DeliveryStatus {
     Pending,
     /// Tried and failed; tried again at `next_attempt_at`.
     Retrying,
+    /// Never to be sent: its URL left the rollout's `notify` (or the rollout left the
+    /// configuration); `last_error` says which.
+    Abandoned,
 }
 
 /// One webhook delivery (a row of the outbox), as stored.
@@ -31,9 +34,10 @@ pub struct Delivery {
     pub attempts: i64,
     /// The last failure, with the URL in it hidden the same way.
     pub last_error: Option<String>,
-    /// When it is tried next (`None` once delivered).
+    /// When it is tried next (`None` once delivered or abandoned).
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
+    pub abandoned_at: Option<DateTime<Utc>>,
 }
 
 impl Delivery {
@@ -67,8 +71,19 @@ impl Delivery {
             last_error: last_error.map(|e| redact_urls_in(&e)),
             next_attempt_at: delivered_at.is_none().then_some(next_attempt_at),
             delivered_at,
+            abandoned_at: None,
             url: shown,
         }
+    }
+
+    /// The delivery, abandoned at `at` if it was (never tried again).
+    pub fn abandoned(mut self, at: Option<DateTime<Utc>>) -> Delivery {
+        if at.is_some() && self.delivered_at.is_none() {
+            self.status = DeliveryStatus::Abandoned;
+            self.next_attempt_at = None;
+            self.abandoned_at = at;
+        }
+        self
     }
 }
 
@@ -198,6 +213,14 @@ mod tests {
         let pending = Delivery::shown(1, 2, None, None, url, 0, None, t, None);
         assert_eq!(pending.status, DeliveryStatus::Pending);
         let done = Delivery::shown(1, 2, None, None, url, 1, None, t, Some(t));
+        let gone = Delivery::shown(1, 2, None, None, url, 3, None, t, None).abandoned(Some(t));
+        assert_eq!(gone.status, DeliveryStatus::Abandoned);
+        assert_eq!((gone.next_attempt_at, gone.abandoned_at), (None, Some(t)));
+        assert_eq!(
+            done.clone().abandoned(Some(t)),
+            done,
+            "a delivered row stays delivered"
+        );
         assert_eq!(done.status, DeliveryStatus::Delivered);
         assert_eq!(done.next_attempt_at, None);
     }

@@ -25,6 +25,7 @@ struct DeliveryRow {
     last_error: Option<String>,
     next_attempt_at: DateTime<Utc>,
     delivered_at: Option<DateTime<Utc>>,
+    abandoned_at: Option<DateTime<Utc>>,
 }
 
 /// A row of the weights history with its id.
@@ -89,7 +90,7 @@ where
     ) -> Result<Vec<Delivery>, StoreError> {
         let rows: Vec<DeliveryRow> = sqlx::query_as(
             "SELECT o.id, o.event_id, e.action, e.at, o.url, o.attempts, o.last_error, \
-             o.next_attempt_at, o.delivered_at FROM rollout_outbox o \
+             o.next_attempt_at, o.delivered_at, o.abandoned_at FROM rollout_outbox o \
              LEFT JOIN rollout_events e ON e.id = o.event_id \
              WHERE o.rollout = $1 AND o.id < $2 ORDER BY o.id DESC LIMIT $3",
         )
@@ -112,6 +113,7 @@ where
                     r.next_attempt_at,
                     r.delivered_at,
                 )
+                .abandoned(r.abandoned_at)
             })
             .collect())
     }

@@ -61,7 +61,7 @@ window.DashPanels = (function () {
     return sec;
   }
 
-  const DELIVERY = { delivered: ["✔", "delivered"], pending: ["○", "pending"], retrying: ["↻", "retrying"] };
+  const DELIVERY = { delivered: ["✔", "delivered"], pending: ["○", "pending"], retrying: ["↻", "retrying"], abandoned: ["✖", "abandoned"] };
 
   function webhookPanel(name, p) {
     const sec = h("section", { id: "webhooks", "aria-labelledby": "wh-h" }, h("h3", { id: "wh-h" }, "Webhook deliveries (newest first)"));
@@ -73,7 +73,8 @@ window.DashPanels = (function () {
       return h("tr", { "data-delivery": d.id, "data-status": d.status }, h("td", {}, when(d.at)), h("td", {}, dash(d.event)),
         h("td", {}, h("code", {}, d.url)), h("td", { class: `dl-${d.status}` }, h("span", { "aria-hidden": "true" }, icon), ` ${words}`),
         h("td", {}, String(d.attempts)), h("td", {}, dash(d.last_error)),
-        h("td", {}, d.status === "delivered" ? `delivered ${when(d.delivered_at)}` : when(d.next_attempt_at)));
+        h("td", {}, d.status === "delivered" ? `delivered ${when(d.delivered_at)}`
+          : d.status === "abandoned" ? `abandoned ${when(d.abandoned_at)}` : when(d.next_attempt_at)));
     }));
     add(rows);
     sec.append(h("table", { id: "webhooks-table" },
